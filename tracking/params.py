@@ -1,0 +1,173 @@
+"""``TrackingParameters``: the one source of bounds, defaults and docs for the tracker.
+
+The library, the ``icetrack`` command line and the dashboard's sliders are all generated from this class, so a
+bound or a default is changed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import param
+
+from tracking.exceptions import ParameterError
+
+__all__ = ["PREFILTER_NAMES", "SUBPIXEL_METHODS", "TrackingParameters"]
+
+PREFILTER_NAMES = ("none", "gaussian_highpass", "wallis", "naof")
+SUBPIXEL_METHODS = ("lucas-kanade", "oversampled", "parabolic")
+
+
+class TrackingParameters(param.Parameterized):
+    """Parameters of one feature-tracking run.
+
+    Lengths are in pixels of the reference image. Each parameter's ``doc`` is the one-line help shown in the
+    dashboard and the CLI; ``precedence`` groups them (kernel < 1 <= pre-filter < 2 <= outliers < 3 <= holes).
+    """
+
+    # --- kernel -----------------------------------------------------------------------------------------------
+    chip_size = param.Integer(
+        32, bounds=(8, 256), softbounds=(8, 128), step=8,
+        doc="Reference window (chip) size, px: larger is more robust, smaller resolves finer detail.",
+        precedence=0.1,
+    )
+    search_range = param.Integer(
+        20, bounds=(1, 256), softbounds=(2, 128),
+        doc="Largest displacement looked for, each way, px: must exceed the fastest ice's motion over dt.",
+        precedence=0.2,
+    )
+    step = param.Integer(
+        16, bounds=(1, 256), softbounds=(4, 128), step=4,
+        doc="Grid spacing between chip centres, px: sets the output resolution and the chip count.",
+        precedence=0.3,
+    )
+    subpixel = param.Selector(
+        default="lucas-kanade", objects=list(SUBPIXEL_METHODS),
+        doc="Sub-pixel refinement: lucas-kanade (image-gradient fit, most accurate), oversampled "
+            "(correlation surface interpolated by the oversampling factor), parabolic (3-point fit).",
+        precedence=0.4,
+    )
+    oversampling = param.Integer(
+        16, bounds=(1, 128), softbounds=(1, 64),
+        doc="Sub-pixel resolution of the 'oversampled' peak search: 1/oversampling px.",
+        precedence=0.5,
+    )
+    # --- pre-filter ---------------------------------------------------------------------------------------------
+    prefilter = param.Selector(
+        default="gaussian_highpass", objects=list(PREFILTER_NAMES),
+        doc="Image pre-filter applied to both scenes before matching.",
+        precedence=1.0,
+    )
+    prefilter_size = param.Number(
+        3.0, bounds=(0.5, 50.0), softbounds=(1.0, 15.0), step=0.5,
+        doc="Pre-filter size, px: Gaussian sigma of the high-pass, window width of Wallis, smoothing of NAOF.",
+        precedence=1.1,
+    )
+    # --- outliers -----------------------------------------------------------------------------------------------
+    min_peak = param.Number(
+        0.2, bounds=(0.0, 1.0), step=0.05,
+        doc="Reject vectors whose peak normalized cross-correlation is below this.",
+        precedence=2.0,
+    )
+    min_snr = param.Number(
+        1.15, bounds=(1.0, 10.0), softbounds=(1.0, 3.0), step=0.05,
+        doc="Reject vectors whose correlation peak is not this many times the strongest other peak.",
+        precedence=2.1,
+    )
+    median_threshold = param.Number(
+        3.0, bounds=(0.5, 20.0), softbounds=(1.0, 10.0), step=0.5,
+        doc="Normalized median test (Westerweel & Scarano 2005): reject vectors this many times the "
+            "neighbourhood's median residual away from its median.",
+        precedence=2.2,
+    )
+    median_epsilon = param.Number(
+        0.2, bounds=(0.0, 2.0), step=0.05,
+        doc="Noise floor of the normalized median test, px.",
+        precedence=2.3,
+    )
+    median_radius = param.Integer(
+        1, bounds=(1, 5),
+        doc="Neighbourhood of the normalized median test, grid nodes each way (1 = 3x3).",
+        precedence=2.4,
+    )
+    max_speed = param.Number(
+        None, allow_None=True, bounds=(0.0, 100_000.0),
+        doc="Reject vectors faster than this, m/yr (None: no limit). Applied to georeferenced pairs only.",
+        precedence=2.5,
+    )
+    # --- holes --------------------------------------------------------------------------------------------------
+    fill_holes = param.Boolean(
+        True, doc="Interpolate rejected vectors from their valid neighbours (recorded in 'interpolated').",
+        precedence=3.0,
+    )
+    fill_distance = param.Integer(
+        2, bounds=(1, 20),
+        doc="Fill holes no further than this many grid nodes from valid data.",
+        precedence=3.1,
+    )
+
+    def check(self, shape: tuple[int, int] | None = None) -> TrackingParameters:
+        """Raise `ParameterError` if a value or a combination of values cannot work.
+
+        Parameters
+        ----------
+        shape : tuple of int, optional
+            ``(rows, cols)`` of the images to track. With it, the chip and the search range are checked
+            against the image size.
+
+        Returns
+        -------
+        TrackingParameters
+            ``self``, so that calls can be chained.
+        """
+        if shape is None:
+            return self
+        rows, cols = (int(n) for n in shape)
+        smallest = min(rows, cols)
+        if self.chip_size > smallest:
+            raise ParameterError(
+                f"chip_size={self.chip_size} px is larger than the image ({rows} x {cols} px): "
+                f"choose a chip_size between 8 and {smallest}."
+            )
+        if self.chip_size + 2 * self.search_range > smallest:
+            largest = (smallest - self.chip_size) // 2
+            hint = f"choose a search_range between 1 and {largest}" if largest >= 1 else "use a larger image"
+            raise ParameterError(
+                f"search_range={self.search_range} px leaves no chip whose search area fits in the "
+                f"{rows} x {cols} px image with chip_size={self.chip_size}: {hint}, or a smaller chip_size."
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameter values as a plain ``dict`` (name -> value), without ``name``."""
+        return {k: v for k, v in self.param.values().items() if k != "name"}
+
+    @classmethod
+    def from_overrides(cls, params: TrackingParameters | None = None, **overrides: Any) -> TrackingParameters:
+        """A new parameter set: a copy of ``params`` (or the defaults) with ``overrides`` applied.
+
+        Unknown names and out-of-bounds values raise `ParameterError` naming the parameter and its range.
+        """
+        values = params.to_dict() if params is not None else {}
+        for key, value in overrides.items():
+            if key not in cls.param or key == "name":
+                known = ", ".join(sorted(k for k in cls.param if k != "name"))
+                raise ParameterError(f"unknown tracking parameter {key!r}: known parameters are {known}.")
+            values[key] = value
+        try:
+            return cls(**values)
+        except ValueError as err:  # param's own bound and type errors
+            raise ParameterError(_explain(err)) from None
+
+
+def _explain(err: ValueError) -> str:
+    """Turn one of param's validation messages into one that names the allowed range."""
+    text = str(err)
+    for name, p in TrackingParameters.param.objects("existing").items():
+        if f".{name}'" in text or f"'{name}'" in text:
+            if getattr(p, "bounds", None):
+                lo, hi = p.bounds
+                return f"{name}: {text.rstrip('.')}. Allowed range: {lo} to {hi}."
+            if getattr(p, "objects", None):
+                return f"{name}: {text.rstrip('.')}. Allowed values: {', '.join(map(str, p.objects))}."
+    return text
