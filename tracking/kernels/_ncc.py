@@ -1,0 +1,533 @@
+"""Numba kernels of the NCC tracker: correlation, peak search and sub-pixel refinement.
+
+Everything here works on float32 images in which NaN marks nodata, and on chips given by their top-left
+corner. A NaN anywhere in a window makes its correlation NaN, and NaN never wins a comparison, so nodata can
+neither crash a kernel nor produce a fake match. Offsets are (rows down, columns right) in pixels.
+
+The kernels are compiled once (``cache=True``) and release the GIL (``nogil=True``); the two ``prange`` drivers
+spread chips over every core.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Fast-math flags that allow vectorized reductions but keep NaN semantics (no "nnan"/"ninf").
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
+_UNSEEN = -9.0  # marks a correlation-surface cell not evaluated yet (NCC lies in [-1, 1] or is NaN)
+_FLAT = 1e-12  # chips whose variance per pixel is below this are featureless
+
+SUBPIXEL_CODES = {"parabolic": 0, "oversampled": 1, "lucas-kanade": 2}
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _template(image, top, left, n, out):
+    """Copy the ``n`` x ``n`` chip at (top, left) into ``out`` minus its mean; return (mean, norm).
+
+    ``norm`` is the root of the sum of squares of the zero-mean chip; it is NaN when the chip holds NaN and
+    0 when the chip is flat.
+    """
+    total = np.float32(0.0)
+    for i in range(n):
+        for j in range(n):
+            total += image[top + i, left + j]
+    mean = total / np.float32(n * n)
+    squares = np.float32(0.0)
+    for i in range(n):
+        for j in range(n):
+            value = image[top + i, left + j] - mean
+            out[i, j] = value
+            squares += value * value
+    if not squares > _FLAT * n * n:  # NaN or flat
+        return mean, (np.float32(np.nan) if math.isnan(squares) else np.float32(0.0))
+    return mean, np.float32(math.sqrt(squares))
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def window_norms(image, n):
+    """Root sum of squares about the mean of every ``n`` x ``n`` window, indexed by its top-left corner.
+
+    Streaming box sums in float64 (one row of column sums in memory); NaN pixels count as zero here, and the
+    correlation itself turns NaN on them. Shape ``(rows - n + 1, cols - n + 1)``, float32.
+    """
+    rows, cols = image.shape
+    out = np.empty((rows - n + 1, cols - n + 1), np.float32)
+    sums = np.zeros(cols, np.float64)
+    squares = np.zeros(cols, np.float64)
+    count = n * n
+    for r in range(rows):
+        for c in range(cols):
+            value = image[r, c]
+            if not math.isnan(value):
+                sums[c] += value
+                squares[c] += value * value
+            if r >= n:
+                old = image[r - n, c]
+                if not math.isnan(old):
+                    sums[c] -= old
+                    squares[c] -= old * old
+        if r >= n - 1:
+            total = 0.0
+            total_sq = 0.0
+            for c in range(n):
+                total += sums[c]
+                total_sq += squares[c]
+            for c in range(cols - n + 1):
+                if c > 0:
+                    total += sums[c + n - 1] - sums[c - 1]
+                    total_sq += squares[c + n - 1] - squares[c - 1]
+                variance = total_sq - total * total / count
+                out[r - n + 1, c] = math.sqrt(variance) if variance > _FLAT * count else 0.0
+    return out
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _zncc(template, norm, image, norms, top, left, columns):
+    """Zero-mean NCC of a zero-mean ``template`` (root sum of squares ``norm``) with the window at (top, left).
+
+    The template is zero-mean, so the window's mean drops out of the cross product, and the window's own norm
+    comes precomputed from ``norms`` (see `window_norms`): one multiply-add per pixel. The products are summed
+    down the columns first (``columns`` is scratch of the chip's width), which vectorizes without a horizontal
+    reduction per row: about 3 x faster than a plain double loop.
+    """
+    n = template.shape[0]
+    columns[:] = 0.0
+    for i in range(n):
+        row = image[top + i, left:left + n]
+        for j in range(n):
+            columns[j] += template[i, j] * row[j]
+    window = norms[top, left]
+    if not window > 0.0:
+        return np.nan
+    return columns.sum() / (norm * window)
+
+
+@njit(nogil=True, cache=True)
+def _fits(image, top, left, n):
+    return top >= 0 and left >= 0 and top + n <= image.shape[0] and left + n <= image.shape[1]
+
+
+@njit(nogil=True, cache=True)
+def _parabolic(minus, centre, plus):
+    """Vertex of the parabola through three equally spaced samples, relative to the centre (in [-0.5, 0.5])."""
+    curvature = minus - 2.0 * centre + plus
+    if not curvature < 0.0:
+        return 0.0
+    delta = 0.5 * (minus - plus) / curvature
+    return min(0.5, max(-0.5, delta))
+
+
+@njit(nogil=True, cache=True)
+def _second_peak_ratio(surface, pi, pj, peak):
+    """Peak over the highest correlation at least two cells away from it (1 if nothing else was seen)."""
+    second = -1.0
+    for i in range(surface.shape[0]):
+        for j in range(surface.shape[1]):
+            if abs(i - pi) > 1 or abs(j - pj) > 1:
+                value = surface[i, j]
+                if value > second:  # NaN and unseen (-9) never win
+                    second = value
+    return peak / max(second, 0.05)
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
+def coarse_search(reference, secondary, norms, tops, lefts, chip, reach, offsets, peaks, ratios):
+    """Exhaustive NCC search of each chip over +-``reach`` px (the coarse pass).
+
+    Parameters
+    ----------
+    reference, secondary : float32 arrays (rows, cols)
+        Images, NaN = nodata.
+    tops, lefts : int64 arrays (n,)
+        Top-left corners of the chips in ``reference``.
+    chip, reach : int
+        Chip size and search range, px.
+    offsets : float32 array (n, 2), out
+        Best offset (rows, cols) with a parabolic sub-pixel estimate; NaN where no match.
+    peaks, ratios : float32 arrays (n,), out
+        Peak NCC, and peak over the strongest other peak of the surface (the signal-to-noise ratio).
+    """
+    width = 2 * reach + 1
+    for k in prange(tops.shape[0]):
+        offsets[k, 0] = np.nan
+        offsets[k, 1] = np.nan
+        peaks[k] = np.nan
+        ratios[k] = np.nan
+        top = tops[k]
+        left = lefts[k]
+        if not _fits(reference, top, left, chip):
+            continue
+        template = np.empty((chip, chip), np.float32)
+        columns = np.empty(chip, np.float32)
+        _, norm = _template(reference, top, left, chip, template)
+        if not norm > 0.0:
+            continue
+        surface = np.full((width, width), _UNSEEN, np.float32)
+        best = -2.0
+        bi = -1
+        bj = -1
+        for i in range(width):
+            for j in range(width):
+                t = top + i - reach
+                s = left + j - reach
+                if _fits(secondary, t, s, chip):
+                    value = _zncc(template, norm, secondary, norms, t, s, columns)
+                    surface[i, j] = value
+                    if value > best:
+                        best = value
+                        bi = i
+                        bj = j
+        if bi < 0:
+            continue
+        peaks[k] = best
+        ratios[k] = _second_peak_ratio(surface, bi, bj, best)
+        di = 0.0
+        dj = 0.0
+        if 0 < bi < width - 1:
+            di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
+        if 0 < bj < width - 1:
+            dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
+        offsets[k, 0] = bi - reach + di
+        offsets[k, 1] = bj - reach + dj
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _evaluate(surface, reach, i, j, template, norm, secondary, norms, top, left, columns):
+    """NCC at offset (i, j) (cells of ``surface``, centre = zero offset), computed once and memoized."""
+    value = surface[i, j]
+    if value == _UNSEEN:
+        n = template.shape[0]
+        t = top + i - reach
+        s = left + j - reach
+        value = _zncc(template, norm, secondary, norms, t, s, columns) if _fits(secondary, t, s, n) else np.nan
+        surface[i, j] = value
+    return value
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _climb(surface, reach, i, j, template, norm, secondary, norms, top, left, columns):
+    """Hill-climb the NCC surface from cell (i, j) to a local maximum; return (i, j, value)."""
+    width = surface.shape[0]
+    for _ in range(4 * width):
+        best = _evaluate(surface, reach, i, j, template, norm, secondary, norms, top, left, columns)
+        bi = i
+        bj = j
+        for a in range(max(0, i - 1), min(width, i + 2)):
+            for b in range(max(0, j - 1), min(width, j + 2)):
+                value = _evaluate(surface, reach, a, b, template, norm, secondary, norms, top, left, columns)
+                if value > best or (math.isnan(best) and not math.isnan(value)):
+                    best = value
+                    bi = a
+                    bj = b
+        if bi == i and bj == j:
+            return i, j, best
+        i = bi
+        j = bj
+    return i, j, surface[i, j]
+
+
+@njit(nogil=True, cache=True)
+def _keys_weights(t, w):
+    """Keys (a = -0.5) cubic-convolution weights of the samples at -1, 0, 1, 2 for a fraction t in [0, 1)."""
+    a = -0.5
+    u = t + 1.0
+    w[0] = a * u * u * u - 5.0 * a * u * u + 8.0 * a * u - 4.0 * a
+    w[1] = (a + 2.0) * t * t * t - (a + 3.0) * t * t + 1.0
+    u = 1.0 - t
+    w[2] = (a + 2.0) * u * u * u - (a + 3.0) * u * u + 1.0
+    u = 2.0 - t
+    w[3] = a * u * u * u - 5.0 * a * u * u + 8.0 * a * u - 4.0 * a
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _lucas_kanade(reference, secondary, top, left, n, template, norm, start_i, start_j):
+    """Refine an offset by inverse-compositional Gauss-Newton on the zero-mean normalized SSD.
+
+    Fits a translation of the secondary window to the zero-mean reference chip ``template``, invariant to gain
+    and offset. The secondary window is resampled with Keys bicubic convolution; the shift is the same for every
+    pixel, so the resampling is separable (8 multiply-adds per pixel). The Hessian comes from the reference
+    chip's gradients and is fixed, so an iteration is one resampling fused with four column sums. Returns
+    ``(rows, cols, converged)``; it gives up when the fit leaves the image or wanders over 1.5 px.
+    """
+    gy = np.empty((n, n), np.float32)
+    gx = np.empty((n, n), np.float32)
+    rows_max = reference.shape[0] - 1
+    cols_max = reference.shape[1] - 1
+    interior = top >= 1 and left >= 1 and top + n <= rows_max and left + n <= cols_max
+    for i in range(n):
+        r = top + i
+        if interior:
+            for j in range(n):
+                c = left + j
+                gy[i, j] = 0.5 * (reference[r + 1, c] - reference[r - 1, c])
+                gx[i, j] = 0.5 * (reference[r, c + 1] - reference[r, c - 1])
+        else:
+            up = max(r - 1, 0)
+            down = min(r + 1, rows_max)
+            for j in range(n):
+                c = left + j
+                lft = max(c - 1, 0)
+                rgt = min(c + 1, cols_max)
+                gy[i, j] = (reference[down, c] - reference[up, c]) / (down - up)
+                gx[i, j] = (reference[r, rgt] - reference[r, lft]) / (rgt - lft)
+    acc = np.zeros((6, n), np.float32)
+    for i in range(n):
+        for j in range(n):
+            y = gy[i, j]
+            x = gx[i, j]
+            acc[0, j] += y * y
+            acc[1, j] += x * x
+            acc[2, j] += x * y
+            acc[3, j] += y * template[i, j]
+            acc[4, j] += x * template[i, j]
+            acc[5, j] += y
+    hyy = acc[0].sum()
+    hxx = acc[1].sum()
+    hxy = acc[2].sum()
+    gy_t = acc[3].sum()
+    gx_t = acc[4].sum()
+    sum_gy = acc[5].sum()
+    sum_gx = gx.sum()
+    det = hyy * hxx - hxy * hxy
+    if not det > 0.0:
+        return start_i, start_j, False
+    weights_r = np.empty(4, np.float64)
+    weights_c = np.empty(4, np.float64)
+    rows = np.empty((n + 3, n), np.float32)
+    count = np.float32(n * n)
+    pi = start_i
+    pj = start_j
+    for _ in range(20):
+        t = top + pi
+        s = left + pj
+        base_t = math.floor(t)
+        base_l = math.floor(s)
+        if base_t < 1 or base_l < 1 or base_t + n + 2 > secondary.shape[0] or base_l + n + 2 > secondary.shape[1]:
+            return start_i, start_j, False
+        _keys_weights(t - base_t, weights_r)
+        _keys_weights(s - base_l, weights_c)
+        c0 = np.float32(weights_c[0])
+        c1 = np.float32(weights_c[1])
+        c2 = np.float32(weights_c[2])
+        c3 = np.float32(weights_c[3])
+        r0 = np.float32(weights_r[0])
+        r1 = np.float32(weights_r[1])
+        r2 = np.float32(weights_r[2])
+        r3 = np.float32(weights_r[3])
+        t0 = int(base_t) - 1
+        l0 = int(base_l) - 1
+        for i in range(n + 3):
+            line = secondary[t0 + i, l0:l0 + n + 3]
+            for j in range(n):
+                rows[i, j] = c0 * line[j] + c1 * line[j + 1] + c2 * line[j + 2] + c3 * line[j + 3]
+        acc[:4] = 0.0
+        for i in range(n):
+            for j in range(n):
+                w = r0 * rows[i, j] + r1 * rows[i + 1, j] + r2 * rows[i + 2, j] + r3 * rows[i + 3, j]
+                acc[0, j] += w
+                acc[1, j] += w * w
+                acc[2, j] += gy[i, j] * w
+                acc[3, j] += gx[i, j] * w
+        total = acc[0].sum()
+        mean = total / count
+        squares = acc[1].sum() - total * mean
+        if not squares > _FLAT * count:
+            return start_i, start_j, False
+        ratio = norm / math.sqrt(squares)
+        # b = sum g (template - ratio (w - mean)), from the fused sums
+        by = gy_t - ratio * (acc[2].sum() - mean * sum_gy)
+        bx = gx_t - ratio * (acc[3].sum() - mean * sum_gx)
+        step_i = -(hxx * by - hxy * bx) / det
+        step_j = -(hyy * bx - hxy * by) / det
+        pi -= step_i
+        pj -= step_j
+        if abs(pi - start_i) > 1.5 or abs(pj - start_j) > 1.5:
+            return start_i, start_j, False
+        if step_i * step_i + step_j * step_j < 1e-6:
+            return pi, pj, True
+    return pi, pj, True
+
+
+@njit(nogil=True, cache=True)
+def _cubic(p0, p1, p2, p3, t):
+    """Keys cubic convolution of four equally spaced samples at fraction t between p1 and p2."""
+    return p1 + 0.5 * t * (p2 - p0 + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0)))
+
+
+@njit(nogil=True, cache=True)
+def _oversampled_peak(surface, bi, bj, factor):
+    """Peak of the correlation surface interpolated bicubically on a 1/factor px lattice within +-1 px.
+
+    Needs the 5 x 5 cells around (bi, bj) evaluated and finite; returns (d_rows, d_cols) from the cell.
+    """
+    best = -np.inf
+    best_i = 0.0
+    best_j = 0.0
+    column = np.empty(4, np.float64)
+    for a in range(-factor, factor + 1):
+        fi = a / factor
+        base_i = bi + int(math.floor(fi))
+        ti = fi - math.floor(fi)
+        for b in range(-factor, factor + 1):
+            fj = b / factor
+            base_j = bj + int(math.floor(fj))
+            tj = fj - math.floor(fj)
+            for m in range(4):
+                row = base_i - 1 + m
+                column[m] = _cubic(
+                    surface[row, base_j - 1], surface[row, base_j], surface[row, base_j + 1],
+                    surface[row, base_j + 2], tj,
+                )
+            value = _cubic(column[0], column[1], column[2], column[3], ti)
+            if value > best:
+                best = value
+                best_i = fi
+                best_j = fj
+    return best_i, best_j
+
+
+@njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
+def fine_search(
+    reference, secondary, norms, tops, lefts, chip, reach, guesses, method, oversampling, offsets, peaks, status
+):
+    """Local NCC search around guessed offsets, then sub-pixel refinement.
+
+    Each chip hill-climbs the correlation surface from each of its guesses and keeps the best local maximum,
+    so only a few dozen offsets are evaluated instead of the whole (2 reach + 1)^2 search area.
+
+    Parameters
+    ----------
+    reference, secondary : float32 arrays (rows, cols)
+        Images, NaN = nodata.
+    tops, lefts : int64 arrays (n,)
+        Top-left corners of the chips.
+    chip, reach : int
+        Chip size and search range, px.
+    guesses : int64 array (n, g, 2)
+        Starting offsets (rows, cols) for the climb; any out of +-reach are clamped.
+    method : int
+        0 parabolic, 1 oversampled, 2 Lucas-Kanade (see ``SUBPIXEL_CODES``).
+    oversampling : int
+        Interpolation factor of the oversampled peak.
+    offsets : float32 array (n, 2), out
+        Sub-pixel offset (rows, cols); NaN where no match.
+    peaks : float32 array (n,), out
+        NCC at the integer peak.
+    status : int8 array (n,), out
+        0 matched; 1 chip has nodata or no texture; 2 peak on the edge of the search range or next to
+        nodata; 3 sub-pixel refinement failed and fell back to the parabolic estimate (still a match).
+    """
+    width = 2 * reach + 1
+    for k in prange(tops.shape[0]):
+        offsets[k, 0] = np.nan
+        offsets[k, 1] = np.nan
+        peaks[k] = np.nan
+        status[k] = 1
+        top = tops[k]
+        left = lefts[k]
+        if not _fits(reference, top, left, chip):
+            continue
+        template = np.empty((chip, chip), np.float32)
+        columns = np.empty(chip, np.float32)
+        _, norm = _template(reference, top, left, chip, template)
+        if not norm > 0.0:
+            continue
+        surface = np.full((width, width), _UNSEEN, np.float32)
+        best = -2.0
+        bi = -1
+        bj = -1
+        for g in range(guesses.shape[1]):
+            gi = min(max(guesses[k, g, 0] + reach, 0), width - 1)
+            gj = min(max(guesses[k, g, 1] + reach, 0), width - 1)
+            if g > 0 and surface[gi, gj] != _UNSEEN:
+                continue  # this guess lies on a path already climbed
+            i, j, value = _climb(surface, reach, gi, gj, template, norm, secondary, norms, top, left, columns)
+            if value > best:
+                best = value
+                bi = i
+                bj = j
+        status[k] = 2
+        if bi < 0 or bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
+            continue
+        neighbours_ok = True
+        for a in range(bi - 1, bi + 2):
+            for b in range(bj - 1, bj + 2):
+                if math.isnan(surface[a, b]):
+                    neighbours_ok = False
+        if not neighbours_ok:
+            continue
+        status[k] = 0
+        peaks[k] = best
+        di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
+        dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
+        if method == 1:
+            if 2 <= bi <= width - 3 and 2 <= bj <= width - 3:
+                finite = True
+                for a in range(bi - 2, bi + 3):
+                    for b in range(bj - 2, bj + 3):
+                        value = _evaluate(surface, reach, a, b, template, norm, secondary, norms, top, left, columns)
+                        if math.isnan(value):
+                            finite = False
+                if finite:
+                    di, dj = _oversampled_peak(surface, bi, bj, oversampling)
+                else:
+                    status[k] = 3
+            else:
+                status[k] = 3
+        elif method == 2:
+            ri, rj, converged = _lucas_kanade(
+                reference, secondary, top, left, chip, template, norm, bi - reach + di, bj - reach + dj
+            )
+            if converged:
+                di = ri - (bi - reach)
+                dj = rj - (bj - reach)
+            else:
+                status[k] = 3
+        offsets[k, 0] = bi - reach + di
+        offsets[k, 1] = bj - reach + dj
+
+
+@njit(nogil=True, cache=True)
+def block_mean(image, factor):
+    """Mean of ``factor`` x ``factor`` blocks (NaN if any pixel of the block is NaN); trailing pixels dropped."""
+    rows = image.shape[0] // factor
+    cols = image.shape[1] // factor
+    out = np.empty((rows, cols), np.float32)
+    scale = np.float32(1.0 / (factor * factor))
+    for i in range(rows):
+        for j in range(cols):
+            total = np.float32(0.0)
+            for a in range(factor):
+                for b in range(factor):
+                    total += image[i * factor + a, j * factor + b]
+            out[i, j] = total * scale
+    return out
+
+
+@njit(nogil=True, cache=True)
+def median_guess(offsets, usable, radius):
+    """Median of the usable offsets in each node's (2 radius + 1)^2 neighbourhood (NaN where none is usable).
+
+    ``offsets`` is (rows, cols, 2) on the node grid; ``usable`` is a boolean (rows, cols) array.
+    """
+    rows, cols = usable.shape
+    out = np.full((rows, cols, 2), np.nan, np.float32)
+    size = (2 * radius + 1) ** 2
+    buffer_i = np.empty(size, np.float32)
+    buffer_j = np.empty(size, np.float32)
+    for i in range(rows):
+        for j in range(cols):
+            count = 0
+            for a in range(max(0, i - radius), min(rows, i + radius + 1)):
+                for b in range(max(0, j - radius), min(cols, j + radius + 1)):
+                    if usable[a, b]:
+                        buffer_i[count] = offsets[a, b, 0]
+                        buffer_j[count] = offsets[a, b, 1]
+                        count += 1
+            if count > 0:
+                out[i, j, 0] = np.median(buffer_i[:count])
+                out[i, j, 1] = np.median(buffer_j[:count])
+    return out
