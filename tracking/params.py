@@ -12,9 +12,11 @@ import param
 
 from tracking.exceptions import ParameterError
 
-__all__ = ["PREFILTER_NAMES", "SUBPIXEL_METHODS", "TrackingParameters"]
+__all__ = ["PREFILTER_NAMES", "PREFILTER_SIZES", "SUBPIXEL_METHODS", "TrackingParameters"]
 
 PREFILTER_NAMES = ("none", "gaussian_highpass", "wallis", "naof")
+#: The size each pre-filter starts from when it is chosen (Gaussian sigma, Wallis window, NAOF smoothing), px.
+PREFILTER_SIZES = {"none": 0.0, "gaussian_highpass": 3.0, "wallis": 5.0, "naof": 0.0}
 SUBPIXEL_METHODS = ("lucas-kanade", "oversampled", "parabolic")
 
 
@@ -59,8 +61,9 @@ class TrackingParameters(param.Parameterized):
         precedence=1.0,
     )
     prefilter_size = param.Number(
-        3.0, bounds=(0.5, 50.0), softbounds=(1.0, 15.0), step=0.5,
-        doc="Pre-filter size, px: Gaussian sigma of the high-pass, window width of Wallis, smoothing of NAOF.",
+        3.0, bounds=(0.0, 50.0), softbounds=(0.0, 15.0), step=0.5,
+        doc="Pre-filter size, px: Gaussian sigma of the high-pass, window width of Wallis, Gaussian smoothing "
+            "before NAOF (0: none). Choosing a pre-filter resets it to that filter's default.",
         precedence=1.1,
     )
     # --- outliers -----------------------------------------------------------------------------------------------
@@ -105,6 +108,10 @@ class TrackingParameters(param.Parameterized):
         doc="Fill holes no further than this many grid nodes from valid data.",
         precedence=3.1,
     )
+
+    @param.depends("prefilter", watch=True)
+    def _reset_prefilter_size(self) -> None:
+        self.prefilter_size = PREFILTER_SIZES[self.prefilter]
 
     def check(self, shape: tuple[int, int] | None = None) -> TrackingParameters:
         """Raise `ParameterError` if a value or a combination of values cannot work.
@@ -154,6 +161,8 @@ class TrackingParameters(param.Parameterized):
                 known = ", ".join(sorted(k for k in cls.param if k != "name"))
                 raise ParameterError(f"unknown tracking parameter {key!r}: known parameters are {known}.")
             values[key] = value
+        if "prefilter" in overrides and "prefilter_size" not in overrides:
+            values["prefilter_size"] = PREFILTER_SIZES.get(overrides["prefilter"], values.get("prefilter_size", 3.0))
         try:
             return cls(**values)
         except ValueError as err:  # param's own bound and type errors

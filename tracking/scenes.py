@@ -16,14 +16,25 @@ written with rioxarray, and these attrs:
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import rasterio
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.warp import transform_bounds
 
-__all__ = ["make_scene", "scene_time"]
+from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
+
+__all__ = ["MIN_OVERLAP_PX", "TIME_TAGS", "Pair", "date_from_name", "make_scene", "read_scene", "scene_time"]
 
 
 def make_scene(
@@ -87,3 +98,348 @@ def make_scene(
 def scene_time(scene: xr.DataArray) -> pd.Timestamp:
     """The acquisition time of a scene, as a timezone-naive UTC `pandas.Timestamp`."""
     return pd.Timestamp(scene.attrs["time"])
+
+
+# --- reading scenes from files -----------------------------------------------------------------------------------
+
+#: TIFF tags searched, in this order, for the acquisition time.
+TIME_TAGS = ("ACQUISITION_TIME", "ACQUISITION_DATE", "DATE_ACQUIRED", "TIFFTAG_DATETIME")
+
+#: The smallest overlap of a pair, px each way: below it no chip and its search area fit.
+MIN_OVERLAP_PX = 64
+
+_DATE_IN_NAME = re.compile(
+    r"(?<!\d)(?:(?P<y1>(?:19|20)\d{2})-(?P<m1>\d{2})-(?P<d1>\d{2})|(?P<y2>(?:19|20)\d{2})(?P<m2>\d{2})(?P<d2>\d{2}))"
+    r"(?!\d)"
+)
+_SENSOR_PREFIXES = (
+    (re.compile(r"^LC0?9", re.IGNORECASE), "Landsat 9 OLI-2"),
+    (re.compile(r"^LC0?8", re.IGNORECASE), "Landsat 8 OLI"),
+    (re.compile(r"^LE0?7", re.IGNORECASE), "Landsat 7 ETM+"),
+    (re.compile(r"^LT0?5", re.IGNORECASE), "Landsat 5 TM"),
+    (re.compile(r"^LT0?4", re.IGNORECASE), "Landsat 4 TM"),
+    (re.compile(r"^S2([ABCD])", re.IGNORECASE), "Sentinel-2{0} MSI"),
+)
+
+
+def read_scene(
+    path: str | os.PathLike[str],
+    *,
+    time: str | np.datetime64 | pd.Timestamp | None = None,
+    sensor: str | None = None,
+    band: str | None = None,
+) -> xr.DataArray:
+    """Read band 1 of a georeferenced raster file as a `Scene`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A GeoTIFF (or any raster GDAL reads) in a projected CRS whose units are metres.
+    time : str or datetime-like, optional
+        Acquisition time (UTC). Without it, the time comes from the TIFF tags ``ACQUISITION_TIME`` (or
+        ``ACQUISITION_DATE``, ``DATE_ACQUIRED``, ``TIFFTAG_DATETIME``), else from the first plausible date in the
+        file name (``YYYYMMDD`` or ``YYYY-MM-DD``, as in the Landsat product id
+        ``LC08_L1TP_008011_20150308_20170412_01_T1``).
+    sensor, band : str, optional
+        Kept in attrs; default to the ``SENSOR`` / ``BAND`` tags, then to a guess from the file name
+        (``LC08...`` -> ``"Landsat 8 OLI"``), then to the band description, then ``"unknown"``.
+
+    Returns
+    -------
+    xarray.DataArray
+        The scene: float32, nodata as NaN, with its CRS and transform; ``scene_id`` is the ``SCENE_ID`` tag or
+        the file name without its suffix.
+
+    Raises
+    ------
+    SceneReadError
+        If the file is missing or not a raster, has no CRS, a geographic (degree) CRS, a rotated grid, or no
+        acquisition time can be found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SceneReadError(f"{path}: no such file: check the path.")
+    try:
+        with rasterio.open(path) as src:
+            data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+            transform, crs = src.transform, src.crs
+            tags = src.tags()
+            description = src.descriptions[0] if src.descriptions else None
+    except RasterioError as err:
+        raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
+    _check_georeferencing(path, crs, transform)
+    return make_scene(
+        data,
+        transform=transform,
+        crs=crs,
+        time=_acquisition_time(path, time, tags),
+        sensor=sensor or tags.get("SENSOR") or _sensor_from_name(path.name) or "unknown",
+        band=band or tags.get("BAND") or description or "unknown",
+        scene_id=tags.get("SCENE_ID") or path.name.split(".")[0],
+    )
+
+
+def _check_georeferencing(path: Path, crs: CRS | None, transform: Affine) -> None:
+    """Raise `SceneReadError` unless ``crs`` is projected in metres and ``transform`` is north-up."""
+    if crs is None:
+        raise SceneReadError(
+            f"{path}: the raster has no coordinate reference system: assign one, e.g. "
+            f"'gdal_edit.py -a_srs EPSG:32622 {path.name}', or give a GeoTIFF in a projected CRS."
+        )
+    if crs.is_geographic:
+        raise SceneReadError(
+            f"{path}: the CRS ({crs.to_string()}) is geographic, in degrees: reproject the scene to a projected "
+            f"CRS in metres (UTM or polar stereographic), e.g. 'gdalwarp -t_srs EPSG:32622 {path.name} out.tif'."
+        )
+    units, factor = crs.linear_units_factor
+    if not np.isclose(factor, 1.0):
+        raise SceneReadError(
+            f"{path}: the CRS units are {units}, not metres: reproject the scene to a CRS in metres."
+        )
+    if transform.b != 0 or transform.d != 0 or transform.is_identity:
+        what = "a rotated grid" if not transform.is_identity else "no geotransform"
+        raise SceneReadError(
+            f"{path}: the raster has {what}: warp it to a north-up grid, e.g. 'gdalwarp {path.name} out.tif'."
+        )
+
+
+def _acquisition_time(path: Path, time: object, tags: dict[str, str]) -> pd.Timestamp:
+    """The acquisition time from the argument, the TIFF tags or the file name, in that order."""
+    if time is not None:
+        try:
+            return pd.Timestamp(time)
+        except (ValueError, TypeError):
+            raise SceneReadError(
+                f"{path}: cannot read the time {time!r}: give an ISO date such as 2021-05-01."
+            ) from None
+    for tag in TIME_TAGS:
+        stamp = _parse_tag_time(tags.get(tag))
+        if stamp is not None:
+            return stamp
+    stamp = date_from_name(path.name)
+    if stamp is None:
+        raise SceneReadError(
+            f"{path}: no acquisition time in the TIFF tags ({', '.join(TIME_TAGS)}) nor a date in the file name: "
+            "give it with --ref-time / --sec-time (e.g. --ref-time 2021-05-01), or time= in read_scene."
+        )
+    return stamp
+
+
+def _parse_tag_time(text: str | None) -> pd.Timestamp | None:
+    """Parse an ISO time, or a TIFF ``YYYY:MM:DD HH:MM:SS`` one; None when absent or unreadable."""
+    if not text:
+        return None
+    text = text.strip()
+    if re.fullmatch(r"\d{4}:\d{2}:\d{2}( .*)?", text):
+        text = text[:10].replace(":", "-") + text[10:]
+    try:
+        return pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def date_from_name(name: str) -> pd.Timestamp | None:
+    """The first plausible calendar date in a file name, or None.
+
+    Examples
+    --------
+    >>> date_from_name("LC08_L1TP_008011_20150308_20170412_01_T1_B8.TIF")
+    Timestamp('2015-03-08 00:00:00')
+    >>> date_from_name("helheim_2021-05-01.tif")
+    Timestamp('2021-05-01 00:00:00')
+    >>> date_from_name("scene_20151399_20160101.tif")
+    Timestamp('2016-01-01 00:00:00')
+    >>> date_from_name("reference.tif") is None
+    True
+    """
+    for match in _DATE_IN_NAME.finditer(name):
+        year, month, day = (match[f"{k}1"] or match[f"{k}2"] for k in "ymd")
+        try:
+            stamp = pd.Timestamp(year=int(year), month=int(month), day=int(day))
+        except ValueError:
+            continue
+        if 1972 <= stamp.year <= pd.Timestamp.now().year + 1:
+            return stamp
+    return None
+
+
+def _sensor_from_name(name: str) -> str | None:
+    """Guess the sensor from a Landsat or Sentinel-2 product id at the start of a file name."""
+    for pattern, sensor in _SENSOR_PREFIXES:
+        match = pattern.match(name)
+        if match:
+            return sensor.format(*(g.upper() for g in match.groups()))
+    return None
+
+
+# --- pairs --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Pair:
+    """Two scenes on one grid: ``reference`` (earlier) and ``secondary`` (later, resampled to the reference grid).
+
+    Build one with `Pair.from_scenes`, which checks the time order and the overlap and aligns the grids.
+
+    Attributes
+    ----------
+    reference, secondary : xarray.DataArray
+        `Scene` arrays with the same shape, transform and CRS.
+    """
+
+    reference: xr.DataArray
+    secondary: xr.DataArray
+
+    def __post_init__(self) -> None:
+        if self.reference.shape != self.secondary.shape:
+            raise InvalidPairError(
+                f"the scenes have different shapes {self.reference.shape} and {self.secondary.shape}: "
+                "build the pair with Pair.from_scenes(), which resamples the secondary onto the reference grid."
+            )
+        _check_order(self.reference, self.secondary)
+
+    @property
+    def t0(self) -> pd.Timestamp:
+        """Acquisition time of the reference scene."""
+        return scene_time(self.reference)
+
+    @property
+    def t1(self) -> pd.Timestamp:
+        """Acquisition time of the secondary scene."""
+        return scene_time(self.secondary)
+
+    @property
+    def dt_days(self) -> float:
+        """Time between the scenes, days (fractional)."""
+        return (self.t1 - self.t0) / pd.Timedelta(days=1)
+
+    @property
+    def mid_date(self) -> pd.Timestamp:
+        """The midpoint between the acquisitions (ITS_LIVE's ``date_center``)."""
+        return self.t0 + (self.t1 - self.t0) / 2
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the common grid."""
+        rows, cols = self.reference.shape
+        return int(rows), int(cols)
+
+    @property
+    def transform(self) -> Affine:
+        """The affine transform (pixel corners) of the common grid."""
+        return self.reference.rio.transform()
+
+    @property
+    def crs(self) -> CRS:
+        """The CRS of the common grid."""
+        return self.reference.rio.crs
+
+    @classmethod
+    def from_scenes(cls, reference: xr.DataArray, secondary: xr.DataArray) -> Pair:
+        """Pair two scenes, bringing the secondary onto the reference grid when they differ.
+
+        Parameters
+        ----------
+        reference, secondary : xarray.DataArray
+            `Scene` arrays; the secondary must be acquired after the reference.
+
+        Returns
+        -------
+        Pair
+
+        Raises
+        ------
+        InvalidPairError
+            If the secondary is not later than the reference, or a scene has no CRS.
+        NoOverlapError
+            If the footprints do not overlap, or overlap (or share valid pixels) over less than 64 x 64 px.
+        """
+        _check_order(reference, secondary)
+        for role, scene in (("reference", reference), ("secondary", secondary)):
+            if scene.rio.crs is None:
+                raise InvalidPairError(f"the {role} scene has no CRS: read it with read_scene() or make_scene().")
+        if not _same_grid(reference, secondary):
+            _check_footprints(reference, secondary)
+            secondary = _resample_onto(secondary, reference)
+        _check_common_valid(reference, secondary)
+        return cls(reference, secondary)
+
+
+def _check_order(reference: xr.DataArray, secondary: xr.DataArray) -> None:
+    """Raise `InvalidPairError` unless the secondary is acquired after the reference."""
+    t0, t1 = scene_time(reference), scene_time(secondary)
+    if t1 <= t0:
+        same = "at the same time" if t1 == t0 else "before the reference"
+        raise InvalidPairError(
+            f"the secondary scene ({t1.isoformat()}) is acquired {same} ({t0.isoformat()}): dt must be positive; "
+            "swap the two scenes, or pick a later secondary."
+        )
+
+
+def _same_grid(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """True when two scenes share CRS, shape and transform."""
+    return (
+        a.shape == b.shape
+        and a.rio.crs == b.rio.crs
+        and a.rio.transform().almost_equals(b.rio.transform(), precision=1e-6)
+    )
+
+
+def _check_footprints(reference: xr.DataArray, secondary: xr.DataArray) -> None:
+    """Raise `NoOverlapError` when the secondary covers less than 64 x 64 px of the reference grid."""
+    left, bottom, right, top = transform_bounds(
+        secondary.rio.crs, reference.rio.crs, *secondary.rio.bounds(), densify_pts=21
+    )
+    inverse = ~reference.rio.transform()
+    cols, rows = zip(*(inverse @ corner for corner in ((left, bottom), (left, top), (right, bottom), (right, top))),
+                     strict=True)
+    n_rows, n_cols = reference.shape
+    overlap_cols = min(max(cols), n_cols) - max(min(cols), 0)
+    overlap_rows = min(max(rows), n_rows) - max(min(rows), 0)
+    if overlap_cols <= 0 or overlap_rows <= 0:
+        raise NoOverlapError(
+            f"the scenes do not overlap: the reference covers {_bounds_text(reference.rio.bounds())}, the "
+            f"secondary {_bounds_text((left, bottom, right, top))} (in {reference.rio.crs.to_string()}): "
+            "pick two scenes of the same area."
+        )
+    _check_overlap_size(int(overlap_rows), int(overlap_cols), "overlap")
+
+
+def _check_overlap_size(rows: int, cols: int, what: str) -> None:
+    if rows < MIN_OVERLAP_PX or cols < MIN_OVERLAP_PX:
+        raise NoOverlapError(
+            f"the scenes {what} over only {rows} x {cols} px (rows x columns), less than the {MIN_OVERLAP_PX} x {MIN_OVERLAP_PX} px "
+            "needed to track features: pick scenes that share more ground."
+        )
+
+
+def _check_common_valid(reference: xr.DataArray, secondary: xr.DataArray) -> None:
+    """Raise `NoOverlapError` when the pixels valid in both scenes span less than 64 x 64 px."""
+    both = np.isfinite(reference.values) & np.isfinite(secondary.values)
+    rows, cols = np.flatnonzero(both.any(axis=1)), np.flatnonzero(both.any(axis=0))
+    if rows.size == 0:
+        raise NoOverlapError(
+            "the scenes share no valid pixel (one is nodata wherever the other has data): "
+            "pick two scenes of the same area."
+        )
+    _check_overlap_size(int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1), "share valid pixels")
+
+
+def _bounds_text(bounds: tuple[float, float, float, float]) -> str:
+    left, bottom, right, top = bounds
+    return f"x {left:.0f} to {right:.0f}, y {bottom:.0f} to {top:.0f}"
+
+
+def _resample_onto(scene: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
+    """``scene`` resampled (bilinear) onto the grid of ``reference``, NaN outside its footprint."""
+    source = scene.rio.write_nodata(np.nan, encoded=False)
+    warped = source.rio.reproject_match(reference, resampling=Resampling.bilinear, nodata=np.nan)
+    return make_scene(
+        warped.values,
+        transform=reference.rio.transform(),
+        crs=reference.rio.crs,
+        time=scene.attrs["time"],
+        sensor=scene.attrs.get("sensor", "unknown"),
+        band=scene.attrs.get("band", "unknown"),
+        scene_id=scene.attrs.get("scene_id"),
+    )

@@ -128,7 +128,7 @@ def _second_peak_ratio(surface, pi, pj, peak):
         for j in range(surface.shape[1]):
             if abs(i - pi) > 1 or abs(j - pj) > 1:
                 value = surface[i, j]
-                if value > second:  # NaN and unseen (-9) never win
+                if value > second:  # noqa: PLR1730  (NaN and unseen cells must never win; max() would keep NaN)
                     second = value
     return peak / max(second, 0.05)
 
@@ -243,7 +243,7 @@ def _keys_weights(t, w):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _lucas_kanade(reference, secondary, top, left, n, template, norm, start_i, start_j):
+def _lucas_kanade(reference, secondary, top, left, n, weights, start_i, start_j):
     """Refine an offset by inverse-compositional Gauss-Newton on the zero-mean normalized SSD.
 
     Fits a translation of the secondary window to the zero-mean reference chip ``template``, invariant to gain
@@ -273,23 +273,38 @@ def _lucas_kanade(reference, secondary, top, left, n, template, norm, start_i, s
                 rgt = min(c + 1, cols_max)
                 gy[i, j] = (reference[down, c] - reference[up, c]) / (down - up)
                 gx[i, j] = (reference[r, rgt] - reference[r, lft]) / (rgt - lft)
+    # weighted zero-mean template and its norm; gradients pre-multiplied by the weights
     acc = np.zeros((6, n), np.float32)
     for i in range(n):
         for j in range(n):
+            acc[0, j] += weights[i, j]
+            acc[1, j] += weights[i, j] * reference[top + i, left + j]
+    weight_total = acc[0].sum()
+    mean_f = acc[1].sum() / weight_total
+    template = np.empty((n, n), np.float32)
+    acc[:] = 0.0
+    for i in range(n):
+        for j in range(n):
+            w = weights[i, j]
+            f = reference[top + i, left + j] - mean_f
+            template[i, j] = f
             y = gy[i, j]
             x = gx[i, j]
-            acc[0, j] += y * y
-            acc[1, j] += x * x
-            acc[2, j] += x * y
-            acc[3, j] += y * template[i, j]
-            acc[4, j] += x * template[i, j]
-            acc[5, j] += y
+            acc[0, j] += w * y * y
+            acc[1, j] += w * x * x
+            acc[2, j] += w * x * y
+            acc[3, j] += w * y * f
+            acc[4, j] += w * x * f
+            acc[5, j] += w * f * f
+            gy[i, j] = w * y
+            gx[i, j] = w * x
     hyy = acc[0].sum()
     hxx = acc[1].sum()
     hxy = acc[2].sum()
     gy_t = acc[3].sum()
     gx_t = acc[4].sum()
-    sum_gy = acc[5].sum()
+    norm = math.sqrt(acc[5].sum())
+    sum_gy = gy.sum()
     sum_gx = gx.sum()
     det = hyy * hxx - hxy * hxy
     if not det > 0.0:
@@ -297,7 +312,6 @@ def _lucas_kanade(reference, secondary, top, left, n, template, norm, start_i, s
     weights_r = np.empty(4, np.float64)
     weights_c = np.empty(4, np.float64)
     rows = np.empty((n + 3, n), np.float32)
-    count = np.float32(n * n)
     pi = start_i
     pj = start_j
     for _ in range(20):
@@ -326,15 +340,16 @@ def _lucas_kanade(reference, secondary, top, left, n, template, norm, start_i, s
         acc[:4] = 0.0
         for i in range(n):
             for j in range(n):
-                w = r0 * rows[i, j] + r1 * rows[i + 1, j] + r2 * rows[i + 2, j] + r3 * rows[i + 3, j]
+                v = r0 * rows[i, j] + r1 * rows[i + 1, j] + r2 * rows[i + 2, j] + r3 * rows[i + 3, j]
+                w = weights[i, j] * v
                 acc[0, j] += w
-                acc[1, j] += w * w
-                acc[2, j] += gy[i, j] * w
-                acc[3, j] += gx[i, j] * w
+                acc[1, j] += w * v
+                acc[2, j] += gy[i, j] * v
+                acc[3, j] += gx[i, j] * v
         total = acc[0].sum()
-        mean = total / count
+        mean = total / weight_total
         squares = acc[1].sum() - total * mean
-        if not squares > _FLAT * count:
+        if not squares > _FLAT * weight_total:
             return start_i, start_j, False
         ratio = norm / math.sqrt(squares)
         # b = sum g (template - ratio (w - mean)), from the fused sums
@@ -369,11 +384,11 @@ def _oversampled_peak(surface, bi, bj, factor):
     column = np.empty(4, np.float64)
     for a in range(-factor, factor + 1):
         fi = a / factor
-        base_i = bi + int(math.floor(fi))
+        base_i = bi + math.floor(fi)
         ti = fi - math.floor(fi)
         for b in range(-factor, factor + 1):
             fj = b / factor
-            base_j = bj + int(math.floor(fj))
+            base_j = bj + math.floor(fj)
             tj = fj - math.floor(fj)
             for m in range(4):
                 row = base_i - 1 + m
@@ -391,7 +406,8 @@ def _oversampled_peak(surface, bi, bj, factor):
 
 @njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
 def fine_search(
-    reference, secondary, norms, tops, lefts, chip, reach, guesses, method, oversampling, offsets, peaks, status
+    reference, secondary, norms, tops, lefts, chip, reach, guesses, method, oversampling, weights, offsets, peaks,
+    status,
 ):
     """Local NCC search around guessed offsets, then sub-pixel refinement.
 
@@ -479,7 +495,7 @@ def fine_search(
                 status[k] = 3
         elif method == 2:
             ri, rj, converged = _lucas_kanade(
-                reference, secondary, top, left, chip, template, norm, bi - reach + di, bj - reach + dj
+                reference, secondary, top, left, chip, weights, bi - reach + di, bj - reach + dj
             )
             if converged:
                 di = ri - (bi - reach)

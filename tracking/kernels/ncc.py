@@ -63,6 +63,24 @@ def chip_grid(shape: tuple[int, int], chip_size: int, step: int) -> tuple[np.nda
     return tops, lefts
 
 
+#: Width of the Gaussian weights of the sub-pixel fit, as a fraction of the chip size.
+CENTRE_WEIGHT_SIGMA = 0.2
+
+
+def centre_weights(chip_size: int) -> np.ndarray:
+    """Gaussian weights toward the chip centre (sigma = chip_size / 5), used by the Lucas-Kanade refinement.
+
+    Motion varies inside a chip (shear at glacier margins, stretching along flow); weighting the centre makes
+    the estimate the motion *at* the centre rather than an average over the chip.
+    """
+    offsets = np.arange(chip_size) - (chip_size - 1) / 2
+    sigma = CENTRE_WEIGHT_SIGMA * chip_size
+    if sigma <= 0:
+        return np.ones((chip_size, chip_size), np.float32)
+    profile = np.exp(-0.5 * (offsets / sigma) ** 2)
+    return np.outer(profile, profile).astype(np.float32)
+
+
 def _coarse_factor(search_range: int, chip_size: int) -> int:
     """Reduction of the coarse pass: 4 for wide searches, 2 for medium ones, 1 (no reduction) for short ones."""
     for factor in (4, 2):
@@ -218,6 +236,7 @@ def track_arrays(
     status = np.ones(total, np.int8)
     method = _ncc.SUBPIXEL_CODES[params.subpixel]
     norms = _ncc.window_norms(secondary, params.chip_size)
+    weights = centre_weights(params.chip_size)
     block = max(lefts.size, total // 20)
     for start in range(0, total, block):
         if cancel is not None and cancel.is_set():
@@ -225,7 +244,7 @@ def track_arrays(
         part = slice(start, min(start + block, total))
         _ncc.fine_search(
             reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,
-            guesses[part], method, params.oversampling, offsets[part], peaks[part], status[part],
+            guesses[part], method, params.oversampling, weights, offsets[part], peaks[part], status[part],
         )
         if progress is not None:
             progress(part.stop, total)

@@ -1,0 +1,196 @@
+"""Tests of the icetrack command, in-process through main() and once as a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from affine import Affine
+from scipy import ndimage
+
+from tracking.cli import _ProgressBar, build_parser, main
+from tracking.io import read_field
+from tracking.params import TrackingParameters
+from tracking.scenes import read_scene, scene_time
+
+T30 = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 7_000_000.0)
+FAST = ["--search-range", "8", "--chip-size", "32", "--step", "16"]
+
+
+def write_tif(path, data, *, crs="EPSG:32622", transform=T30):
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                       dtype="float32", crs=crs, transform=transform, nodata=np.nan) as dst:
+        dst.write(data.astype(np.float32), 1)
+    return path
+
+
+@pytest.fixture
+def scenes(tmp_path):
+    """A reference and a secondary (2.5 px east, 16 days later) GeoTIFF, dates in their names."""
+    rng = np.random.default_rng(3)
+    image = ndimage.gaussian_filter(rng.normal(size=(160, 160)), 2.0)
+    moved = ndimage.shift(image, (0.0, 2.5), order=3, mode="nearest")
+    return write_tif(tmp_path / "ref_20210501.tif", image), write_tif(tmp_path / "sec_20210517.tif", moved)
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("icetrack: error: ")
+    return err[0]
+
+
+# --- help and flags -------------------------------------------------------------------------------------------------
+
+
+def test_module_help_as_subprocess():
+    done = subprocess.run([sys.executable, "-m", "tracking", "--help"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "track" in done.stdout and "demo" in done.stdout
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("icetrack ")
+
+
+def test_every_parameter_is_a_flag(capsys):
+    assert main(["track", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name, p in TrackingParameters.param.objects("existing").items():
+        if name == "name":
+            continue
+        assert f"--{name.replace('_', '-')}" in text, name
+        if getattr(p, "bounds", None):
+            assert f"[{p.bounds[0]} to {p.bounds[1]}]" in text, name
+    assert "--no-fill-holes" in text and "lucas-kanade" in text and "'none' for no limit" in text
+
+
+def test_flags_parse_to_overrides():
+    args = build_parser().parse_args(["track", "a.tif", "b.tif", "-o", "o.nc", "--max-speed", "none",
+                                      "--no-fill-holes", "--prefilter", "wallis", "--min-peak", "0.3"])
+    assert args.max_speed is None and args.fill_holes is False
+    assert (args.prefilter, args.min_peak) == ("wallis", 0.3)
+    assert not hasattr(args, "chip_size")  # unset flags keep the library defaults
+
+
+# --- track ----------------------------------------------------------------------------------------------------------
+
+
+def test_track_to_netcdf(scenes, tmp_path, capsys):
+    out = tmp_path / "v.nc"
+    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--max-speed", "none"]) == 0
+    field = read_field(out)
+    valid = field.valid.values
+    assert np.median(field.vx.values[valid]) == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
+    assert field.attrs["acquisition_date_img1"] == "2021-05-01T00:00:00"
+    assert field.attrs["param_search_range"] == 8 and field.attrs["param_max_speed"] == "none"
+    printed = capsys.readouterr().out
+    assert "valid:" in printed and "median speed:" in printed and str(out) in printed and "elapsed:" in printed
+
+
+def test_track_to_geotiff_with_explicit_times(scenes, tmp_path, capsys):
+    out = tmp_path / "v.tif"
+    code = main(["track", *map(str, scenes), "-o", str(out), *FAST, "--no-fill-holes", "-q",
+                 "--ref-time", "2021-05-01", "--sec-time", "2021-06-02"])
+    assert code == 0
+    assert capsys.readouterr().out == ""
+    with rasterio.open(out) as src:
+        assert src.descriptions == ("vx", "vy", "v") and src.crs.to_epsg() == 32622
+        vx = src.read(1)
+        assert np.nanmedian(vx) == pytest.approx(2.5 * 30 * 365.25 / 32, rel=0.03)
+
+
+def test_format_flag_wins_over_suffix(scenes, tmp_path):
+    out = tmp_path / "v.out"
+    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--no-fill-holes", "-q",
+                 "--format", "geotiff"]) == 0
+    with rasterio.open(out) as src:
+        assert src.count == 3
+
+
+def test_progress_bar_callback(capsys):
+    with _ProgressBar() as bar:  # stderr is not a terminal here: tqdm stays silent, calls still work
+        for done in (0, 5, 10):
+            bar(done, 10)
+    with _ProgressBar(disable=True) as bar:
+        bar(1, 2)
+        assert bar._bar is None
+
+
+# --- errors ---------------------------------------------------------------------------------------------------------
+
+
+def test_missing_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["track", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "-o", str(tmp_path / "v.nc")]) == 2
+    assert "no such file" in one_error_line(capsys)
+
+
+def test_bad_parameter_is_a_usage_error(scenes, tmp_path, capsys):
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc"), "--chip-size", "3"]) == 2
+    assert "chip_size" in (line := one_error_line(capsys)) and "8 to 256" in line
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc"), "--chip-size", "big"]) == 2
+    assert "not an integer" in one_error_line(capsys)
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc"), "--search-range", "100"]) == 2
+    assert "search_range" in one_error_line(capsys)
+
+
+def test_unknown_output_suffix_and_missing_output(scenes, tmp_path, capsys):
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.xyz")]) == 2
+    assert "--format" in one_error_line(capsys)
+    assert main(["track", *map(str, scenes)]) == 2
+    assert "-o/--output" in one_error_line(capsys)
+    assert main(["frobnicate"]) == 2
+    one_error_line(capsys)
+
+
+def test_swapped_scenes_are_a_runtime_error(scenes, tmp_path, capsys):
+    ref, sec = scenes
+    assert main(["track", str(sec), str(ref), "-o", str(tmp_path / "v.nc")]) == 1
+    assert "swap" in one_error_line(capsys)
+    assert not (tmp_path / "v.nc").exists()
+
+
+def test_no_crs_is_a_runtime_error(scenes, tmp_path, capsys):
+    bare = write_tif(tmp_path / "bare_20210601.tif", np.ones((160, 160)), crs=None)
+    assert main(["track", str(scenes[0]), str(bare), "-o", str(tmp_path / "v.nc")]) == 1
+    assert "coordinate reference system" in one_error_line(capsys)
+
+
+def test_no_overlap_is_a_runtime_error(scenes, tmp_path, capsys):
+    far = write_tif(tmp_path / "far_20210601.tif", np.ones((160, 160)),
+                    transform=Affine(30.0, 0.0, 900_000.0, 0.0, -30.0, 7_000_000.0))
+    assert main(["track", str(scenes[0]), str(far), "-o", str(tmp_path / "v.nc")]) == 1
+    assert "do not overlap" in one_error_line(capsys)
+
+
+def test_debug_shows_the_traceback(scenes, tmp_path, capsys):
+    ref, sec = scenes
+    assert main(["track", str(sec), str(ref), "-o", str(tmp_path / "v.nc"), "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("icetrack: error: ")
+
+
+# --- demo -----------------------------------------------------------------------------------------------------------
+
+
+def test_demo_writes_geotiffs_between_dates(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ICETRACK_CACHE", str(tmp_path / "cache"))  # keep the user's demo cache out of it
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--start", "2021-05-10", "--end", "2021-05-31", "--limit", "1"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert len(printed) == 1
+    for path in printed:
+        scene = read_scene(path)
+        assert pd.Timestamp("2021-05-10") <= scene_time(scene) < pd.Timestamp("2021-06-01")
+        assert scene.rio.crs.is_projected and scene.attrs["band"] == "red"
+
+
+def test_demo_rejects_reversed_dates(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--start", "2021-06-01", "--end", "2021-05-01"]) == 2
+    assert "before" in one_error_line(capsys)

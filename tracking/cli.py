@@ -1,0 +1,337 @@
+"""The ``icetrack`` command: ``icetrack demo`` and ``icetrack track``.
+
+Every `TrackingParameters` parameter is a flag of ``icetrack track``, generated from the parameter objects (name,
+type, default, bounds and help come from ``tracking.params``). Errors print one line,
+``icetrack: error: <message>``, and exit with 2 (bad command line, bad parameter, missing input file) or 1 (a
+scene, pair or run that fails); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, Self
+
+import numpy as np
+import pandas as pd
+import param
+import xarray as xr
+
+from tracking.exceptions import ParameterError, TrackingError
+from tracking.params import TrackingParameters
+
+__all__ = ["EXIT_RUNTIME", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_USAGE = 2
+EXIT_RUNTIME = 1
+_PROG = "icetrack"
+_GROUPS = ((1.0, "kernel"), (2.0, "pre-filter"), (3.0, "outlier rejection"), (float("inf"), "hole filling"))
+
+
+class UsageError(Exception):
+    """A bad command line: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and raise instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --- parser ---------------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``icetrack`` argument parser, with its ``demo`` and ``track`` sub-commands."""
+    from tracking.velocity import software_version
+
+    parser = _Parser(prog=_PROG, description="Glacier surface velocity by feature tracking on image pairs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {software_version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    _add_demo(commands)
+    _add_track(commands)
+    return parser
+
+
+def _debug_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+
+
+def _add_demo(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="write the synthetic demo scenes as GeoTIFFs",
+        description="Write the embedded synthetic demo glacier's scenes as GeoTIFFs (offline, known truth).",
+    )
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo_scenes"), metavar="DIR",
+                      help="directory to write to (created if needed; default: %(default)s)")
+    demo.add_argument("--band", choices=("red", "pan"), default="red", help="band to write (default: %(default)s)")
+    demo.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="write at most N scenes")
+    demo.add_argument("--start", type=_date, default=None, metavar="DATE", help="first acquisition date to write")
+    demo.add_argument("--end", type=_date, default=None, metavar="DATE", help="last acquisition date to write")
+    _debug_flag(demo)
+    demo.set_defaults(handler=run_demo)
+
+
+def _add_track(commands: Any) -> None:
+    track = commands.add_parser(
+        "track", help="measure the velocity between two GeoTIFF scenes",
+        description="Measure glacier surface velocity between a reference and a later secondary scene.",
+    )
+    track.add_argument("reference", type=Path, metavar="REF", help="reference (earlier) scene, a GeoTIFF")
+    track.add_argument("secondary", type=Path, metavar="SEC", help="secondary (later) scene, a GeoTIFF")
+    track.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                       help="output file (.nc for NetCDF, .tif for a Cloud-Optimized GeoTIFF of vx, vy, v)")
+    track.add_argument("--format", choices=("netcdf", "geotiff"), default=None,
+                       help="output format (default: from OUT's suffix)")
+    track.add_argument("--ref-time", type=_date, default=None, metavar="TIME",
+                       help="acquisition time of REF, e.g. 2021-05-01 (default: TIFF tags, then the file name)")
+    track.add_argument("--sec-time", type=_date, default=None, metavar="TIME", help="acquisition time of SEC")
+    track.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    _debug_flag(track)
+    add_parameter_flags(track)
+    track.set_defaults(handler=run_track)
+
+
+def add_parameter_flags(parser: argparse.ArgumentParser, cls: type[TrackingParameters] = TrackingParameters) -> None:
+    """Add one flag per parameter of ``cls``, grouped by precedence; unset flags stay out of the namespace."""
+    groups = {label: parser.add_argument_group(f"{label} parameters") for _, label in _GROUPS}
+    items = sorted(
+        ((name, p) for name, p in cls.param.objects("existing").items() if name != "name"),
+        key=lambda item: item[1].precedence or 0.0,
+    )
+    for name, p in items:
+        label = next(label for limit, label in _GROUPS if (p.precedence or 0.0) < limit)
+        _add_parameter_flag(groups[label], name, p)
+
+
+def _add_parameter_flag(group: Any, name: str, p: param.Parameter) -> None:
+    flag = "--" + name.replace("_", "-")
+    text = (p.doc or "").replace("%", "%%")
+    common: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
+    if isinstance(p, param.Boolean):
+        group.add_argument(flag, action=argparse.BooleanOptionalAction,
+                           help=f"{text} (default: {'yes' if p.default else 'no'})", **common)
+        return
+    if isinstance(p, param.Selector):
+        group.add_argument(flag, choices=list(p.objects), help=f"{text} (default: {p.default})", **common)
+        return
+    kind = "integer" if isinstance(p, param.Integer) else "number"
+    bounds = f" [{p.bounds[0]} to {p.bounds[1]}]" if p.bounds else ""
+    none = "; 'none' for no limit" if p.allow_None else ""
+    default = "none" if p.default is None else p.default
+    group.add_argument(flag, type=_number_parser(int if kind == "integer" else float, p.allow_None),
+                       metavar=name.upper(), help=f"{text}{bounds} (default: {default}{none})", **common)
+
+
+def _number_parser(kind: type, allow_none: bool) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if allow_none and text.strip().lower() in ("none", "off"):
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _date(text: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (give e.g. 2021-05-01)") from None
+
+
+# --- commands -------------------------------------------------------------------------------------------------------
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``icetrack demo``: write demo scenes as GeoTIFFs and list them."""
+    from tracking.sources import demo
+
+    if args.start is not None and args.end is not None and args.end < args.start:
+        raise UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
+    scene_ids = None
+    if args.start is not None or args.end is not None:
+        scene_ids = _demo_ids_between(demo.catalog(), args.start, args.end)
+        if not scene_ids:
+            raise UsageError("no demo scene between --start and --end: widen the dates")
+    args.output.mkdir(parents=True, exist_ok=True)
+    written = demo.write_geotiffs(args.output, band=args.band, scene_ids=scene_ids, limit=args.limit)
+    for path in written:
+        print(path)
+    print(f"wrote {len(written)} demo scene(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _demo_ids_between(catalog: Any, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[str]:
+    """Scene ids of the demo catalog acquired between ``start`` and ``end`` (inclusive, dates)."""
+    column = next(c for c in ("time", "datetime", "date", "acquisition_time") if c in catalog.columns)
+    times = pd.to_datetime(catalog[column])
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    keep = np.ones(len(catalog), dtype=bool)
+    if start is not None:
+        keep &= (times >= start.normalize()).to_numpy()
+    if end is not None:
+        keep &= (times < end.normalize() + pd.Timedelta(days=1)).to_numpy()
+    ids = catalog["scene_id"] if "scene_id" in catalog.columns else catalog.index.to_series()
+    return [str(i) for i in ids[keep]]
+
+
+def run_track(args: argparse.Namespace) -> int:
+    """``icetrack track``: track a pair of GeoTIFFs and write the VelocityField."""
+    from tracking.io import write_geotiff, write_netcdf
+    from tracking.pipeline import track
+    from tracking.scenes import Pair, read_scene
+
+    fmt = _output_format(args.output, args.format)
+    params = _parameters(args)
+    for role, path in (("REF", args.reference), ("SEC", args.secondary)):
+        if not path.is_file():
+            raise UsageError(f"{role} {path}: no such file")
+    if not args.output.parent.is_dir():
+        raise UsageError(f"{args.output.parent}: output directory does not exist")
+    started = time.perf_counter()
+    reference = read_scene(args.reference, time=args.ref_time)
+    secondary = read_scene(args.secondary, time=args.sec_time)
+    pair = Pair.from_scenes(reference, secondary)
+    params.check(pair.shape)
+    with _ProgressBar(disable=args.quiet) as bar:
+        field = track(pair, params, progress=bar)
+    if fmt == "netcdf":
+        write_netcdf(field, args.output)
+    else:
+        write_geotiff(field, args.output)
+    if not args.quiet:
+        print(summary(field, args.output, time.perf_counter() - started))
+    return 0
+
+
+def _parameters(args: argparse.Namespace) -> TrackingParameters:
+    names = [name for name in TrackingParameters.param if name != "name"]
+    overrides = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    try:
+        return TrackingParameters.from_overrides(**overrides)
+    except ParameterError as err:
+        raise UsageError(str(err)) from None
+
+
+def _output_format(path: Path, fmt: str | None) -> str:
+    from tracking.io import GEOTIFF_SUFFIXES, NETCDF_SUFFIXES
+
+    if fmt is not None:
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in NETCDF_SUFFIXES:
+        return "netcdf"
+    if suffix in GEOTIFF_SUFFIXES:
+        return "geotiff"
+    raise UsageError(f"cannot tell the output format from {path.name!r}: end it in .nc or .tif, or give --format")
+
+
+def summary(field: xr.Dataset, path: Path, elapsed_s: float) -> str:
+    """A few lines about a VelocityField: grid, valid share, median speed, where it went, how long it took."""
+    rows, cols = field.sizes["y"], field.sizes["x"]
+    valid = field["valid"].values
+    n_interp = int(field["interpolated"].values.sum())
+    speeds = field["v"].values[valid]
+    median = f"{np.nanmedian(speeds):.1f} m/yr" if np.isfinite(speeds).any() else "n/a (no valid vector)"
+    spacing = abs(float(field.rio.resolution()[0])) if cols > 1 else float("nan")
+    return "\n".join([
+        f"grid:          {rows} x {cols} vectors, {spacing:g} m apart, dt {float(field.attrs['date_dt']):g} days",
+        f"valid:         {100.0 * valid.mean():.1f}% ({int(valid.sum())} of {valid.size}), {n_interp} interpolated",
+        f"median speed:  {median} (valid vectors)",
+        f"written:       {path}",
+        f"elapsed:       {elapsed_s:.1f} s",
+    ])
+
+
+class _ProgressBar:
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr (only on a terminal)."""
+
+    def __init__(self, *, disable: bool = False) -> None:
+        self.disable = disable
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.disable:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="chip", file=sys.stderr, disable=None, leave=False,
+                             desc="tracking", dynamic_ncols=True)
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --- entry point ----------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``icetrack`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a bad command line, 1 when the work fails, 130 when interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else 0
+    except (UsageError, ParameterError) as err:
+        return _fail(err, EXIT_USAGE, debug)
+    except (TrackingError, OSError) as err:
+        return _fail(err, EXIT_RUNTIME, debug)
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug:
+            raise
+        return _fail(RuntimeError(f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"),
+                     EXIT_RUNTIME, debug)
+
+
+def _fail(err: BaseException, code: int, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    message = " ".join(str(err).split())
+    print(f"{_PROG}: error: {message}", file=sys.stderr)
+    return code
