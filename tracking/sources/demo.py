@@ -215,6 +215,59 @@ def _gnoise(x: float, y: float, seed: int) -> float:
     return a + v * (b - a)
 
 
+@numba.njit(cache=True, inline="always")
+def _gnoise_grad(x: float, y: float, seed: int):
+    """`_gnoise` and its analytic derivatives (value, d/dx, d/dy) in lattice units."""
+    ix = math.floor(x)
+    iy = math.floor(y)
+    fx = x - ix
+    fy = y - iy
+    u = fx * fx * fx * (fx * (fx * 6.0 - 15.0) + 10.0)
+    v = fy * fy * fy * (fy * (fy * 6.0 - 15.0) + 10.0)
+    du = 30.0 * fx * fx * (fx - 1.0) * (fx - 1.0)
+    dv = 30.0 * fy * fy * (fy - 1.0) * (fy - 1.0)
+    h00 = _hash3(ix, iy, seed) & 15
+    h10 = _hash3(ix + 1, iy, seed) & 15
+    h01 = _hash3(ix, iy + 1, seed) & 15
+    h11 = _hash3(ix + 1, iy + 1, seed) & 15
+    d00 = _GRAD_X[h00] * fx + _GRAD_Y[h00] * fy
+    d10 = _GRAD_X[h10] * (fx - 1.0) + _GRAD_Y[h10] * fy
+    d01 = _GRAD_X[h01] * fx + _GRAD_Y[h01] * (fy - 1.0)
+    d11 = _GRAD_X[h11] * (fx - 1.0) + _GRAD_Y[h11] * (fy - 1.0)
+    k = d00 - d10 - d01 + d11
+    n = d00 + u * (d10 - d00) + v * (d01 - d00) + u * v * k
+    kx = _GRAD_X[h00] - _GRAD_X[h10] - _GRAD_X[h01] + _GRAD_X[h11]
+    ky = _GRAD_Y[h00] - _GRAD_Y[h10] - _GRAD_Y[h01] + _GRAD_Y[h11]
+    nx = (_GRAD_X[h00] + u * (_GRAD_X[h10] - _GRAD_X[h00]) + v * (_GRAD_X[h01] - _GRAD_X[h00]) + u * v * kx
+          + du * ((d10 - d00) + v * k))
+    ny = (_GRAD_Y[h00] + u * (_GRAD_Y[h10] - _GRAD_Y[h00]) + v * (_GRAD_Y[h01] - _GRAD_Y[h00]) + u * v * ky
+          + dv * ((d01 - d00) + u * k))
+    return n, nx, ny
+
+
+@numba.njit(cache=True)
+def _fbm_grad(x: float, y: float, seed: int, coarsest: float, finest: float, gain: float):
+    """`_fbm` and its gradient (per metre)."""
+    total = 0.0
+    gx = 0.0
+    gy = 0.0
+    norm = 0.0
+    amp = 1.0
+    size = coarsest
+    k = 0
+    while size >= finest * 0.999:
+        n, nx, ny = _gnoise_grad(x / size + 0.37 * k, y / size - 0.61 * k, seed + 7919 * k)
+        total += amp * n
+        gx += amp * nx / size
+        gy += amp * ny / size
+        norm += amp * amp
+        amp *= gain
+        size *= 0.5
+        k += 1
+    scale = _NOISE_NORM / math.sqrt(norm)
+    return total * scale, gx * scale, gy * scale
+
+
 @numba.njit(cache=True)
 def _fbm(x: float, y: float, seed: int, coarsest: float, finest: float, gain: float) -> float:
     """Fractal sum of gradient-noise octaves with lattice sizes coarsest, coarsest/2, ... >= finest (m).
@@ -335,14 +388,19 @@ def _surface(x: float, y: float, static: np.ndarray, mx0: float, my0: float, min
     """Surface at a point: (is_rock, snow weight 0..1, is_water) from the static model stack."""
     ny, nx = static.shape[1:]
     ix, iy, wx, wy = _cell(x, y, mx0, my0, minv, nx, ny)
-    rock_score = _lerp(static[_ROCK], ix, iy, wx, wy) + 140.0 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55)
+    rock_score = _lerp(static[_ROCK], ix, iy, wx, wy)
+    if abs(rock_score) < 700.0:  # |noise| < 5 std: only evaluated near the boundary
+        rock_score += 140.0 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55)
     if rock_score > 0.0:
         return True, 0.0, False
-    if _lerp(static[_FJORD], ix, iy, wx, wy) < 0.0:
+    if _lerp(static[_FJORD], ix, iy, wx, wy) < 700.0:  # any non-rock point of the fjord: as far as the walls
         front = front_x + 500.0 * math.sin(y / 2300.0) + 300.0 * _fbm(0.0, y, static_seed + 13, 1200.0, 150.0, 0.6)
         if x < front:
             return False, 0.0, True
-    snow_score = _lerp(static[_SNOW], ix, iy, wx, wy) + 350.0 * _fbm(x, y, static_seed + 17, 2400.0, 150.0, 0.6)
+    snow_score = _lerp(static[_SNOW], ix, iy, wx, wy)
+    if snow_score < -1900.0:
+        return False, 0.0, False
+    snow_score += 350.0 * _fbm(x, y, static_seed + 17, 2400.0, 150.0, 0.6)
     return False, _smoothstep(-150.0, 150.0, snow_score), False
 
 
@@ -387,15 +445,12 @@ def _ice_texture(x: float, y: float, seed: int, finest: float, static: np.ndarra
 
 
 @numba.njit(cache=True, inline="always")
-def _rock_value(x: float, y: float, seed: int, finest: float, px: float) -> float:
+def _rock_value(x: float, y: float, seed: int, finest: float) -> float:
     """Static rock reflectance: albedo variations times a hill-shade of fractal relief (sun from SSE)."""
-    d = 0.5 * px
-    h0 = _fbm(x, y, seed + 31, 3840.0, finest, 0.58)
-    hx = _fbm(x + d, y, seed + 31, 3840.0, finest, 0.58)
-    hy = _fbm(x, y + d, seed + 31, 3840.0, finest, 0.58)
+    h0, gx, gy = _fbm_grad(x, y, seed + 31, 3840.0, finest, 0.58)
     relief = 120.0  # m per unit of noise
-    gx = (hx - h0) * relief / d
-    gy = (hy - h0) * relief / d
+    gx *= relief
+    gy *= relief
     # sun azimuth ~160 deg (from SSE), elevation ~35 deg; Lambertian shade of the surface normal
     sx, sy, sz = 0.196, -0.539, 0.819
     shade = (-gx * sx - gy * sy + sz) / math.sqrt(gx * gx + gy * gy + 1.0)
@@ -434,7 +489,7 @@ def _render(out: np.ndarray, row0: int, col0: int, xmin: float, ymax: float, px:
                 continue
             is_rock, snow_w, water = _surface(x, y, static, mx0, my0, minv, front_x, static_seed)
             if is_rock:
-                val = _rock_value(x, y, static_seed, finest, px)
+                val = _rock_value(x, y, static_seed, finest)
             elif water:  # ice mélange: blocky, dark, different on every date
                 m = _fbm(x, y, date_seed + 53, 480.0, finest, 0.7)
                 val = 0.22 + 0.035 * m + 0.04 * _fbm(x, y, date_seed + 59, 4000.0, 1000.0, 0.5)
