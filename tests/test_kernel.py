@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -132,7 +133,7 @@ def test_progress_and_cancel(texture):
     calls = []
     track_arrays(texture, texture, search_range=8, step=8, progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1]
-    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:], strict=False))
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(calls))
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(CancelledError):

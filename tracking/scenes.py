@@ -91,8 +91,8 @@ def make_scene(
             "scene_id": scene_id or f"{sensor.replace(' ', '_')}_{stamp:%Y%m%d}_{band}",
         },
     )
-    scene = scene.rio.write_crs(CRS.from_user_input(crs))
-    return scene.rio.write_transform(transform)
+    scene.rio.write_crs(CRS.from_user_input(crs), inplace=True)  # in place: no copy of the pixels
+    return scene.rio.write_transform(transform, inplace=True)
 
 
 def scene_time(scene: xr.DataArray) -> pd.Timestamp:

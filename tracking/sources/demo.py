@@ -87,6 +87,7 @@ _DAY_NS = 86_400 * 10**9
 _MODEL_STEP = 150.0  # v0 / masks grid spacing (m)
 _MAP_STEP = 60.0  # backward-advection map grid spacing (m)
 _RK_STEP = 40.0  # largest distance a particle moves in one RK4 step (m)
+_EDGE_NOISE = 250.0  # largest offset (m) of the ragged rock edges from the smooth model edge
 _MODEL_BOUNDS = (495000.0, 7620000.0, 650000.0, 7720000.0)
 _SEASON = (3, 1, 10, 31)  # sunlit season: 1 March .. 31 October
 _L9_START = np.datetime64("2021-10-31")
@@ -389,8 +390,8 @@ def _surface(x: float, y: float, static: np.ndarray, mx0: float, my0: float, min
     ny, nx = static.shape[1:]
     ix, iy, wx, wy = _cell(x, y, mx0, my0, minv, nx, ny)
     rock_score = _lerp(static[_ROCK], ix, iy, wx, wy)
-    if abs(rock_score) < 700.0:  # |noise| < 5 std: only evaluated near the boundary
-        rock_score += 140.0 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55)
+    if abs(rock_score) < _EDGE_NOISE:  # a ragged edge, at most _EDGE_NOISE m from the smooth one
+        rock_score += _EDGE_NOISE * min(max(0.4 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55), -1.0), 1.0)
     if rock_score > 0.0:
         return True, 0.0, False
     if _lerp(static[_FJORD], ix, iy, wx, wy) < 700.0:  # any non-rock point of the fjord: as far as the walls
@@ -664,7 +665,9 @@ def _model() -> dict[str, Any]:
     rock = np.minimum(outside, -east_of_margin)
     for cx, cy, r in _NUNATAKS:
         rock = np.maximum(rock, r - np.hypot(xx - cx, yy - cy))
-    ice_factor = np.clip((-rock - 200.0) / 700.0, 0.0, 1.0)
+    # v0 is exactly 0 on every grid node within a cell diagonal of any rock pixel (edges are ragged by up to
+    # _EDGE_NOISE): rock never moves, and ice within ~0.5 km of rock is stagnant
+    ice_factor = np.clip((-rock - _EDGE_NOISE - 1.5 * _MODEL_STEP) / 600.0, 0.0, 1.0)
     vel = np.stack([gaussian_filter(c, 2.0, mode="nearest") for c in vel]) * ice_factor
 
     snow = np.full(xx.shape, -1e4)
@@ -1120,21 +1123,11 @@ def surface_type(x: Any, y: Any, t: Any = "2021-06-01", *, seed: int = 0) -> np.
 # ----------------------------------------------------------------------------------------------------------
 
 
-def demo_pair(
-    t0: Any = "2021-05-01", dt_days: float = 16, band: str = "red", *, seed: int = 0
-) -> tuple[xr.DataArray, xr.DataArray]:
-    """A cloud-free pair of whole scenes on the same path, the first near ``t0``, ``dt_days`` apart.
-
-    Among the cloud-free same-path pairs the one whose separation is closest to ``dt_days`` and then whose
-    first date is closest to ``t0`` wins; full-coverage path 9 is preferred on ties.
-
-    Returns
-    -------
-    (reference, secondary) : tuple of xarray.DataArray
-    """
+def _pick_pair(t0: Any, dt_days: float, *, seed: int) -> tuple[str, str]:
+    """Ids of the cloud-free same-path pair that `demo_pair` loads."""
     frame = _full_catalog(int(seed))
     clear = frame[frame["cloud_cover"] == 0]
-    target = pd.Timestamp(t0)
+    target = pd.Timestamp(t0).to_datetime64()
     best: tuple[float, str, str] | None = None
     for _, group in clear.groupby("path"):
         times = group["time"].to_numpy()
@@ -1150,7 +1143,24 @@ def demo_pair(
                 best = (float(score[k]), ids[i[k]], ids[j[k]])
     if best is None:
         raise TrackingError("no cloud-free demo pair found; try another seed")
-    return load_scene(best[1], band, seed=seed), load_scene(best[2], band, seed=seed)
+    return best[1], best[2]
+
+
+def demo_pair(
+    t0: Any = "2021-05-01", dt_days: float = 16, band: str = "red", *, seed: int = 0
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """A cloud-free pair of whole scenes on the same path, the first near ``t0``, ``dt_days`` apart.
+
+    Among the cloud-free same-path pairs the one whose separation is closest to ``dt_days`` and then whose
+    first date is closest to ``t0`` wins; full-coverage path 9 is preferred on ties.
+
+    Returns
+    -------
+    (reference, secondary) : tuple of xarray.DataArray
+    """
+    _pixel_size(band)  # fail fast on an unknown band
+    ref_id, sec_id = _pick_pair(t0, dt_days, seed=seed)
+    return load_scene(ref_id, band, seed=seed), load_scene(sec_id, band, seed=seed)
 
 
 def write_geotiffs(
