@@ -127,7 +127,8 @@ def test_scene_attrs_and_values() -> None:
     assert attrs["cloud_cover"] == 0
     values = scene.values
     assert np.isfinite(values).all()
-    assert 0.0 <= values.min() and values.max() <= 1.0
+    assert values.min() >= 0.0
+    assert values.max() <= 1.0
     assert 0.3 < float(np.mean(values)) < 0.7
 
 
@@ -153,7 +154,9 @@ def test_footprint_nodata() -> None:
 def test_surface_classes_and_featureless_snow() -> None:
     t = "2015-07-21"
     codes = demo.surface_type(
-        [530000.0, 560000.0, 540000.0, 612000.0, 596500.0], [7668500.0, 7668500.0, 7685000.0, 7689000.0, 7660300.0], t
+        [530000.0, 560000.0, 540000.0, 612000.0, 596500.0],
+        [7668500.0, 7668500.0, 7685000.0, 7689000.0, 7660300.0],
+        t,
     )
     assert codes.tolist() == [3, 1, 2, 4, 2]  # mélange, trunk ice, fjord wall, snowfield, nunatak
     snow = demo.load_scene(PAIR[0], bbox=(610500.0, 7688000.0, 613500.0, 7690000.0)).values
@@ -191,7 +194,8 @@ def test_cloud_cover_metadata_matches_cloud_pixels() -> None:
 
 def test_speed_history_tells_the_jakobshavn_story() -> None:
     s = demo.speed_history
-    annual = {y: float(np.mean(s(pd.date_range(f"{y}-01-01", f"{y}-12-31", freq="D")))) for y in range(2015, 2025)}
+    days = {y: pd.date_range(f"{y}-01-01", f"{y}-12-31", freq="D") for y in range(2015, 2025)}
+    annual = {y: float(np.mean(s(d))) for y, d in days.items()}
     slowdown = 1.0 - annual[2018] / annual[2016]
     assert 0.3 <= slowdown <= 0.5
     assert annual[2021] > 1.3 * annual[2018]
@@ -234,7 +238,7 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _refine(tpl: np.ndarray, sec: np.ndarray, rows: np.ndarray, cols: np.ndarray, start: np.ndarray):
-    """The extra (row, col) shift of ``sec`` sampled at (rows, cols) that best matches ``tpl`` (spline NCC)."""
+    """The extra (row, col) shift of ``sec`` sampled at (rows, cols) best matching ``tpl`` (spline NCC)."""
 
     def cost(shift: np.ndarray) -> float:
         moved = map_coordinates(sec, [rows + shift[0], cols + shift[1]], order=3, mode="nearest")
@@ -244,7 +248,9 @@ def _refine(tpl: np.ndarray, sec: np.ndarray, rows: np.ndarray, cols: np.ndarray
     return best.x, -best.fun
 
 
-def _ncc_track(ref: np.ndarray, sec: np.ndarray, row: int, col: int, half: int, search: int) -> tuple[float, float]:
+def _ncc_track(
+    ref: np.ndarray, sec: np.ndarray, row: int, col: int, half: int, search: int
+) -> tuple[float, float]:
     """Brute-force NCC of a (2 half) px template around (row, col), then spline sub-pixel refinement.
 
     Returns the (row, col) shift of the feature from ``ref`` to ``sec`` in pixels.
@@ -339,7 +345,8 @@ def test_cache_dir_env_and_default(monkeypatch: pytest.MonkeyPatch, tmp_path) ->
 
 def test_write_geotiffs(tmp_path) -> None:
     rasterio = pytest.importorskip("rasterio")
-    paths = demo.write_geotiffs(tmp_path, scene_ids=[PAIR[0], PAIR[1], "LC09_L1TP_008011_20220319_DEMO"], limit=1)
+    ids = [PAIR[0], PAIR[1], "LC09_L1TP_008011_20220319_DEMO"]
+    paths = demo.write_geotiffs(tmp_path, scene_ids=ids, limit=1)
     assert [p.name for p in paths] == [f"{PAIR[0]}_red.tif"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{PAIR[0]}_red.tif"]  # no temp files left
     with rasterio.open(paths[0]) as src:

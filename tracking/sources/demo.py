@@ -30,6 +30,7 @@ static with its own texture; every date gets a little sensor noise, a gain, and 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -149,7 +150,7 @@ def _tau_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tau(days: np.ndarray) -> np.ndarray:
-    """Flow time ``tau = ∫ s dt`` (days) at the given days since 2000-01-01 (exactly what the generator uses)."""
+    """Flow time ``tau = ∫ s dt`` (days) at days since 2000-01-01: exactly what the generator uses."""
     grid, tau = _tau_table()
     return np.interp(days, grid, tau)
 
@@ -391,11 +392,13 @@ def _surface(x: float, y: float, static: np.ndarray, mx0: float, my0: float, min
     ix, iy, wx, wy = _cell(x, y, mx0, my0, minv, nx, ny)
     rock_score = _lerp(static[_ROCK], ix, iy, wx, wy)
     if abs(rock_score) < _EDGE_NOISE:  # a ragged edge, at most _EDGE_NOISE m from the smooth one
-        rock_score += _EDGE_NOISE * min(max(0.4 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55), -1.0), 1.0)
+        ragged = 0.4 * _fbm(x, y, static_seed + 11, 1600.0, 100.0, 0.55)
+        rock_score += _EDGE_NOISE * min(max(ragged, -1.0), 1.0)
     if rock_score > 0.0:
         return True, 0.0, False
     if _lerp(static[_FJORD], ix, iy, wx, wy) < 700.0:  # any non-rock point of the fjord: as far as the walls
-        front = front_x + 500.0 * math.sin(y / 2300.0) + 300.0 * _fbm(0.0, y, static_seed + 13, 1200.0, 150.0, 0.6)
+        wiggle = 500.0 * math.sin(y / 2300.0) + 300.0 * _fbm(0.0, y, static_seed + 13, 1200.0, 150.0, 0.6)
+        front = front_x + wiggle
         if x < front:
             return False, 0.0, True
     snow_score = _lerp(static[_SNOW], ix, iy, wx, wy)
@@ -457,7 +460,8 @@ def _rock_value(x: float, y: float, seed: int, finest: float) -> float:
     shade = (-gx * sx - gy * sy + sz) / math.sqrt(gx * gx + gy * gy + 1.0)
     albedo = 0.26 + 0.05 * _fbm(x, y, seed + 37, 6000.0, 750.0, 0.5) - 0.03 * h0
     val = albedo * max(shade, 0.08) / sz
-    snow = _smoothstep(0.25, 0.45, -0.35 * shade + 0.25 * _fbm(x, y, seed + 41, 2000.0, 250.0, 0.5) - 0.1 * h0)
+    snowy = -0.35 * shade + 0.25 * _fbm(x, y, seed + 41, 2000.0, 250.0, 0.5) - 0.1 * h0  # shaded hollows
+    snow = _smoothstep(0.25, 0.45, snowy)
     return val + snow * (0.75 - val)
 
 
@@ -938,21 +942,19 @@ def _full_scene(entry: pd.Series, band: str, seed: int, cache_dir: pathlib.Path)
             path.unlink(missing_ok=True)  # a corrupt cache file: regenerate
     rows, cols = _grid_shape(band)
     data = _generate(entry, band, slice(0, rows), slice(0, cols), seed)
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache is not an error: the scene is still returned
         _save_atomic(path, data)
-    except OSError:
-        pass  # a read-only cache is not an error: the scene is still returned
     return data
 
 
 def _window(bbox: tuple[float, float, float, float], band: str) -> tuple[slice, slice]:
     """Rows and columns of the pixel grid covering ``bbox`` (snapped outwards), clipped to the demo."""
     px = _pixel_size(band)
-    xmin, ymin, xmax, ymax = DEMO_BOUNDS
+    xmin, _, _, ymax = DEMO_BOUNDS
     nrows, ncols = _grid_shape(band)
     bx0, by0, bx1, by1 = (float(v) for v in bbox)
     if bx1 <= bx0 or by1 <= by0:
-        raise ParameterError(f"bbox {bbox} is empty: give (xmin, ymin, xmax, ymax) with xmin < xmax, ymin < ymax")
+        raise ParameterError(f"bbox {bbox} is empty: give (xmin, ymin, xmax, ymax), xmin < xmax, ymin < ymax")
     c0 = max(0, math.floor((bx0 - xmin) / px + 1e-9))
     c1 = min(ncols, math.ceil((bx1 - xmin) / px - 1e-9))
     r0 = max(0, math.floor((ymax - by1) / px + 1e-9))
