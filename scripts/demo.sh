@@ -9,5 +9,6 @@ icetrack demo -o out/demo_scenes --start 2021-05-01 --end 2021-06-15
 # two acquisitions of the same WRS-2 path (the 6 digits after the processing level), 16 days apart
 path=$(ls out/demo_scenes | head -n 1 | cut -d_ -f3)
 set -- $(ls out/demo_scenes/*_"$path"_*_red.tif | head -n 2)
-icetrack track "$1" "$2" -o out/demo_velocity.nc
+# the trunk moves up to ~40 m/day (21 px of 30 m in 16 days): search further than the default 20 px
+icetrack track "$1" "$2" -o out/demo_velocity.nc --search-range 40
 echo "Velocity field written to out/demo_velocity.nc (open it with xarray, QGIS or: icetrack --help)"
