@@ -116,7 +116,7 @@ def test_read_scene_missing_and_not_a_raster(tmp_path):
     ("name", "expected"),
     [
         ("LC08_L1TP_008011_20150308_20170412_01_T1", "2015-03-08"),
-        ("S2A_MSIL1C_20210501T153911_N0300_R011_T22WEV_20210501T174035.tif", "2021-05-01"),
+        ("S2A_MSIL1C_20210501T153911_N0300_R011_T22WEV_20210501T174035.tif", "2021-05-01T15:39:11"),
         ("jakobshavn_2019-07-04.tif", "2019-07-04"),
         ("scene_20191399_20200102.tif", "2020-01-02"),  # 13th month is not a date
         ("image_123456789.tif", None),

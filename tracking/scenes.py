@@ -110,7 +110,7 @@ MIN_OVERLAP_PX = 64
 
 _DATE_IN_NAME = re.compile(
     r"(?<!\d)(?:(?P<y1>(?:19|20)\d{2})-(?P<m1>\d{2})-(?P<d1>\d{2})|(?P<y2>(?:19|20)\d{2})(?P<m2>\d{2})(?P<d2>\d{2}))"
-    r"(?!\d)"
+    r"(?:T(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2}))?(?!\d)"
 )
 _SENSOR_PREFIXES = (
     (re.compile(r"^LC0?9", re.IGNORECASE), "Landsat 9 OLI-2"),
@@ -249,13 +249,17 @@ def date_from_name(name: str) -> pd.Timestamp | None:
     Timestamp('2021-05-01 00:00:00')
     >>> date_from_name("scene_20151399_20160101.tif")
     Timestamp('2016-01-01 00:00:00')
+    >>> date_from_name("S1B_EW_GRDM_1SDH_20200301T083237_20200301T083346.tif")  # a time, when present
+    Timestamp('2020-03-01 08:32:37')
     >>> date_from_name("reference.tif") is None
     True
     """
     for match in _DATE_IN_NAME.finditer(name):
         year, month, day = (match[f"{k}1"] or match[f"{k}2"] for k in "ymd")
         try:
-            stamp = pd.Timestamp(year=int(year), month=int(month), day=int(day))
+            clock = [int(match[k]) if match[k] else 0 for k in "HMS"]
+            stamp = pd.Timestamp(year=int(year), month=int(month), day=int(day), hour=clock[0], minute=clock[1],
+                                 second=clock[2])
         except ValueError:
             continue
         if 1972 <= stamp.year <= pd.Timestamp.now().year + 1:
