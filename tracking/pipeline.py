@@ -17,20 +17,19 @@ Which variable holds what (for a view that toggles raw / masked / interpolated):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from tracking.exceptions import CancelledError
+from tracking.kernels.ncc import ProgressCallback
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.velocity import offsets_to_velocity, velocity_field
 
 __all__ = ["ProgressCallback", "track"]
 
-ProgressCallback = Callable[[int, int], Any]
 
 
 def track(

@@ -23,13 +23,20 @@ _FLAT = 1e-12  # chips whose variance per pixel is below this are featureless
 SUBPIXEL_CODES = {"parabolic": 0, "oversampled": 1, "lucas-kanade": 2}
 
 
-@njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _template(image, top, left, n, out):
-    """Copy the ``n`` x ``n`` chip at (top, left) into ``out`` minus its mean; return (mean, norm).
+@njit(nogil=True, cache=True)
+def _fits(image, top, left, n):
+    return top >= 0 and left >= 0 and top + n <= image.shape[0] and left + n <= image.shape[1]
 
-    ``norm`` is the root of the sum of squares of the zero-mean chip; it is NaN when the chip holds NaN and
-    0 when the chip is flat.
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _chip(image, top, left, n):
+    """The ``n`` x ``n`` chip at (top, left) minus its mean, and its root sum of squares.
+
+    The norm is 0 (no usable chip) when the chip leaves the image, holds NaN or is flat.
     """
+    out = np.empty((n, n), np.float32)
+    if not _fits(image, top, left, n):
+        return out, np.float32(0.0)
     total = np.float32(0.0)
     for i in range(n):
         for j in range(n):
@@ -42,8 +49,8 @@ def _template(image, top, left, n, out):
             out[i, j] = value
             squares += value * value
     if not squares > _FLAT * n * n:  # NaN or flat
-        return mean, (np.float32(np.nan) if math.isnan(squares) else np.float32(0.0))
-    return mean, np.float32(math.sqrt(squares))
+        return out, np.float32(0.0)
+    return out, np.float32(math.sqrt(squares))
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
@@ -106,11 +113,6 @@ def _zncc(template, norm, image, norms, top, left, columns):
 
 
 @njit(nogil=True, cache=True)
-def _fits(image, top, left, n):
-    return top >= 0 and left >= 0 and top + n <= image.shape[0] and left + n <= image.shape[1]
-
-
-@njit(nogil=True, cache=True)
 def _parabolic(minus, centre, plus):
     """Vertex of the parabola through three equally spaced samples, relative to the centre (in [-0.5, 0.5])."""
     curvature = minus - 2.0 * centre + plus
@@ -158,13 +160,10 @@ def coarse_search(reference, secondary, norms, tops, lefts, chip, reach, offsets
         ratios[k] = np.nan
         top = tops[k]
         left = lefts[k]
-        if not _fits(reference, top, left, chip):
-            continue
-        template = np.empty((chip, chip), np.float32)
-        columns = np.empty(chip, np.float32)
-        _, norm = _template(reference, top, left, chip, template)
+        template, norm = _chip(reference, top, left, chip)
         if not norm > 0.0:
             continue
+        columns = np.empty(chip, np.float32)
         surface = np.full((width, width), _UNSEEN, np.float32)
         best = -2.0
         bi = -1
@@ -444,13 +443,10 @@ def fine_search(
         status[k] = 1
         top = tops[k]
         left = lefts[k]
-        if not _fits(reference, top, left, chip):
-            continue
-        template = np.empty((chip, chip), np.float32)
-        columns = np.empty(chip, np.float32)
-        _, norm = _template(reference, top, left, chip, template)
+        template, norm = _chip(reference, top, left, chip)
         if not norm > 0.0:
             continue
+        columns = np.empty(chip, np.float32)
         surface = np.full((width, width), _UNSEEN, np.float32)
         best = -2.0
         bi = -1
