@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CancelledError",
     "InvalidPairError",
+    "MissingTimeError",
     "NoOverlapError",
     "ParameterError",
     "SceneReadError",
@@ -22,6 +23,10 @@ class ParameterError(TrackingError, ValueError):
 
 class SceneReadError(TrackingError):
     """A file could not be read as a georeferenced raster scene."""
+
+
+class MissingTimeError(SceneReadError):
+    """A scene file has no acquisition date (in its tags or its name): the user must give one."""
 
 
 class InvalidPairError(TrackingError):

@@ -1,0 +1,145 @@
+"""The icetrack dashboard: ``panel serve dashboard/app.py`` (or ``create_app()`` in Python and tests).
+
+The page is a `panel.ui.Page`: the workflow steps in the sidebar, maps and plots in the main area. Each session
+gets its own `AppState`; tracking results are shared by every session of the process through one result store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlencode
+
+import panel as pn
+from panel import ui
+
+from dashboard.state import AppState
+from dashboard.views import (
+    CompareView,
+    ExportView,
+    PairsView,
+    ParametersView,
+    ResultsView,
+    RunView,
+    SeriesView,
+    UploadView,
+    WhereView,
+)  # fmt: skip
+from dashboard.views.base import notify
+from dashboard.views.results import ProjectedCache
+from tracking.exceptions import TrackingError
+from tracking.store import ResultStore
+
+pn.extension(
+    "tabulator", notifications=True, disconnect_notification="Connection to the server lost: reload the page.",
+)
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+LOGO = ASSETS / "logo.svg"
+TITLE = "icetrack · glacier ice-flow velocity"
+
+#: One line of help per workflow step.
+HELP = {
+    "where": "Click the map to place the marker; Search lists the scenes that cover it and outlines them.",
+    "pairs": "Choose one pair in the table, or track every pair whose time separation is in the range.",
+    "parameters": "Chips are matched by normalized cross-correlation; the estimate updates as you move sliders.",
+    "run": "Tracks in the background; pairs already tracked with these parameters are reused.",
+    "display": "Speeds in m/yr on a log scale; click the speed map to add sample points.",
+    "export": "File names carry the place and the two dates.",
+}
+
+
+def shared_store() -> ResultStore:
+    """The process's result store, shared by all sessions (``ICETRACK_RESULTS`` keeps it on disk)."""
+    return pn.state.as_cached("icetrack-result-store", ResultStore, directory=os.environ.get("ICETRACK_RESULTS"),
+                              max_items=128)  # fmt: skip
+
+
+def _step(title: str, key: str, *objects) -> ui.Card:
+    help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
+    return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
+
+
+def _restore_from_url(state: AppState) -> None:
+    args = {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v}
+    if not args:
+        return
+    try:
+        state.from_query(args)
+    except TrackingError as err:
+        notify("error", str(err))
+
+
+def _keep_url_current(state: AppState) -> None:
+    """Write the view into the address bar, so that the link restores it."""
+    location = pn.state.location
+    if location is None:
+        return
+
+    def update(*_events) -> None:
+        location.search = "?" + urlencode(state.to_query())
+
+    state.param.watch(update, ["lon", "lat", "aoi_km", "band", "start", "end", "max_cloud", "selected", "points"])
+    state.params.param.watch(update, [n for n in state.params.param if n != "name"])
+
+
+def create_app(state: AppState | None = None) -> ui.Page:
+    """Build one session's page.
+
+    Parameters
+    ----------
+    state : AppState, optional
+        The session state; a new one (on the shared result store) by default.
+
+    Returns
+    -------
+    panel.ui.Page
+        The page; ``.servable()`` it, or serve it with ``pn.serve``.
+    """
+    state = state or AppState(store=shared_store())
+    projected = ProjectedCache()
+    where = WhereView(state=state)
+    upload = UploadView(state=state)
+    pairs = PairsView(state=state)
+    parameters = ParametersView(state=state)
+    run = RunView(state=state)
+    results = ResultsView(state=state, projected=projected)
+    compare = CompareView(state=state, projected=projected)
+    series = SeriesView(state=state)
+    export = ExportView(state=state)
+
+    upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
+    state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
+    sidebar = [
+        _step("1 · Where and when", "where", where.controls(), upload_box),
+        _step("2 · Pairs", "pairs", pairs.controls()),
+        _step("3 · Parameters", "parameters", parameters.controls()),
+        _step("4 · Run", "run", run.controls()),
+        _step("5 · Display", "display", results.controls()),
+        _step("6 · Export", "export", export),
+    ]
+    tabs = ui.Tabs(
+        ("Scenes and pairs", pn.Column(where, pairs, sizing_mode="stretch_both")),
+        ("Speed map", pn.Row(results, series, sizing_mode="stretch_both")),
+        ("Compare", compare),
+        ("Log", run),
+        sizing_mode="stretch_both", name="main tabs",
+    )
+
+    def show_results(event) -> None:
+        if len(event.new) > len(event.old or {}):
+            tabs.active = 1
+
+    state.param.watch(show_results, "results")
+    _restore_from_url(state)
+    _keep_url_current(state)
+    page = ui.Page(
+        title=TITLE, logo=str(LOGO), sidebar=sidebar, main=[tabs], sidebar_width=400, theme_toggle=True,
+        busy_indicator="linear",
+    )
+    page.state = state  # for tests and notebooks
+    return page
+
+
+if pn.state.served:
+    create_app().servable(title=TITLE)

@@ -1,0 +1,101 @@
+"""Run the tracking of the selected pairs off the event loop, with progress, cancel and a result store.
+
+`run_pairs` is a coroutine: each pair is loaded and tracked in a worker thread (``asyncio.to_thread``; the
+Numba kernels release the GIL), so the page and the other sessions stay responsive. Progress is set from the
+worker thread (Panel schedules the widget updates on the loop); results, log lines and errors are set on the
+loop, between pairs, so no HoloViews object is ever built in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dashboard.state import AppState
+from tracking.exceptions import CancelledError, TrackingError
+from tracking.pairs import pair_label
+from tracking.pipeline import track
+
+__all__ = ["run_pairs"]
+
+Notify = Callable[[str, str], None]
+
+
+def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: float = 1.0) -> Any:
+    """Load and track one pair (runs in a worker thread)."""
+    pair = state.load_pair(row)
+    last = [0.0]
+
+    def on_progress(chips_done: int, chips_total: int) -> None:
+        percent = 100.0 * chips_done / max(1, chips_total)
+        if percent - last[0] >= progress_step or chips_done >= chips_total:
+            last[0] = percent
+            state.param.update(pair_progress=percent, overall_progress=100.0 * (done + percent / 100.0) / total)
+
+    return track(pair, state.params, progress=on_progress, cancel=state.cancel_event)
+
+
+async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
+    """Track the pairs of ``state.pairs_to_run()``, reusing stored results; returns how many results arrived.
+
+    Parameters
+    ----------
+    state : AppState
+        The session; its ``cancel_event`` stops the job between and within pairs.
+    notify : callable, optional
+        ``notify(level, message)`` with level "info", "success", "warning" or "error" (the dashboard passes
+        Panel's notifications); errors are also written to the log.
+    """
+    notify = notify or (lambda level, message: None)
+    rows = [row for _, row in state.pairs_to_run().iterrows()]
+    if not rows:
+        notify("warning", "No pair to track: search scenes, then pick a pair in the Pairs table.")
+        return 0
+    if state.running:
+        notify("warning", "A run is already going: wait for it or press Cancel.")
+        return 0
+    state.cancel_event.clear()
+    state.param.update(running=True, pair_progress=0.0, overall_progress=0.0)
+    arrived = 0
+    started = time.perf_counter()
+    try:
+        for i, row in enumerate(rows):
+            label = pair_label(row)
+            key = state.result_key(row)
+            field = state.store.get(key)
+            if field is not None:
+                state.add_log(f"{label}: taken from the result store (same scenes, area and parameters).")
+            else:
+                state.status = f"Tracking {label} ({i + 1} of {len(rows)})"
+                t0 = time.perf_counter()
+                field = await asyncio.to_thread(_track_one, state, row, i, len(rows))
+                state.store.put(key, field)
+                valid = float(field["valid"].mean()) * 100.0
+                state.add_log(f"{label}: tracked {field.sizes['y']} x {field.sizes['x']} vectors in "
+                              f"{time.perf_counter() - t0:.1f} s, {valid:.0f}% valid.")  # fmt: skip
+            state.add_result(key, field.copy(), row)
+            arrived += 1
+            state.param.update(pair_progress=100.0, overall_progress=100.0 * (i + 1) / len(rows))
+    except CancelledError:
+        state.status = f"Cancelled after {arrived} of {len(rows)} pairs."
+        state.add_log(state.status)
+        notify("warning", state.status)
+    except TrackingError as err:
+        state.status = f"Stopped: {err}"
+        state.add_log(state.status)
+        notify("error", str(err))
+    except Exception as err:  # noqa: BLE001 - an unexpected failure must not take the session down
+        state.status = f"Stopped by an unexpected error: {type(err).__name__}: {err}"
+        state.add_log(state.status)
+        notify("error", f"Unexpected error ({type(err).__name__}: {err}). The app keeps working; "
+                        "try other parameters or report this message.")  # fmt: skip
+    else:
+        state.status = f"Done: {arrived} pair{'s' if arrived != 1 else ''} in {time.perf_counter() - started:.1f} s."
+        state.add_log(state.status)
+        notify("success", state.status)
+    finally:
+        state.running = False
+        state.refresh_tracked()
+    return arrived

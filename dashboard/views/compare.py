@@ -1,0 +1,47 @@
+"""Several results side by side on linked maps with one shared colour scale."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+import param
+from panel import ui
+
+from dashboard import plots
+from dashboard.views.base import StateView
+from dashboard.views.results import ProjectedCache
+
+
+class CompareView(StateView):
+    """Choose results; they are drawn side by side, pan and zoom together and share the colour scale."""
+
+    def __init__(self, projected: ProjectedCache | None = None, **params) -> None:
+        super().__init__(**params)
+        self.projected = projected or ProjectedCache()
+        self.choice = ui.MultiChoice(label="Results to compare", options={}, sizing_mode="stretch_width",
+                                     name="compare")  # fmt: skip
+        self.choice.param.watch(lambda e: setattr(self.state, "compare", list(e.new)), "value")
+        self.state.param.watch(self._options, "results")
+        self.plot = pn.pane.HoloViews(self._layout, sizing_mode="stretch_width", name="comparison")
+
+    def _options(self, _event=None) -> None:
+        labels = self.state.result_labels()
+        self.choice.options = labels
+        if not self.state.compare:
+            self.choice.value = list(labels.values())[-3:]
+
+    @param.depends("state.compare", "state.layer", "state.log_scale", "state.clim", "state.cmap",
+                   "state.basemap", "state.opacity")  # fmt: skip
+    def _layout(self):
+        s = self.state
+        keys = [k for k in s.compare if k in s.results]
+        if not keys:
+            return hv.Layout([plots.empty_map("Run two or more pairs, then choose them here")])
+        projected = [self.projected.field(k, s.results[k], s.layer) for k in keys]
+        return plots.comparison(
+            [s.results[k] for k in keys], projected=projected, layer=s.layer, basemap_name=s.basemap,
+            log=s.log_scale, clim=s.clim, cmap=s.cmap, alpha=s.opacity,
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.choice, self.plot, sizing_mode="stretch_width")

@@ -1,0 +1,88 @@
+"""Step 3, parameters: widgets generated from `TrackingParameters`, presets and live parameter physics."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+from panel import ui
+
+from dashboard.views.base import StateView
+from tracking.params import TrackingParameters
+
+#: Units shown in the widget labels.
+UNITS = {"chip_size": "px", "search_range": "px", "step": "px", "oversampling": "1/px", "prefilter_size": "px",
+         "median_epsilon": "px", "max_speed": "m/yr", "fill_distance": "nodes", "median_radius": "nodes"}  # fmt: skip
+
+
+def _label(name: str) -> str:
+    text = name.replace("_", " ").capitalize()
+    return f"{text} ({UNITS[name]})" if name in UNITS else text
+
+
+def parameter_widget(params: TrackingParameters, name: str) -> pn.widgets.Widget:
+    """One widget for one tracking parameter, with its bounds, its unit in the label and its doc as help."""
+    p = params.param[name]
+    common = {"label": _label(name), "description": p.doc, "sizing_mode": "stretch_width"}
+    if isinstance(p, param.Boolean):
+        return ui.Switch.from_param(p, **common)
+    if isinstance(p, param.Selector):
+        return ui.Select.from_param(p, **common)
+    if name == "max_speed":
+        return _max_speed_widget(params, common)
+    lo, hi = p.softbounds or p.bounds
+    if isinstance(p, param.Integer):
+        return ui.IntSlider.from_param(p, start=lo, end=hi, step=p.step or 1, **common)
+    return ui.FloatSlider.from_param(p, start=lo, end=hi, step=p.step or 0.05, **common)
+
+
+def _max_speed_widget(params: TrackingParameters, common: dict) -> pn.widgets.Widget:
+    """A slider for the speed limit where 0 means no limit (the parameter's None)."""
+    slider = ui.IntSlider(value=int(params.max_speed or 0), start=0, end=20_000, step=250,
+                          **{**common, "label": "Max speed (m/yr, 0: no limit)"})  # fmt: skip
+    slider.param.watch(lambda e: setattr(params, "max_speed", float(e.new) or None), "value")
+    params.param.watch(lambda e: setattr(slider, "value", int(e.new or 0)), "max_speed")
+    return slider
+
+
+class ParametersView(StateView):
+    """Presets, one widget per tracking parameter (grouped) and the live estimate next to them."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        s = self.state
+        self.preset = ui.RadioButtonGroup.from_param(s.param.preset, label="Preset")
+        self.widgets = {name: parameter_widget(s.params, name) for name in s.params.param if name != "name"}
+        self.physics = pn.pane.Markdown(self._physics(), sizing_mode="stretch_width", name="physics")
+        s.params.param.watch(self._update, list(self.widgets))
+        s.param.watch(self._update, ["pairs", "selected", "pair_mode", "aoi_km", "band", "source"])
+
+    def _physics(self) -> str:
+        try:
+            e = self.state.estimate()
+        except Exception as err:  # noqa: BLE001 - an estimate must never break the page
+            return f"Estimate unavailable: {err}"
+        pairs = f"{e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"] else "per pair"
+        return (
+            f"**{e['chips']:,} chips** per pair · about **{e['duration']}** for {pairs}  \n"
+            f"Largest detectable speed at dt {e['dt_days']:.0f} d: **{e['max_speed']:,.0f} m/yr** "
+            f"(search range x pixel size / dt)"
+        )
+
+    def _update(self, *_events) -> None:
+        self.physics.object = self._physics()
+
+    def _group(self, lo: float, hi: float) -> list:
+        return [w for n, w in self.widgets.items() if lo <= (self.state.params.param[n].precedence or 0) < hi]
+
+    def controls(self) -> pn.viewable.Viewable:
+        """The sidebar controls of this step."""
+        return pn.Column(
+            self.preset, self.physics, *self._group(0, 1),
+            pn.pane.Markdown("Pre-filter", margin=(10, 5, 0, 5)), *self._group(1, 2),
+            pn.pane.Markdown("Outliers", margin=(10, 5, 0, 5)), *self._group(2, 3),
+            pn.pane.Markdown("Holes", margin=(10, 5, 0, 5)), *self._group(3, 4),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.controls()

@@ -1,0 +1,118 @@
+"""Step 5, results: the speed map of one result over the grey scene and the basemap; click to add points."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+import param
+import xarray as xr
+from panel import ui
+from pyproj import Transformer
+
+from dashboard import plots
+from dashboard.views.base import StateView, notify
+from tracking.exceptions import TrackingError
+
+_TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+_CACHE_ITEMS = 32
+
+
+class ProjectedCache:
+    """Results and scenes reprojected to Web Mercator once, shared by the views of a session."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple, xr.Dataset | xr.DataArray] = {}
+
+    def field(self, key: str, field: xr.Dataset, layer: str) -> xr.Dataset:
+        """``plots.web_mercator(field, layer)``, computed once per (result, layer)."""
+        return self._get(("field", key, layer), lambda: plots.web_mercator(field, layer))
+
+    def scene(self, scene: xr.DataArray) -> xr.DataArray:
+        """``plots.scene_grey(scene)``, computed once per scene crop."""
+        ident = (scene.attrs.get("scene_id"), tuple(round(b, 1) for b in scene.rio.bounds()))
+        return self._get(("scene", *ident), lambda: plots.scene_grey(scene))
+
+    def _get(self, key: tuple, make):
+        if key not in self._items:
+            self._items[key] = make()
+            while len(self._items) > _CACHE_ITEMS:
+                self._items.pop(next(iter(self._items)))
+        return self._items[key]
+
+
+class ResultsView(StateView):
+    """The speed map of the current result with display controls; a click adds a sample point."""
+
+    def __init__(self, projected: ProjectedCache | None = None, **params) -> None:
+        super().__init__(**params)
+        s = self.state
+        self.projected = projected or ProjectedCache()
+        self.result = ui.Select(label="Result", options={}, sizing_mode="stretch_width", name="result")
+        self.result.param.watch(self._choose, "value")
+        s.param.watch(self._results_changed, ["results", "current"])
+        self.layer = ui.RadioButtonGroup.from_param(
+            s.param.layer, options={"Raw": "raw", "Masked": "masked", "Interpolated": "filled"}, label="Vectors",
+        )
+        self.log_scale = ui.Switch.from_param(s.param.log_scale, label="Log colour scale")
+        self.clim = ui.EditableRangeSlider.from_param(s.param.clim, start=0, end=20000, step=10,
+                                                      label="Colour range (m/yr)")  # fmt: skip
+        self.cmap = ui.Select.from_param(s.param.cmap, label="Colour map")
+        self.basemap = ui.Select.from_param(s.param.basemap, label="Basemap")
+        self.opacity = ui.FloatSlider.from_param(s.param.opacity, label="Speed opacity")
+        self.arrows = ui.Switch.from_param(s.param.show_arrows, label="Flow arrows")
+        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_both", min_height=480, name="speed map")
+        self._results_changed()
+
+    def _results_changed(self, *_events) -> None:
+        labels = self.state.result_labels()
+        self.result.options = labels
+        if self.state.current in labels.values():
+            self.result.value = self.state.current
+
+    def _choose(self, event) -> None:
+        if event.new and event.new != self.state.current:
+            self.state.current = event.new
+
+    @param.depends("state.current", "state.results", "state.layer", "state.log_scale", "state.clim", "state.cmap",
+                   "state.basemap", "state.opacity", "state.show_arrows", "state.points")  # fmt: skip
+    def _map(self):
+        s = self.state
+        field = s.current_field()
+        if field is None:
+            return hv.Overlay([plots.empty_map("Run a pair to see its speed map here")])
+        try:
+            projected = self.projected.field(s.current, field, s.layer)
+            scene = s.reference_scene(field)
+            overlay = plots.speed_map(
+                field, projected=projected, scene=None if scene is None else self.projected.scene(scene),
+                layer=s.layer, basemap_name=s.basemap, log=s.log_scale, clim=s.clim, cmap=s.cmap,
+                alpha=s.opacity, show_arrows=s.show_arrows, title=plots.pair_title(field),
+            )
+            overlay = (overlay * plots.sample_points(s.points)).opts(
+                hv.opts.Overlay(responsive=False, frame_height=540, frame_width=540, data_aspect=1)
+            )
+        except (TrackingError, ValueError) as err:  # a DynamicMap error would bypass Panel's handler
+            notify("error", f"Cannot draw this result: {err}")
+            return hv.Overlay([plots.empty_map(f"Cannot draw this result: {err}")])
+        tap = hv.streams.SingleTap(source=overlay, transient=True)
+        tap.add_subscriber(self._on_tap)
+        return overlay
+
+    def _on_tap(self, x=None, y=None) -> None:
+        if x is None or y is None:
+            return
+        lon, lat = _TO_LONLAT.transform(x, y)
+        try:
+            name = self.state.add_point(lon, lat)
+        except TrackingError as err:
+            notify("warning", str(err))
+            return
+        self.state.add_log(f"Point {name} added at {lat:.4f} N, {lon:.4f} E.")
+
+    def controls(self) -> pn.viewable.Viewable:
+        """The display controls."""
+        return pn.Column(self.result, self.layer, self.log_scale, self.clim, self.cmap, self.basemap,
+                         self.opacity, self.arrows, sizing_mode="stretch_width")  # fmt: skip
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.map

@@ -1,0 +1,65 @@
+"""Step 4, run: Run and Cancel, per-pair and overall progress, status and the log."""
+
+from __future__ import annotations
+
+import panel as pn
+from panel import ui
+
+from dashboard.jobs import run_pairs
+from dashboard.views.base import StateView, notify
+
+
+class RunView(StateView):
+    """Run tracks the chosen pairs in a worker thread; Cancel stops it; the log lists what each step did."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        s = self.state
+        self.run_button = ui.Button(label="Run", button_type="primary", icon="play_arrow", name="run",
+                                    sizing_mode="stretch_width")  # fmt: skip
+        self.cancel_button = ui.Button(label="Cancel", button_type="danger", icon="stop", disabled=True,
+                                       sizing_mode="stretch_width", name="cancel")  # fmt: skip
+        self.run_button.on_click(self._run)
+        self.cancel_button.on_click(self._cancel)
+        self.pair_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width",
+                                          name="pair progress")  # fmt: skip
+        self.overall_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width",
+                                             color="secondary", name="overall progress")  # fmt: skip
+        self.status = pn.pane.Markdown(s.status, sizing_mode="stretch_width", name="status")
+        self.log = pn.pane.Markdown(self._log_text(), sizing_mode="stretch_width", name="log")
+        s.param.watch(self._progress, ["pair_progress", "overall_progress"])
+        s.param.watch(self._running, "running")
+        s.param.watch(lambda e: setattr(self.status, "object", e.new), "status")
+        s.param.watch(lambda e: setattr(self.log, "object", self._log_text()), "log")
+
+    def _log_text(self) -> str:
+        lines = self.state.log or ["Nothing yet."]
+        return "\n".join(f"- {line}" for line in reversed(lines))
+
+    def _progress(self, *_events) -> None:
+        self.pair_bar.value = int(self.state.pair_progress)
+        self.overall_bar.value = int(self.state.overall_progress)
+
+    def _running(self, event) -> None:
+        self.run_button.disabled = event.new
+        self.cancel_button.disabled = not event.new
+        self.run_button.loading = event.new
+
+    async def _run(self, _event=None) -> None:
+        await run_pairs(self.state, notify)
+
+    def _cancel(self, _event=None) -> None:
+        self.state.cancel_event.set()
+        self.state.status = "Cancelling..."
+
+    def controls(self) -> pn.viewable.Viewable:
+        """The sidebar controls of this step."""
+        return pn.Column(
+            pn.Row(self.run_button, self.cancel_button, sizing_mode="stretch_width"),
+            pn.pane.Markdown("Pair", margin=(0, 5)), self.pair_bar,
+            pn.pane.Markdown("All pairs", margin=(0, 5)), self.overall_bar,
+            self.status, sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(pn.pane.Markdown("**Log** (newest first)"), self.log, sizing_mode="stretch_width")

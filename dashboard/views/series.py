@@ -1,0 +1,67 @@
+"""Points and time series: speed at each point across all results, each pair a span from t0 to t1."""
+
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+import param
+from panel import ui
+
+from dashboard import plots
+from dashboard.views.base import StateView
+
+
+class SeriesView(StateView):
+    """The time-series plot with its dt filter and shown/total count, and the removable list of points."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        s = self.state
+        self.dt_filter = ui.RangeSlider.from_param(s.param.series_dt, start=1, end=545, step=1,
+                                                   label="Pairs shown: dt (days)")  # fmt: skip
+        self.colour_by = ui.RadioButtonGroup.from_param(
+            s.param.colour_by, options={"Point": "point", "dt": "dt"}, label="Colour by",
+        )
+        self.count = pn.pane.Markdown("", name="series count")
+        self.points = pn.widgets.Tabulator(
+            self._points_frame(), show_index=False, height=180, sizing_mode="stretch_width", name="points",
+            buttons={"remove": '<i class="fa fa-times" title="Remove this point"></i>'}, disabled=True,
+        )
+        self.points.on_click(self._remove)
+        self.clear = ui.Button(label="Clear points", variant="outlined", icon="delete", name="clear points")
+        self.clear.on_click(lambda _e: setattr(self.state, "points", self.state.points.iloc[0:0]))
+        s.param.watch(lambda _e: setattr(self.points, "value", self._points_frame()), "points")
+        self.plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=380, name="series plot",
+                                      linked_axes=False)  # fmt: skip
+
+    def _points_frame(self) -> pd.DataFrame:
+        points = self.state.points
+        return pd.DataFrame({"name": points["name"], "lat": points["lat"].round(4), "lon": points["lon"].round(4)})
+
+    def _remove(self, event) -> None:
+        if event.column == "remove":
+            name = self.points.value.iloc[event.row]["name"]
+            self.state.remove_point(name)
+
+    @param.depends("state.results", "state.points", "state.layer", "state.series_dt", "state.colour_by")
+    def _plot(self):
+        s = self.state
+        series = s.series()
+        shown, total = plots.series_counts(series, s.series_dt)
+        self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
+        return plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=s.truth())
+
+    def controls(self) -> pn.viewable.Viewable:
+        """The series controls."""
+        return pn.Column(self.dt_filter, self.colour_by, self.count, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(self.dt_filter, self.colour_by, sizing_mode="stretch_width"),
+            self.count,
+            self.plot,
+            pn.pane.Markdown("Bars span each pair's two dates; dots mark the mid-date. Click the speed map to add "
+                             "a point.", styles={"font-size": "0.85em"}),
+            pn.Row(self.points, self.clear, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )

@@ -1,0 +1,108 @@
+"""Step 1, where and when: the footprint map with the marker, the search controls and the scene table."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+import param
+from panel import ui
+from pyproj import Transformer
+
+from dashboard import plots
+from dashboard.state import SOURCES
+from dashboard.views.base import StateView, notify
+from tracking.exceptions import TrackingError
+
+_TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+
+
+class WhereView(StateView):
+    """Source, area of interest, dates and cloud limit; Search; the map and the scene table."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        s = self.state
+        self.source = ui.Select.from_param(s.param.source, options=SOURCES, label="Data source")
+        self.band = ui.RadioButtonGroup.from_param(s.param.band, label="Band")
+        self.aoi = ui.FloatSlider.from_param(s.param.aoi_km, label="Area of interest (km)")
+        self.start = ui.DatePicker.from_param(s.param.start, label="From")
+        self.end = ui.DatePicker.from_param(s.param.end, label="To")
+        self.cloud = ui.FloatSlider.from_param(s.param.max_cloud, label="Largest cloud cover (%)")
+        self.search_button = ui.Button(label="Search scenes", button_type="primary", icon="search",
+                                       sizing_mode="stretch_width")  # fmt: skip
+        self.search_button.on_click(self._search)
+        self.table = pn.widgets.Tabulator(
+            self._scene_frame(), disabled=True, show_index=False, height=260, sizing_mode="stretch_width",
+            pagination=None, name="scenes",
+        )
+        s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
+        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_both", min_height=420, name="footprint map",
+                                    linked_axes=False)  # its extent is the footprints, not the results
+
+    def _search(self, _event=None) -> None:
+        try:
+            found = self.state.search()
+        except TrackingError as err:
+            notify("error", str(err))
+            return
+        if found.empty:
+            notify("warning", "No scene found: move the marker onto the footprints, widen the dates or raise the "
+                              "cloud limit.")  # fmt: skip
+        else:
+            notify("info", f"{len(found)} scenes found; {len(self.state.pairs)} pairs within the dt range.")
+
+    def _scene_frame(self) -> pd.DataFrame:
+        """The scene table as shown: date, sensor, path/row, cloud cover."""
+        scenes = self.state.scenes
+        if scenes is None or scenes.empty:
+            return pd.DataFrame({"date": pd.Series(dtype=str), "sensor": pd.Series(dtype=str),
+                                 "path/row": pd.Series(dtype=str), "cloud (%)": pd.Series(dtype=float),
+                                 "area covered (%)": pd.Series(dtype=float),
+                                 "scene": pd.Series(dtype=str)})
+        return pd.DataFrame({
+            "date": pd.to_datetime(scenes["time"]).dt.strftime("%Y-%m-%d"),
+            "sensor": scenes["sensor"],
+            "path/row": [f"{p:03d}/{r:03d}" if p >= 0 else "-" for p, r in zip(scenes["path"], scenes["row"], strict=True)],
+            "cloud (%)": scenes["cloud_cover"].round(1),
+            "area covered (%)": scenes["aoi_cover"] if "aoi_cover" in scenes else 100.0,
+            "scene": scenes["scene_id"],
+        })
+
+    @param.depends("state.lon", "state.lat", "state.aoi_km", "state.scenes", "state.basemap", "state.source")
+    def _map(self):
+        s = self.state
+        layers = []
+        base = plots.basemap(s.basemap)
+        if base is not None:
+            layers.append(base)
+        footprints = s.footprints()
+        if not footprints.empty:
+            layers.append(plots.footprints(footprints))
+        if s.scenes is not None and not s.scenes.empty:
+            layers.append(plots.footprints(s.scenes.drop_duplicates(subset=["path", "row"]), color="#0072b2"))
+        layers.append(plots.aoi_box(s.aoi_bounds("EPSG:3857")))
+        layers.append(plots.marker(s.lon, s.lat))
+        overlay = hv.Overlay(layers).opts(
+            responsive=True, min_height=420, title="Click the map to move the marker", active_tools=["wheel_zoom"],
+            xlabel="longitude", ylabel="latitude",
+        )
+        tap = hv.streams.SingleTap(source=overlay, transient=True)
+        tap.add_subscriber(self._on_tap)
+        return overlay
+
+    def _on_tap(self, x=None, y=None) -> None:
+        if x is None or y is None:
+            return
+        lon, lat = _TO_LONLAT.transform(x, y)
+        self.state.move_marker(lon, lat)
+
+    def controls(self) -> pn.viewable.Viewable:
+        """The sidebar controls of this step."""
+        return pn.Column(
+            self.source, self.band, self.aoi, self.start, self.end, self.cloud, self.search_button,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_both")
