@@ -119,18 +119,13 @@ def create_app(state: AppState | None = None) -> ui.Page:
         _step("6 · Export", "export", export),
     ]
     tabs = ui.Tabs(
-        ("Scenes and pairs", pn.Column(where, pairs, sizing_mode="stretch_both")),
+        ("Scenes and pairs", pn.Column(where, pairs, sizing_mode="stretch_width")),
         ("Speed map", pn.Row(results, series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
         sizing_mode="stretch_both", name="main tabs",
     )
 
-    def show_results(event) -> None:
-        if len(event.new) > len(event.old or {}):
-            tabs.active = 1
-
-    state.param.watch(show_results, "results")
     _restore_from_url(state)
     _keep_url_current(state)
     page = ui.Page(

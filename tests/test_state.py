@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,12 @@ from dashboard.state import DEFAULT_LAT, DEFAULT_LON, AppState
 from tracking.exceptions import ParameterError
 from tracking.sources import demo
 from tracking.store import ResultStore
+
+
+def _run(coroutine):
+    """Run a coroutine to completion on a fresh event loop in its own thread (a loop may already run here)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ def test_run_tracks_the_pair_close_to_the_true_motion_and_reuses_it(state):
     _first_16_day_pair(state)
     state.params.search_range = 30
     messages = []
-    assert asyncio.run(run_pairs(state, lambda level, text: messages.append((level, text)))) == 1
+    assert _run(run_pairs(state, lambda level, text: messages.append((level, text)))) == 1
     assert messages[-1][0] == "success"
     field = state.current_field()
     assert field is not None and field.rio.crs.to_epsg() == 32622
@@ -118,7 +125,7 @@ def test_run_tracks_the_pair_close_to_the_true_motion_and_reuses_it(state):
 
     # the same pair again comes from the store
     state.results = {}
-    asyncio.run(run_pairs(state))
+    _run(run_pairs(state))
     assert "taken from the result store" in state.log[-2]
     assert len(state.results) == 1
 
@@ -135,7 +142,7 @@ def test_cancel_stops_a_long_run_and_the_state_recovers(state):
         state.cancel_event.set()
         return await task
 
-    assert asyncio.run(run_and_cancel()) == 0
+    assert _run(run_and_cancel()) == 0
     assert state.status.startswith("Cancelled") and not state.running and not state.results
 
 
@@ -144,14 +151,14 @@ def test_errors_are_reported_not_raised(state):
     state.params.chip_size = 256
     state.params.search_range = 200
     messages = []
-    asyncio.run(run_pairs(state, lambda level, text: messages.append((level, text))))
+    _run(run_pairs(state, lambda level, text: messages.append((level, text))))
     assert messages and messages[-1][0] == "error" and "search_range" in messages[-1][1]
     assert not state.running and state.status.startswith("Stopped")
 
 
 def test_points_series_and_truth(state):
     _first_16_day_pair(state)
-    asyncio.run(run_pairs(state))
+    _run(run_pairs(state))
     name = state.add_point(state.lon, state.lat)
     assert name == "P1" and state.add_point(state.lon + 0.01, state.lat) == "P2"
     with pytest.raises(ParameterError, match="exists"):
@@ -192,7 +199,7 @@ def test_a_bad_link_says_so(state):
 
 def test_file_names_carry_place_and_dates(state):
     _first_16_day_pair(state)
-    asyncio.run(run_pairs(state))
+    _run(run_pairs(state))
     stem = state.file_stem(state.current_field())
     row = state.pairs_to_run().iloc[0]
     assert stem == f"jakobshavn-demo_{row['t0']:%Y%m%d}_{row['t1']:%Y%m%d}"

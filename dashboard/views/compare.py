@@ -18,8 +18,7 @@ class CompareView(StateView):
     def __init__(self, projected: ProjectedCache | None = None, **params) -> None:
         super().__init__(**params)
         self.projected = projected or ProjectedCache()
-        self.choice = ui.MultiChoice(label="Results to compare", options={}, sizing_mode="stretch_width",
-                                     name="compare")  # fmt: skip
+        self.choice = ui.MultiChoice(label="Results to compare", options={}, sizing_mode="stretch_width")
         self.choice.param.watch(lambda e: setattr(self.state, "compare", list(e.new)), "value")
         self.state.param.watch(self._options, "results")
         self.plot = pn.pane.HoloViews(self._layout, sizing_mode="stretch_width", name="comparison")

@@ -29,13 +29,13 @@ class ExportView(StateView):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         common = {"sizing_mode": "stretch_width", "variant": "outlined"}
-        self.geotiff = ui.FileDownload(callback=self._geotiff, label="Speed map (GeoTIFF)", name="geotiff",
+        self.geotiff = ui.FileDownload(callback=self._geotiff, label="Velocity (GeoTIFF: vx, vy, v)",
                                        filename="velocity.tif", **common)  # fmt: skip
-        self.netcdf = ui.FileDownload(callback=self._netcdf, label="Velocity field (NetCDF)", name="netcdf",
+        self.netcdf = ui.FileDownload(callback=self._netcdf, label="Velocity field (NetCDF)",
                                       filename="velocity.nc", **common)  # fmt: skip
-        self.csv = ui.FileDownload(callback=self._csv, label="Time series (CSV)", name="csv",
+        self.csv = ui.FileDownload(callback=self._csv, label="Time series (CSV)",
                                    filename="speed_series.csv", **common)  # fmt: skip
-        self.png = ui.FileDownload(callback=self._png, label="Figure (PNG)", name="png", filename="speed.png",
+        self.png = ui.FileDownload(callback=self._png, label="Figure (PNG)", filename="speed.png",
                                    **common)  # fmt: skip
         self.state.param.watch(self._names, ["current", "results"])
         self._names()

@@ -22,7 +22,7 @@ class PairsView(StateView):
                                                    label="Time separation dt (days)")  # fmt: skip
         self.table = pn.widgets.Tabulator(
             self._frame(), disabled=True, show_index=False, selectable=1, height=300,
-            sizing_mode="stretch_width", pagination=None, name="pairs",
+            sizing_mode="stretch_width", pagination=None,
         )
         self.summary = pn.pane.Markdown(self._summary(), sizing_mode="stretch_width")
         self.table.param.watch(self._select, "selection")

@@ -47,7 +47,7 @@ class ResultsView(StateView):
         super().__init__(**params)
         s = self.state
         self.projected = projected or ProjectedCache()
-        self.result = ui.Select(label="Result", options={}, sizing_mode="stretch_width", name="result")
+        self.result = ui.Select(label="Result", options={}, sizing_mode="stretch_width")
         self.result.param.watch(self._choose, "value")
         s.param.watch(self._results_changed, ["results", "current"])
         self.layer = ui.RadioButtonGroup.from_param(
@@ -60,7 +60,7 @@ class ResultsView(StateView):
         self.basemap = ui.Select.from_param(s.param.basemap, label="Basemap")
         self.opacity = ui.FloatSlider.from_param(s.param.opacity, label="Speed opacity")
         self.arrows = ui.Switch.from_param(s.param.show_arrows, label="Flow arrows")
-        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_both", min_height=480, name="speed map")
+        self.map = pn.pane.HoloViews(self._map, name="speed map")  # fixed size: the plot keeps the data aspect
         self._results_changed()
 
     def _results_changed(self, *_events) -> None:
@@ -86,7 +86,7 @@ class ResultsView(StateView):
             overlay = plots.speed_map(
                 field, projected=projected, scene=None if scene is None else self.projected.scene(scene),
                 layer=s.layer, basemap_name=s.basemap, log=s.log_scale, clim=s.clim, cmap=s.cmap,
-                alpha=s.opacity, show_arrows=s.show_arrows, title=plots.pair_title(field),
+                alpha=s.opacity, show_arrows=s.show_arrows, title=plots.pair_title(field), dynamic=False,
             )
             overlay = (overlay * plots.sample_points(s.points)).opts(
                 hv.opts.Overlay(responsive=False, frame_height=540, frame_width=540, data_aspect=1)

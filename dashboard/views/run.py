@@ -15,16 +15,15 @@ class RunView(StateView):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         s = self.state
-        self.run_button = ui.Button(label="Run", button_type="primary", icon="play_arrow", name="run",
+        self.run_button = ui.Button(label="Run", color="primary", icon="play_arrow",
                                     sizing_mode="stretch_width")  # fmt: skip
-        self.cancel_button = ui.Button(label="Cancel", button_type="danger", icon="stop", disabled=True,
-                                       sizing_mode="stretch_width", name="cancel")  # fmt: skip
+        self.cancel_button = ui.Button(label="Cancel", color="error", icon="stop", disabled=True,
+                                       sizing_mode="stretch_width")  # fmt: skip
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(self._cancel)
-        self.pair_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width",
-                                          name="pair progress")  # fmt: skip
+        self.pair_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width")
         self.overall_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width",
-                                             color="secondary", name="overall progress")  # fmt: skip
+                                             color="secondary")  # fmt: skip
         self.status = pn.pane.Markdown(s.status, sizing_mode="stretch_width", name="status")
         self.log = pn.pane.Markdown(self._log_text(), sizing_mode="stretch_width", name="log")
         s.param.watch(self._progress, ["pair_progress", "overall_progress"])

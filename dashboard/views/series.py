@@ -24,11 +24,11 @@ class SeriesView(StateView):
         )
         self.count = pn.pane.Markdown("", name="series count")
         self.points = pn.widgets.Tabulator(
-            self._points_frame(), show_index=False, height=180, sizing_mode="stretch_width", name="points",
+            self._points_frame(), show_index=False, height=180, sizing_mode="stretch_width",
             buttons={"remove": '<i class="fa fa-times" title="Remove this point"></i>'}, disabled=True,
         )
         self.points.on_click(self._remove)
-        self.clear = ui.Button(label="Clear points", variant="outlined", icon="delete", name="clear points")
+        self.clear = ui.Button(label="Clear points", variant="outlined", icon="delete")
         self.clear.on_click(lambda _e: setattr(self.state, "points", self.state.points.iloc[0:0]))
         s.param.watch(lambda _e: setattr(self.points, "value", self._points_frame()), "points")
         self.plot = pn.pane.HoloViews(self._plot, sizing_mode="stretch_width", height=380, name="series plot",

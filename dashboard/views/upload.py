@@ -15,11 +15,11 @@ class UploadView(StateView):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.files = ui.FileInput(accept=".tif,.tiff", multiple=True, label="Choose GeoTIFFs", name="upload",
-                                  max_file_size=MAX_UPLOAD_BYTES, sizing_mode="stretch_width")  # fmt: skip
+        self.files = pn.widgets.FileInput(accept=".tif,.tiff", multiple=True, sizing_mode="stretch_width")
         self.date = ui.DatePicker(label="Date for files without one", value=None, sizing_mode="stretch_width")
-        self.add = ui.Button(label="Add files", icon="upload", name="add files", sizing_mode="stretch_width")
+        self.add = ui.Button(label="Add files", icon="upload", sizing_mode="stretch_width")
         self.add.on_click(self._add)
+        self.files.param.watch(self._add, "value")  # check the files as soon as they arrive
         self.message = pn.pane.Markdown(
             f"GeoTIFFs in a projected CRS (metres), up to {MAX_UPLOAD_BYTES // 2**20} MB each; dates come from "
             "the tags or the file names, or type one.", sizing_mode="stretch_width", name="upload message",

@@ -29,15 +29,15 @@ class WhereView(StateView):
         self.start = ui.DatePicker.from_param(s.param.start, label="From")
         self.end = ui.DatePicker.from_param(s.param.end, label="To")
         self.cloud = ui.FloatSlider.from_param(s.param.max_cloud, label="Largest cloud cover (%)")
-        self.search_button = ui.Button(label="Search scenes", button_type="primary", icon="search",
+        self.search_button = ui.Button(label="Search scenes", color="primary", icon="search",
                                        sizing_mode="stretch_width")  # fmt: skip
         self.search_button.on_click(self._search)
         self.table = pn.widgets.Tabulator(
             self._scene_frame(), disabled=True, show_index=False, height=260, sizing_mode="stretch_width",
-            pagination=None, name="scenes",
+            pagination=None,
         )
         s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
-        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_both", min_height=420, name="footprint map",
+        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_width", height=420, name="footprint map",
                                     linked_axes=False)  # its extent is the footprints, not the results
 
     def _search(self, _event=None) -> None:
@@ -65,7 +65,7 @@ class WhereView(StateView):
             "sensor": scenes["sensor"],
             "path/row": [f"{p:03d}/{r:03d}" if p >= 0 else "-" for p, r in zip(scenes["path"], scenes["row"], strict=True)],
             "cloud (%)": scenes["cloud_cover"].round(1),
-            "area covered (%)": scenes["aoi_cover"] if "aoi_cover" in scenes else 100.0,
+            "area covered (%)": scenes.get("aoi_cover", 100.0),
             "scene": scenes["scene_id"],
         })
 
@@ -105,4 +105,4 @@ class WhereView(StateView):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_both")
+        return pn.Column(self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_width")

@@ -103,8 +103,13 @@ def served(page):
         pn.state.kill_all_servers() if hasattr(pn.state, "kill_all_servers") else None
 
 
-def wait_for(predicate, page, timeout: float = 30.0, interval_ms: int = 200) -> None:
-    """Poll ``predicate()`` until it is true, letting the page run; fail after ``timeout`` s."""
+@pytest.fixture
+def wait_for():
+    """``wait_for(predicate, page, timeout)`` polls until the predicate holds, letting the page run."""
+    return _wait_for
+
+
+def _wait_for(predicate, page, timeout: float = 30.0, interval_ms: int = 200) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -1,0 +1,122 @@
+"""The served dashboard in headless Chromium: the user's whole workflow on the demo glacier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+TILE_NOISE = ("Failed to load resource", "ERR_NAME_NOT_RESOLVED", "ERR_FAILED", "ERR_INTERNET_DISCONNECTED")
+
+
+def _search_and_run(page, state, wait_for, screenshot=None):
+    page.get_by_role("button", name="Search scenes").click()
+    wait_for(lambda: state.scenes is not None and len(state.scenes) > 0, page)
+    wait_for(lambda: page.locator(".tabulator-row").count() > 2, page)
+    if screenshot:
+        screenshot("02_search")
+    page.get_by_role("button", name="Run", exact=True).click()
+    wait_for(lambda: len(state.results) == 1, page, timeout=120)
+    page.get_by_role("tab", name="Speed map").click()
+
+
+def test_page_loads_without_console_errors(served, screenshot):
+    page, _, errors = served
+    assert page.get_by_text("1 · Where and when").is_visible()
+    assert page.get_by_role("tab", name="Speed map").is_visible()
+    page.wait_for_timeout(1000)
+    screenshot("01_start")
+    assert [e for e in errors if not any(n in e for n in TILE_NOISE)] == []
+
+
+def test_search_pick_a_pair_move_a_slider_run_and_see_the_map(served, screenshot, wait_for):
+    page, state, errors = served
+    page.get_by_role("button", name="Search scenes").click()
+    wait_for(lambda: state.scenes is not None and len(state.scenes) > 0, page)
+    wait_for(lambda: page.locator(".tabulator").nth(1).locator(".tabulator-row").count() > 2, page)
+    screenshot("02_search")
+
+    # pick another pair than the one chosen by default
+    row = 0 if state.selected != [0] else 1
+    page.locator(".tabulator").nth(1).locator(".tabulator-row").nth(row).click()
+    wait_for(lambda: state.selected == [row], page)
+    chosen = state.pairs_to_run().iloc[0]
+
+    # move the step slider with the keyboard: 16 -> 20 px
+    step = page.get_by_role("slider", name="Step (px)")
+    step.focus()
+    step.press("ArrowRight")
+    wait_for(lambda: state.params.step == 20, page)
+    assert state.preset == "custom"
+    screenshot("03_pair_and_parameters")
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    wait_for(lambda: state.running or state.results, page, timeout=30)
+    seen = []
+    wait_for(lambda: seen.append(state.overall_progress) or len(state.results) == 1, page, timeout=120,
+             interval_ms=50)
+    assert max(seen) == 100.0
+    field = state.current_field()
+    assert field.attrs["reference_id"] == chosen["reference"]
+    assert int(field.attrs["param_step"]) == 20
+    page.get_by_role("tab", name="Speed map").click()
+    wait_for(lambda: page.get_by_text(field.attrs["label"].split(" → ")[0]).count() > 0, page)
+    page.wait_for_timeout(1500)
+    assert page.locator(".bk-Canvas:visible").count() >= 2  # speed map and series plot
+    screenshot("04_speed_map")
+    assert [e for e in errors if not any(n in e for n in TILE_NOISE)] == []
+
+
+def test_click_a_point_see_its_series_and_download_a_geotiff(served, screenshot, wait_for, tmp_path):
+    page, state, _ = served
+    _search_and_run(page, state, wait_for)
+    page.wait_for_timeout(1500)
+    canvas = page.locator(".bk-Canvas:visible").first
+    box = canvas.bounding_box()
+    screenshot("05_before_click")
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    wait_for(lambda: len(state.points) == 1, page)
+    series = state.series()
+    assert len(series) == 1 and np.isfinite(series["v"].iloc[0])
+    wait_for(lambda: page.get_by_text("1 of 1 measurements shown").count() > 0, page)
+    screenshot("05_point_and_series")
+
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Velocity (GeoTIFF: vx, vy, v)").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name.startswith("jakobshavn-demo_") and path.suffix == ".tif"
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32622
+        assert src.descriptions == ("vx", "vy", "v")
+        speed = src.read(3)
+    assert np.nanmax(speed) == pytest.approx(float(state.current_field()["v"].max()), rel=1e-3)
+
+
+def test_cancel_a_long_run(served, screenshot, wait_for):
+    page, state, _ = served
+    page.get_by_role("button", name="Search scenes").click()
+    wait_for(lambda: state.scenes is not None and len(state.scenes) > 0, page)
+    state.params.step = 4
+    state.aoi_km = 100.0
+    page.get_by_role("button", name="Run", exact=True).click()
+    wait_for(lambda: state.pair_progress > 0, page, timeout=120, interval_ms=50)
+    screenshot("06_running")
+    page.get_by_role("button", name="Cancel").click()
+    wait_for(lambda: state.status.startswith("Cancelled") and not state.running, page, timeout=60)
+    assert not state.results and not state.running
+    wait_for(lambda: page.get_by_role("button", name="Run", exact=True).is_enabled(), page)
+
+
+def test_uploading_a_file_that_is_not_a_geotiff_says_so(served, screenshot, wait_for):
+    page, state, _ = served
+    page.get_by_role("combobox").first.click()
+    page.get_by_text("My GeoTIFFs", exact=True).click()
+    wait_for(lambda: state.source == "local", page)
+    wait_for(lambda: page.get_by_role("button", name="Add files").is_visible(), page)
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"ice flows downhill\n"}]
+    )
+    wait_for(lambda: page.get_by_text("not a GeoTIFF").count() > 0, page)
+    screenshot("07_upload_error")
+    assert not state.uploads
