@@ -123,7 +123,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
         ("Speed map", pn.Row(results, series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
-        sizing_mode="stretch_both", name="main tabs",
+        sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered
     )
 
     _restore_from_url(state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -63,13 +64,35 @@ def _empty_scenes() -> gpd.GeoDataFrame:
 # ----------------------------------------------------------------------------------------------------------
 
 _scene_cache: dict[tuple, xr.DataArray] = {}
+_scene_loading: dict[tuple, Future] = {}
 _scene_lock = threading.Lock()
+_scene_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="icetrack-scenes")
 _SCENE_CACHE_ITEMS = 48
 
 
+def _load_demo(key: tuple) -> xr.DataArray:
+    _, scene_id, band, bbox = key
+    return demo.load_scene(scene_id, band, bbox=bbox)
+
+
+def _scene_future(key: tuple) -> Future:
+    """The cached crop as a finished future, the crop being loaded, or a newly started load."""
+    with _scene_lock:
+        if key in _scene_cache:
+            done: Future = Future()
+            done.set_result(_scene_cache[key])
+            return done
+        if key not in _scene_loading:
+            _scene_loading[key] = _scene_pool.submit(_load_demo, key)
+        return _scene_loading[key]
+
+
 def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] | None,
-                 uploads: dict[str, xr.DataArray]) -> xr.DataArray:  # fmt: skip
+                 uploads: dict[str, xr.DataArray], *, wait: bool = True) -> xr.DataArray | None:  # fmt: skip
     """Load one scene's area of interest, cached per process (the same crop is asked for by many pairs).
+
+    A crop asked for twice is loaded once, also when the second request comes while the first is loading
+    (the dashboard prefetches the chosen pair's crops while the user sets parameters).
 
     Parameters
     ----------
@@ -81,17 +104,20 @@ def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] 
         Area of interest in the source's CRS.
     uploads : dict
         The session's uploaded scenes by id (the local source).
+    wait : bool
+        False starts the load in the background and returns None (a prefetch).
     """
     if source == "local":
         if scene_id not in uploads:
             raise TrackingError(f"the uploaded scene {scene_id!r} is gone: upload it again.")
         return uploads[scene_id]
     key = (source, scene_id, band, bbox)
+    future = _scene_future(key)
+    if not wait:
+        return None
+    scene = future.result()
     with _scene_lock:
-        if key in _scene_cache:
-            return _scene_cache[key]
-    scene = demo.load_scene(scene_id, band, bbox=bbox)
-    with _scene_lock:
+        _scene_loading.pop(key, None)
         _scene_cache[key] = scene
         while len(_scene_cache) > _SCENE_CACHE_ITEMS:
             _scene_cache.pop(next(iter(_scene_cache)))
@@ -268,6 +294,16 @@ class AppState(param.Parameterized):
         score = ((pairs["dt_days"] - 16.0).abs() + pairs["cloud_cover"].fillna(0) + 10.0 * uncovered
                  + 1000.0 * ~same_path)  # fmt: skip
         return int(np.argmin(score.to_numpy()))
+
+    @param.depends("selected", "pair_mode", watch=True)
+    def _prefetch(self) -> None:
+        """Start loading the chosen pair's crops in the background, so that Run starts from memory."""
+        if self.source == "local" or self.pair_mode != "one":
+            return
+        bbox = self.aoi_bounds()
+        for _, row in self.pairs_to_run().iterrows():
+            for scene_id in (row["reference"], row["secondary"]):
+                scene_loader(self.source, scene_id, self.band, bbox, self.uploads, wait=False)
 
     def refresh_tracked(self) -> None:
         """Recompute the pairs' ``tracked`` column (after a run or a parameter change)."""

@@ -1,7 +1,8 @@
-"""Server start-up (``panel serve --setup dashboard/warmup.py``): compile the kernels before the first user.
+"""Server start-up (``panel serve --setup dashboard/warmup.py``): compile before the first user.
 
-Compiles (or loads from Numba's cache) the tracking kernels on a small synthetic pair, and builds the demo
-catalog, so that the first Run answers in seconds rather than after a 20 s compilation.
+Compiles (or loads from Numba's cache) the tracking kernels and datashader's raster kernels on a small demo
+crop, renders its speed map once and builds the demo catalog, so that the first Run answers in seconds rather
+than after a 20 s compilation.
 """
 
 from __future__ import annotations
@@ -11,18 +12,26 @@ import time
 
 
 def warm_up() -> float:
-    """Run a tiny tracking job and load the demo catalog; returns the seconds it took."""
+    """Track a small demo pair and render its map once; returns the seconds it took."""
+    import holoviews as hv
+
     import tracking
+    from dashboard import plots
     from tracking.sources import demo
-    from tracking.testing import synthetic_pair
 
     started = time.perf_counter()
-    pair = synthetic_pair(shape=(160, 160))
-    for subpixel in ("lucas-kanade", "parabolic"):
-        tracking.track_arrays(pair.reference, pair.secondary, chip_size=32, search_range=8, step=16, subpixel=subpixel)
-    demo.catalog()
+    ids = demo.catalog()["scene_id"]
+    bbox = (560_000.0, 7_660_000.0, 580_000.0, 7_680_000.0)  # 667 px: rasterize downsamples, as in the app
+    reference, secondary = (demo.load_scene(ids[i], "red", bbox=bbox) for i in (4, 6))
+    pair = tracking.Pair.from_scenes(reference, secondary)
+    for subpixel in ("lucas-kanade", "parabolic", "oversampled"):
+        field = tracking.track(pair, subpixel=subpixel, search_range=8)
+    overlay = plots.speed_map(field, scene=reference, dynamic=False)
+    hv.render(overlay)
+    hv.render(plots.speed_map(field, scene=reference, dynamic=True))
     return time.perf_counter() - started
 
 
-seconds = warm_up()
-logging.getLogger("icetrack").warning("icetrack warm-up: kernels compiled and demo catalog loaded in %.1f s", seconds)
+if __name__ in ("panel_setup_module", "__main__"):  # run by `panel serve --setup`, not on import
+    seconds = warm_up()
+    logging.getLogger("icetrack").warning("icetrack warm-up: kernels compiled, map rendered in %.1f s", seconds)

@@ -37,8 +37,8 @@ class WhereView(StateView):
             pagination=None,
         )
         s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
-        self.map = pn.pane.HoloViews(self._map, sizing_mode="stretch_width", height=420, name="footprint map",
-                                    linked_axes=False)  # its extent is the footprints, not the results
+        # drawn after the page is up (defer_load), so that the controls are usable sooner
+        self.map = pn.panel(self._map, defer_load=True, sizing_mode="stretch_width", height=420)
 
     def _search(self, _event=None) -> None:
         try:
@@ -89,7 +89,8 @@ class WhereView(StateView):
         )
         tap = hv.streams.SingleTap(source=overlay, transient=True)
         tap.add_subscriber(self._on_tap)
-        return overlay
+        # its extent is the footprints', not the results': never link its axes to the speed maps
+        return pn.pane.HoloViews(overlay, linked_axes=False, sizing_mode="stretch_width", height=420)
 
     def _on_tap(self, x=None, y=None) -> None:
         if x is None or y is None:
