@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def wait_server(page, url: str) -> None:
         try:
             page.goto(url + "liveness")
             return
-        except Exception:
+        except PlaywrightError:  # not listening yet
             time.sleep(0.5)
     raise RuntimeError("server did not start")
 
@@ -55,6 +56,26 @@ def open_app(page, url: str) -> float:
     page.get_by_role("button", name="Search scenes").wait_for(state="visible", timeout=60_000)
     page.get_by_role("slider", name="Step (px)").wait_for(state="visible", timeout=60_000)
     return time.perf_counter() - t0
+
+
+def round_trips(page, slider, text, n: int) -> list[float]:
+    """Seconds from a widget event to the server's new ``text``, ``n`` times.
+
+    ``slider`` is a slider (moved with the arrow keys) or a pair of toggle buttons (clicked in turn).
+    """
+    trips = []
+    for i in range(n):
+        before = text.inner_text()
+        t0 = time.perf_counter()
+        if isinstance(slider, tuple):
+            slider[i % 2].click()
+        else:
+            slider.focus()
+            slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        while text.inner_text() == before and time.perf_counter() - t0 < 30:
+            page.wait_for_timeout(5)
+        trips.append(time.perf_counter() - t0)
+    return trips
 
 
 def main() -> None:
@@ -90,23 +111,25 @@ def main() -> None:
             busy.locator(".tabulator-row").nth(2).wait_for(timeout=30_000)
             other = browser.new_page(viewport={"width": 1500, "height": 1000})
             open_app(other, url)
+            slider = other.get_by_role("slider", name="Step (px)")
+            estimate = other.get_by_text("chips per pair").first
+            idle = round_trips(other, slider, estimate, 6)
+            toggle = (other.get_by_role("button", name="pan"), other.get_by_role("button", name="red"))
+            idle_click = round_trips(other, toggle, estimate, 6)
             busy.get_by_role("button", name="Run", exact=True).click()
             busy.get_by_text("Tracking").first.wait_for(timeout=60_000)
-            slider = other.get_by_role("slider", name="Chip size (px)")
-            estimate = other.get_by_text("chips per pair").first
-            trips = []
-            for i in range(10):
-                before = estimate.inner_text()
-                slider.focus()
-                t0 = time.perf_counter()
-                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-                while estimate.inner_text() == before and time.perf_counter() - t0 < 30:
-                    other.wait_for_timeout(5)
-                trips.append(time.perf_counter() - t0)
+            trips = round_trips(other, slider, estimate, 10)
+            clicks = round_trips(other, toggle, estimate, 10)
             still_running = busy.get_by_text("Tracking").count() > 0
+            print(f"widget round trip in session B, idle server: median {statistics.median(idle) * 1000:.0f} ms, "
+                  f"max {max(idle) * 1000:.0f} ms")  # fmt: skip
             print(f"widget round trip in session B while A tracks (A still running: {still_running}): "
                   f"median {statistics.median(trips) * 1000:.0f} ms, max {max(trips) * 1000:.0f} ms")  # fmt: skip
-            busy.get_by_role("button", name="Cancel").click()
+            print(f"button round trip in session B, idle server: median {statistics.median(idle_click) * 1000:.0f} ms; "
+                  f"while A tracks: median {statistics.median(clicks) * 1000:.0f} ms, "
+                  f"max {max(clicks) * 1000:.0f} ms")  # fmt: skip
+            if still_running:
+                busy.get_by_role("button", name="Cancel").click()
             browser.close()
     finally:
         server.terminate()

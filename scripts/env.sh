@@ -1,7 +1,7 @@
 # Sourced by the other scripts: make sure a Python 3.12+ environment with icetrack installed is active.
 # Uses the active virtual environment when it already has icetrack; otherwise creates ./.venv.
 _icetrack_ready() {
-    python -c 'import sys, tracking, pytest; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1
+    python -c 'import sys, tracking, dashboard, pytest, pytest_timeout; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1
 }
 if ! _icetrack_ready; then
     if [ ! -x .venv/bin/python ]; then

@@ -61,9 +61,10 @@ class ParametersView(StateView):
             e = self.state.estimate()
         except Exception as err:  # noqa: BLE001 - an estimate must never break the page
             return f"Estimate unavailable: {err}"
-        pairs = f"{e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"] else "per pair"
+        run = (f"about **{e['duration']}** for {e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"]
+               else f"about **{e['duration']}** per pair")
         return (
-            f"**{e['chips']:,} chips** per pair · about **{e['duration']}** for {pairs}  \n"
+            f"**{e['chips']:,} chips** per pair · {run}  \n"
             f"Largest detectable speed at dt {e['dt_days']:.0f} d: **{e['max_speed']:,.0f} m/yr** "
             f"(search range x pixel size / dt)"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import holoviews as hv
 import pandas as pd
 import panel as pn
 import param
@@ -49,7 +50,8 @@ class SeriesView(StateView):
         series = s.series()
         shown, total = plots.series_counts(series, s.series_dt)
         self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
-        return plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=s.truth())
+        plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=s.truth())
+        return plot.opts(legend_position="right") if isinstance(plot, hv.Overlay) else plot
 
     def controls(self) -> pn.viewable.Viewable:
         """The series controls."""
@@ -57,8 +59,8 @@ class SeriesView(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.Row(self.dt_filter, self.colour_by, sizing_mode="stretch_width"),
-            self.count,
+            self.dt_filter,
+            pn.Row(self.colour_by, self.count),
             self.plot,
             pn.pane.Markdown("Bars span each pair's two dates; dots mark the mid-date. Click the speed map to add "
                              "a point.", styles={"font-size": "0.85em"}),
