@@ -450,7 +450,10 @@ class AppState(param.Parameterized):
         """Speed at every point in every result: one row per (result, point), see `tracking.timeseries`."""
         if not len(self.points) or not self.results:
             return pd.DataFrame({c: [] for c in SERIES_COLUMNS})
-        return sample_fields(list(self.results.values()), self.points, layer=self.layer)
+        series = sample_fields(list(self.results.values()), self.points, layer=self.layer)
+        order = {name: i for i, name in enumerate(self.points["name"])}  # the points' order sets their colours
+        rank = series["point"].map(order)
+        return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
 
     def truth(self) -> pd.DataFrame | None:
         """For the demo: the true speed at each point, sampled every 8 days over the results' span."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -50,8 +51,14 @@ class SeriesView(StateView):
         series = s.series()
         shown, total = plots.series_counts(series, s.series_dt)
         self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
-        plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=s.truth())
-        return plot.opts(legend_position="right") if isinstance(plot, hv.Overlay) else plot
+        truth = s.truth()
+        plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=truth)
+        speeds = [series["v"].max(), 0.0 if truth is None else truth["v"].max()]
+        top = np.nanmax(speeds) if np.isfinite(speeds).any() else 0.0
+        if top > 0:  # room above the data for the legend
+            plot = plot.opts(hv.opts.Overlay(legend_position="top_left"), hv.opts.Curve(ylim=(0, top * 1.4)),
+                             hv.opts.Scatter(ylim=(0, top * 1.4)))  # fmt: skip
+        return plot
 
     def controls(self) -> pn.viewable.Viewable:
         """The series controls."""

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import rasterio
 
+from dashboard import plots
+
 TILE_NOISE = ("Failed to load resource", "ERR_NAME_NOT_RESOLVED", "ERR_FAILED", "ERR_INTERNET_DISCONNECTED")
 
 
@@ -120,3 +122,26 @@ def test_uploading_a_file_that_is_not_a_geotiff_says_so(served, screenshot, wait
     wait_for(lambda: page.get_by_text("not a GeoTIFF").count() > 0, page)
     screenshot("07_upload_error")
     assert not state.uploads
+
+
+def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wait_for):
+    page, state, _ = served
+    state.dt_window = (14.0, 34.0)
+    page.get_by_role("button", name="Search scenes").click()
+    wait_for(lambda: state.scenes is not None and len(state.scenes) > 0, page)
+    page.get_by_role("button", name="Every pair in the dt range").click()
+    wait_for(lambda: state.pair_mode == "many", page)
+    n_pairs = len(state.pairs_to_run())
+    assert n_pairs >= 4
+    page.get_by_role("button", name="Run", exact=True).click()
+    wait_for(lambda: len(state.results) == n_pairs and not state.running, page, timeout=240)
+    state.add_point(state.lon, state.lat, "trunk")
+    state.add_point(state.lon + 0.12, state.lat + 0.03, "north branch")
+    page.get_by_role("tab", name="Speed map").click()
+    shown, total = plots.series_counts(state.series(), state.series_dt)
+    assert total >= n_pairs
+    wait_for(lambda: page.get_by_text(f"{shown} of {total} measurements shown").count() > 0, page)
+    page.wait_for_timeout(2000)
+    screenshot("08_time_series")
+    series = state.series()
+    assert series["v"].notna().sum() >= n_pairs  # the trunk point is measured in every pair
