@@ -35,7 +35,8 @@ def free_port() -> int:
 
 def serve(port: int) -> subprocess.Popen:
     panel = Path(sys.executable).with_name("panel")
-    cmd = [str(panel), "serve", "dashboard/app.py", "--port", str(port), "--num-threads", "4", "--liveness",
+    threads = os.environ.get("BENCH_THREADS", "4")  # the Procfile's 4; 0 runs callbacks on the event loop
+    cmd = [str(panel), "serve", "dashboard/app.py", "--port", str(port), "--num-threads", threads, "--liveness",
            "--setup", "dashboard/warmup.py", "--index", "app"]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -21,13 +21,15 @@ class CompareView(StateView):
         self.choice = ui.MultiChoice(label="Results to compare", options={}, sizing_mode="stretch_width")
         self.choice.param.watch(lambda e: setattr(self.state, "compare", list(e.new)), "value")
         self.state.param.watch(self._options, "results")
-        self.plot = pn.pane.HoloViews(self._layout, sizing_mode="stretch_width", name="comparison")
+        self.plot = pn.pane.HoloViews(self._layout, name="comparison")  # fixed size: maps keep their aspect
+        self._auto: list[str] = []
 
     def _options(self, _event=None) -> None:
         labels = self.state.result_labels()
         self.choice.options = labels
-        if not self.state.compare:
-            self.choice.value = list(labels.values())[-3:]
+        if self.state.compare == self._auto:  # until the user chooses, show the three latest results
+            self._auto = list(labels.values())[-3:]
+            self.choice.value = self._auto
 
     @param.depends("state.compare", "state.layer", "state.log_scale", "state.clim", "state.cmap",
                    "state.basemap", "state.opacity")  # fmt: skip
@@ -37,10 +39,16 @@ class CompareView(StateView):
         if not keys:
             return hv.Layout([plots.empty_map("Run two or more pairs, then choose them here")])
         projected = [self.projected.field(k, s.results[k], s.layer) for k in keys]
-        return plots.comparison(
+        layout = plots.comparison(
             [s.results[k] for k in keys], projected=projected, layer=s.layer, basemap_name=s.basemap,
-            log=s.log_scale, clim=s.clim, cmap=s.cmap, alpha=s.opacity,
+            log=s.log_scale, clim=s.clim, cmap=s.cmap, alpha=s.opacity, dynamic=False,
         )
+        side = 420 if len(keys) < 3 else 280
+        for overlay in list(layout)[:-1]:  # one colour scale: one colour bar, on the last map
+            for element in overlay:
+                if isinstance(element, hv.Image) and len(element.vdims) > 1:
+                    element.opts(colorbar=False)
+        return layout.opts(hv.opts.Overlay(responsive=False, frame_width=side, frame_height=side, data_aspect=1))
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.choice, self.plot, sizing_mode="stretch_width")

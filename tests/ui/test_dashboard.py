@@ -145,3 +145,7 @@ def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wa
     screenshot("08_time_series")
     series = state.series()
     assert series["v"].notna().sum() >= n_pairs  # the trunk point is measured in every pair
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_timeout(3000)
+    assert page.locator(".bk-Canvas:visible").count() >= 1
+    screenshot("09_compare")
