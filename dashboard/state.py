@@ -163,8 +163,9 @@ class AppState(param.Parameterized):
     results = param.Dict(default={}, doc="VelocityFields by result key, in the order they arrived.")
     current = param.String(default=None, allow_None=True, doc="Key of the result on the speed map.")
     compare = param.List(default=[], item_type=str, doc="Keys of the results shown side by side.")
-    layer = param.Selector(default="filled", objects=["raw", "masked", "filled"],
-                           doc="raw: every kernel offset; masked: valid vectors; filled: valid + interpolated.")  # fmt: skip
+    layer = param.Selector(default="masked", objects=["raw", "masked", "filled"],
+                           doc="raw: every kernel offset; masked: valid vectors (the default: only what was "
+                               "measured); filled: valid + interpolated.")  # fmt: skip
     log_scale = param.Boolean(True, doc="Logarithmic speed colour scale (linear when off).")
     clim = param.Range((1.0, 10_000.0), bounds=(0.0, 50_000.0), doc="Speed colour range, m/yr.")
     cmap = param.Selector(default="gouldian", objects=["gouldian", "viridis", "ITS_LIVE"],

@@ -163,6 +163,7 @@ def test_points_series_and_truth(state):
     assert name == "P1" and state.add_point(state.lon + 0.01, state.lat) == "P2"
     with pytest.raises(ParameterError, match="exists"):
         state.add_point(0, 0, "P1")
+    state.layer = "filled"  # valid and interpolated: a value at both points
     series = state.series()
     assert len(series) == 2 and np.isfinite(series["v"]).all()
     truth = state.truth()
