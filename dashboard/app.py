@@ -102,7 +102,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     upload = UploadView(state=state)
     pairs = PairsView(state=state)
     parameters = ParametersView(state=state)
-    run = RunView(state=state)
+    run = RunView(state=state, on_results=lambda: setattr(tabs, "active", 1))
     results = ResultsView(state=state, projected=projected)
     compare = CompareView(state=state, projected=projected)
     series = SeriesView(state=state)

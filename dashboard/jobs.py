@@ -94,7 +94,7 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
     else:
         state.status = f"Done: {arrived} pair{'s' if arrived != 1 else ''} in {time.perf_counter() - started:.1f} s."
         state.add_log(state.status)
-        notify("success", f"{state.status} See the Speed map tab.")
+        notify("success", state.status)
     finally:
         state.running = False
         state.refresh_tracked()

@@ -12,8 +12,9 @@ from dashboard.views.base import StateView, notify
 class RunView(StateView):
     """Run tracks the chosen pairs in a worker thread; Cancel stops it; the log lists what each step did."""
 
-    def __init__(self, **params) -> None:
+    def __init__(self, on_results=None, **params) -> None:
         super().__init__(**params)
+        self.on_results = on_results  # called after a run that produced results (the page shows them)
         s = self.state
         self.run_button = ui.Button(label="Run", color="primary", icon="play_arrow",
                                     sizing_mode="stretch_width")  # fmt: skip
@@ -45,7 +46,9 @@ class RunView(StateView):
         self.run_button.loading = event.new
 
     async def _run(self, _event=None) -> None:
-        await run_pairs(self.state, notify)
+        arrived = await run_pairs(self.state, notify)
+        if arrived and self.on_results is not None:
+            self.on_results()
 
     def _cancel(self, _event=None) -> None:
         self.state.cancel_event.set()

@@ -65,7 +65,8 @@ def test_search_pick_a_pair_move_a_slider_run_and_see_the_map(served, screenshot
     field = state.current_field()
     assert field.attrs["reference_id"] == chosen["reference"]
     assert int(field.attrs["param_step"]) == 20
-    page.get_by_role("tab", name="Speed map").click()
+    speed_tab = page.get_by_role("tab", name="Speed map")
+    wait_for(lambda: speed_tab.get_attribute("aria-selected") == "true", page)  # the page shows the result
     wait_for(lambda: page.get_by_text(field.attrs["label"].split(" → ")[0]).count() > 0, page)
     page.wait_for_timeout(1500)
     wait_for(lambda: page.locator(".bk-Canvas:visible").count() >= 2, page)  # speed map and series plot
