@@ -27,7 +27,7 @@ from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
-from tracking.sources import demo
+from tracking.sources import demo, wrs2
 from tracking.store import ResultStore, result_key
 from tracking.timeseries import SERIES_COLUMNS, sample_fields
 
@@ -231,14 +231,14 @@ class AppState(param.Parameterized):
         return scene_table(list(self.uploads.values()))
 
     def footprints(self) -> gpd.GeoDataFrame:
-        """One footprint per path/row of the source that holds the marker (the map's outlines)."""
-        table = self.catalog()
-        if table.empty:
-            return table
+        """The map's outlines: the WRS-2 path/rows (daytime) that cover the marker, or the uploaded scenes."""
         if self.source == "local":
-            return table
-        covering = table[table.intersects(Point(self.lon, self.lat))]
-        return covering.drop_duplicates(subset=["path", "row"])
+            return self.catalog()
+        covering = wrs2.path_rows(self.lon, self.lat)
+        if not covering:
+            return _empty_scenes()
+        frames = [wrs2.grid(paths=[path], rows=[row]) for path, row in covering]
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
     def search(self) -> gpd.GeoDataFrame:
         """Find the scenes that cover the marker, in the date range and under the cloud limit.

@@ -63,6 +63,8 @@ def test_where_view_draws_footprints_aoi_and_marker():
     assert "Polygons" in kinds and "Rectangles" in kinds and "Points" in kinds
     marker = layers[-1]
     assert marker.data.shape[0] == 1
+    outlines = set(zip(state.footprints()["path"], state.footprints()["row"], strict=True))
+    assert {(8, 11), (9, 11)} <= outlines and len(outlines) >= 4  # computed WRS-2 path/rows around the marker
     assert pane.linked_axes is False
     view._on_tap(x=-5_480_000.0, y=10_800_000.0)  # a click on the map moves the marker
     assert state.lon == pytest.approx(-49.2277, abs=1e-3) and state.lat > 69

@@ -139,14 +139,15 @@ def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wa
     wait_for(lambda: state.pair_mode == "many", page)
     n_pairs = len(state.pairs_to_run())
     assert n_pairs >= 4
+    state.add_point(state.lon, state.lat, "trunk")  # the series grows as the results arrive
+    state.add_point(state.lon + 0.12, state.lat + 0.03, "north branch")
     page.get_by_role("button", name="Run", exact=True).click()
     wait_for(lambda: len(state.results) == n_pairs and not state.running, page, timeout=240)
-    state.add_point(state.lon, state.lat, "trunk")
-    state.add_point(state.lon + 0.12, state.lat + 0.03, "north branch")
-    page.get_by_role("tab", name="Speed map").click()
+    speed_tab = page.get_by_role("tab", name="Speed map")
+    wait_for(lambda: speed_tab.get_attribute("aria-selected") == "true", page)
     shown, total = plots.series_counts(state.series(), state.series_dt)
     assert total >= n_pairs
-    wait_for(lambda: page.get_by_text(f"{shown} of {total} measurements shown").count() > 0, page)
+    wait_for(lambda: page.get_by_text(f"{shown} of {total} measurements shown").count() > 0, page, timeout=60)
     page.wait_for_timeout(2000)
     screenshot("08_time_series")
     series = state.series()
