@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-exec panel serve dashboard/app.py --port "${PORT:-5006}" --num-threads 4 --liveness \
+exec panel serve dashboard/app.py --port "${PORT:-5006}" --liveness \
     --setup dashboard/warmup.py --index app "$@"
