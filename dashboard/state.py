@@ -197,11 +197,15 @@ class AppState(param.Parameterized):
     # where and when
     # ------------------------------------------------------------------------------------------------------
 
+    def _first_upload(self) -> xr.DataArray:
+        """The first uploaded scene: the others are brought onto its grid."""
+        return next(iter(self.uploads.values()))
+
     @property
     def crs(self) -> str:
         """CRS of the area of interest: the demo's UTM zone, or the first uploaded scene's CRS."""
         if self.source == "local" and self.uploads:
-            return str(next(iter(self.uploads.values())).rio.crs)
+            return str(self._first_upload().rio.crs)
         return demo.DEMO_CRS
 
     def aoi_bounds(self, crs: str | None = None) -> tuple[float, float, float, float]:
@@ -282,8 +286,7 @@ class AppState(param.Parameterized):
             self.pairs = pd.DataFrame({c: [] for c in _PAIR_COLUMNS})
         else:
             table = candidate_pairs(pd.DataFrame(scenes.drop(columns="geometry")), min_dt_days=lo, max_dt_days=hi)
-            table["tracked"] = [self.result_key(r) in self.store for r in table.itertuples()]
-            self.pairs = table.reset_index(drop=True)
+            self.pairs = self._with_tracked(table.reset_index(drop=True))
         self.selected = [self._default_pair()] if len(self.pairs) else []
 
     def _default_pair(self) -> int:
@@ -309,9 +312,13 @@ class AppState(param.Parameterized):
     def refresh_tracked(self) -> None:
         """Recompute the pairs' ``tracked`` column (after a run or a parameter change)."""
         if self.pairs is not None and len(self.pairs):
-            pairs = self.pairs.copy()
-            pairs["tracked"] = [self.result_key(r) in self.store for r in pairs.itertuples()]
-            self.pairs = pairs
+            self.pairs = self._with_tracked(self.pairs.copy())
+
+    def _with_tracked(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """``pairs`` with its ``tracked`` column: whether the store holds each pair's result."""
+        bbox = self._bbox()
+        pairs["tracked"] = [self.result_key(r, bbox=bbox) in self.store for r in pairs.itertuples()]
+        return pairs
 
     def pairs_to_run(self) -> pd.DataFrame:
         """The pairs a Run tracks: the selected rows ('one' mode) or every candidate ('many' mode)."""
@@ -322,15 +329,19 @@ class AppState(param.Parameterized):
         rows = [i for i in self.selected if 0 <= i < len(self.pairs)]
         return self.pairs.iloc[rows]
 
-    def result_key(self, row: Any) -> str:
+    def _bbox(self) -> tuple[float, float, float, float] | None:
+        """The area of interest to load (None: uploaded scenes are used whole)."""
+        return None if self.source == "local" else self.aoi_bounds()
+
+    def result_key(self, row: Any, *, bbox: Any = "aoi") -> str:
         """The result-store key of a pair row (its scenes, the area, the band and the parameters)."""
-        bbox = None if self.source == "local" else self.aoi_bounds()
+        bbox = self._bbox() if bbox == "aoi" else bbox
         return result_key(row.reference, row.secondary, self.params, source=self.source, band=self.band,
                           bbox=bbox)  # fmt: skip
 
     def load_pair(self, row: Any) -> Pair:
         """Load the area of interest of a pair's two scenes and put them on one grid."""
-        bbox = None if self.source == "local" else self.aoi_bounds()
+        bbox = self._bbox()
         reference = scene_loader(self.source, row.reference, self.band, bbox, self.uploads)
         secondary = scene_loader(self.source, row.secondary, self.band, bbox, self.uploads)
         return Pair.from_scenes(reference, secondary)
@@ -358,13 +369,13 @@ class AppState(param.Parameterized):
     def pixel_size(self) -> float:
         """Pixel size of the scenes tracked, m."""
         if self.source == "local" and self.uploads:
-            return float(abs(next(iter(self.uploads.values())).rio.resolution()[0]))
+            return float(abs(self._first_upload().rio.resolution()[0]))
         return demo.BANDS[self.band]
 
     def aoi_shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the area of interest in the scenes' pixels."""
         if self.source == "local" and self.uploads:
-            return next(iter(self.uploads.values())).shape
+            return self._first_upload().shape
         side = round(self.aoi_km * 1000.0 / self.pixel_size())
         return side, side
 
@@ -408,8 +419,7 @@ class AppState(param.Parameterized):
         if scene_id is None:
             return None
         try:
-            bbox = None if self.source == "local" else self.aoi_bounds()
-            return scene_loader(self.source, scene_id, self.band, bbox, self.uploads)
+            return scene_loader(self.source, scene_id, self.band, self._bbox(), self.uploads)
         except TrackingError:
             return None
 
