@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "CancelledError",
     "InvalidPairError",
+    "MissingAssetError",
     "MissingTimeError",
+    "NoNetworkError",
     "NoOverlapError",
     "ParameterError",
+    "RemoteError",
     "SceneReadError",
     "TrackingError",
 ]
@@ -39,3 +43,19 @@ class NoOverlapError(InvalidPairError):
 
 class CancelledError(TrackingError):
     """The user cancelled a long-running job."""
+
+
+class RemoteError(TrackingError):
+    """A remote service (STAC API, cloud storage, ITS_LIVE) failed or answered something unusable."""
+
+
+class NoNetworkError(RemoteError):
+    """The remote host cannot be reached (no network, DNS failure, or no answer within the time limit)."""
+
+
+class AuthenticationError(RemoteError):
+    """The remote host refused the request for lack of (valid) credentials (HTTP 401 or 403)."""
+
+
+class MissingAssetError(RemoteError):
+    """A scene or granule has no such asset, or its file is not there (HTTP 404)."""
