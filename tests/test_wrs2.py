@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyproj import Geod
-from shapely import MultiPolygon, Point, Polygon
+from shapely import MultiPolygon, Point, Polygon, box
 
 from tracking.exceptions import ParameterError
 from tracking.sources import wrs2
@@ -153,3 +153,23 @@ def test_invalid_point() -> None:
         wrs2.path_rows(float("nan"), 10.0)
     with pytest.raises(ParameterError):
         wrs2.path_rows(0.0, 91.0)
+
+
+def test_area_query_contains_the_point_queries_of_its_corners_and_centre() -> None:
+    area = (-52.0, 68.5, -48.0, 70.0)
+    found = set(wrs2.path_rows_meeting(area))
+    for lon, lat in ((-52.0, 68.5), (-48.0, 70.0), (-50.0, 69.25), (-52.0, 70.0)):
+        assert set(wrs2.path_rows(lon, lat)) <= found
+    assert all(wrs2.footprint(p, r).intersects(box(*area)) for p, r in found)
+
+
+def test_area_query_near_the_antimeridian_finds_the_scenes_on_the_far_side() -> None:
+    west_edge = set(wrs2.path_rows_meeting((-179.9, -17.0, -179.5, -16.5)))
+    east_edge = set(wrs2.path_rows_meeting((179.5, -17.0, 179.9, -16.5)))
+    assert west_edge and east_edge
+    assert west_edge & east_edge  # a footprint split at ±180 meets boxes on both sides
+
+
+def test_area_query_rejects_a_box_that_is_not_in_degrees() -> None:
+    with pytest.raises(ParameterError, match="invalid area"):
+        wrs2.path_rows_meeting((500000.0, 7600000.0, 600000.0, 7700000.0))

@@ -34,6 +34,7 @@ __all__ = [
     "footprint",
     "grid",
     "path_rows",
+    "path_rows_meeting",
     "scene_centre",
 ]
 
@@ -267,6 +268,48 @@ def path_rows(lon: float, lat: float, *, daytime: bool = True) -> list[tuple[int
     idx = idx[_haversine_km(lon, lat, clon[idx], clat[idx]) < 200.0]
     pt = points(lon, lat)
     hits = [(int(pp[i]), int(rr[i])) for i in idx if footprint(int(pp[i]), int(rr[i])).covers(pt)]
+    return sorted(hits)
+
+
+def path_rows_meeting(area: BaseGeometry | tuple[float, float, float, float], *,
+                      daytime: bool = True) -> list[tuple[int, int]]:
+    """The WRS-2 path/rows whose modelled footprint meets an area.
+
+    Parameters
+    ----------
+    area : shapely geometry or tuple of float
+        A polygon in EPSG:4326, or a box ``(lon_min, lat_min, lon_max, lat_max)``; it must not cross the
+        antimeridian (split it there and query each part).
+    daytime : bool
+        Daytime (descending) rows 1..122 if true, else the night (ascending) rows 123..248.
+
+    Returns
+    -------
+    list of tuple of int
+        Sorted ``(path, row)`` pairs: every scene that images some of the area.
+
+    Raises
+    ------
+    ParameterError
+        If the area is empty or not in longitude/latitude.
+
+    Examples
+    --------
+    >>> path_rows_meeting((-50.2, 68.9, -49.8, 69.1))
+    [(8, 11), (8, 12), (9, 11), (9, 12), (10, 11)]
+    """
+    shape = box(*area) if isinstance(area, tuple) else area
+    lon_min, lat_min, lon_max, lat_max = shape.bounds if not shape.is_empty else (np.nan,) * 4
+    if not (np.isfinite([lon_min, lat_min, lon_max, lat_max]).all() and -180 <= lon_min <= lon_max <= 180
+            and -90 <= lat_min <= lat_max <= 90):
+        raise ParameterError(f"invalid area {area!r}: give a box (lon_min, lat_min, lon_max, lat_max) in degrees")
+    pp, rr, clon, clat = _daytime_table() if daytime else _night_table()
+    centre_lon, centre_lat = shape.centroid.x, shape.centroid.y
+    corner_km = _haversine_km(centre_lon, centre_lat, np.array([lon_min, lon_max]), np.array([lat_min, lat_max]))
+    reach_km = 200.0 + float(corner_km.max())
+    idx = np.flatnonzero(np.abs(clat - centre_lat) < 3.0 + (lat_max - lat_min) / 2)
+    idx = idx[_haversine_km(centre_lon, centre_lat, clon[idx], clat[idx]) < reach_km]
+    hits = [(int(pp[i]), int(rr[i])) for i in idx if footprint(int(pp[i]), int(rr[i])).intersects(shape)]
     return sorted(hits)
 
 
