@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
 from scipy import ndimage
 
-__all__ = ["SyntheticPair", "synthetic_pair"]
+__all__ = ["SyntheticPair", "synthetic_pair", "uniform_field"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +130,69 @@ def synthetic_pair(
         secondary[patch] = np.nan
         textured[patch] = False
     return SyntheticPair(reference.astype(np.float32), secondary.astype(np.float32), truth_dx, truth_dy, textured)
+
+
+def uniform_field(
+    vx: float = 100.0,
+    vy: float = 0.0,
+    *,
+    crs: str = "EPSG:32622",
+    origin: tuple[float, float] = (560_000.0, 7_680_000.0),
+    spacing: float = 240.0,
+    shape: tuple[int, int] = (40, 50),
+    dt_days: float = 16.0,
+    t0: str = "2021-06-01T14:50:00",
+    label: str | None = None,
+) -> xr.Dataset:
+    """A VelocityField with the same velocity at every node, without tracking anything (for tests and examples).
+
+    Parameters
+    ----------
+    vx, vy : float
+        The velocity, m/yr (east, north).
+    crs : str
+        The grid's CRS.
+    origin : (float, float)
+        Upper-left corner of the grid (x, y), m.
+    spacing : float
+        Node spacing, m (the image pixels are ``spacing / 16``: a tracking step of 16).
+    shape : (int, int)
+        Nodes (rows, cols).
+    dt_days : float
+        Time between the two images.
+    t0 : str
+        Acquisition time of the first image.
+    label : str, optional
+        The ``label`` attr.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables and attrs of `tracking.velocity.velocity_field`'s result, all vectors valid.
+    """
+    rows, cols = shape
+    x = origin[0] + spacing * (np.arange(cols) + 0.5)
+    y = origin[1] - spacing * (np.arange(rows) + 0.5)
+    pixel = spacing / 16.0
+    years = dt_days / 365.25
+    ones = np.ones(shape, dtype=np.float32)
+    dims = ("y", "x")
+    start = np.datetime64(t0, "s")
+    end = start + np.timedelta64(round(dt_days * 86400), "s")
+    field = xr.Dataset(
+        {
+            "vx": (dims, ones * vx), "vy": (dims, ones * vy), "v": (dims, ones * np.hypot(vx, vy)),
+            "dx": (dims, ones * (vx * years / pixel)), "dy": (dims, ones * (-vy * years / pixel)),
+            "peak": (dims, ones * 0.9), "snr": (dims, ones * 20.0),
+            "valid": (dims, np.ones(shape, dtype=bool)), "interpolated": (dims, np.zeros(shape, dtype=bool)),
+        },
+        coords={"y": y, "x": x},
+        attrs={
+            "acquisition_date_img1": str(start), "acquisition_date_img2": str(end),
+            "date_center": str(start + (end - start) // 2), "date_dt": float(dt_days),
+            "image_geotransform": np.array(Affine(pixel, 0, origin[0], 0, -pixel, origin[1]).to_gdal()),
+            "label": label or f"uniform {vx:g}, {vy:g} m/yr",
+        },
+    )  # fmt: skip
+    field = field.rio.write_crs(crs, grid_mapping_name="spatial_ref")
+    return field.rio.write_transform(Affine(spacing, 0, origin[0], 0, -spacing, origin[1]))
