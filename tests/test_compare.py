@@ -52,7 +52,7 @@ def test_a_field_in_another_projection_keeps_its_speed_and_ground_direction() ->
     utm_x, utm_y = Transformer.from_crs("EPSG:4326", "EPSG:32622", always_xy=True).transform(lon0, lat0)
     lon2, lat2 = Transformer.from_crs("EPSG:32622", "EPSG:4326", always_xy=True).transform(utm_x + 1000.0, utm_y)
     azimuth_utm, _, _ = GEOD.inv(lon0, lat0, lon2, lat2)
-    assert abs(vx - 1000.0) > 5.0  # the rotation is real (several degrees at 50 W) ...
+    assert abs(vy) > 50.0  # the rotation is real (several degrees at 50 W) ...
     assert azimuth_polar == pytest.approx(azimuth_utm, abs=0.05)  # ... and exactly undone
 
 
