@@ -10,6 +10,7 @@ Data flows one way: source -> scenes (search) -> candidate pairs -> selected pai
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,6 +23,7 @@ import xarray as xr
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
+from tracking.aoi import local_crs
 from tracking.estimate import chip_count, estimated_seconds, format_duration, max_detectable_speed
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
@@ -29,12 +31,28 @@ from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.sources import demo, wrs2
 from tracking.store import ResultStore, result_key
-from tracking.timeseries import SERIES_COLUMNS, sample_fields
+from tracking.timeseries import empty_series, sample_fields
 
-__all__ = ["PRESETS", "SOURCES", "AppState", "scene_loader"]
+__all__ = ["ENDPOINTS", "PRESETS", "REMOTE", "SOURCES", "AppState", "empty_scenes", "scene_loader"]
 
-#: Data sources the session can search. Remote sources (Landsat STAC, ITS_LIVE) join with issue 4.
-SOURCES = {"Demo glacier (offline)": "demo", "My GeoTIFFs": "local"}
+#: Data sources the session can search, by label.
+SOURCES = {
+    "Demo glacier (offline)": "demo",
+    "My GeoTIFFs": "local",
+    "Landsat 8/9 · red, 30 m (Planetary Computer)": "landsat",
+    "Sentinel-2 · NIR B08, 10 m (Earth Search)": "sentinel2",
+    "Landsat 8/9 · pan, 15 m (USGS, needs credentials)": "landsat-pan",
+}
+#: The sources searched through STAC APIs (`tracking.sources.stac.PROVIDERS`).
+REMOTE = ("landsat", "sentinel2", "landsat-pan")
+
+#: Remote endpoints, by source key; None means the library's default. Mirrors and tests set them.
+ENDPOINTS: dict[str, str | None] = {
+    "landsat": None, "sentinel2": None, "landsat-pan": None,  # STAC API roots
+    "sas": None,  # Planetary Computer SAS token endpoint
+    "itslive": None,  # ITS_LIVE STAC API root
+    "itslive-catalog": None,  # ITS_LIVE datacube GeoJSON catalog
+}  # fmt: skip
 
 #: Parameter presets: a quick look, the defaults, and a fine grid with the most accurate sub-pixel fit.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -55,7 +73,7 @@ _PAIR_COLUMNS = ["reference", "secondary", "t0", "t1", "dt_days", "mid_date", "s
                  "cloud_cover", "tracked"]  # fmt: skip
 
 
-def _empty_scenes() -> gpd.GeoDataFrame:
+def empty_scenes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: [] for c in _SCENE_COLUMNS[:-1]}, geometry=[], crs="EPSG:4326")
 
 
@@ -64,15 +82,45 @@ def _empty_scenes() -> gpd.GeoDataFrame:
 # ----------------------------------------------------------------------------------------------------------
 
 _scene_cache: dict[tuple, xr.DataArray] = {}
+_remote_rows: dict[tuple[str, str], dict[str, Any]] = {}  # (source, scene id) -> its scene-table row
 _scene_loading: dict[tuple, Future] = {}
 _scene_lock = threading.Lock()
 _scene_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="icetrack-scenes")
 _SCENE_CACHE_ITEMS = 48
 
 
-def _load_demo(key: tuple) -> xr.DataArray:
-    _, scene_id, band, bbox = key
-    return demo.load_scene(scene_id, band, bbox=bbox)
+def _load(key: tuple) -> xr.DataArray:
+    source, scene_id, band, bbox, crs = key
+    if source == "demo":
+        return demo.load_scene(scene_id, band, bbox=bbox)
+    from tracking.sources import stac
+
+    row = _remote_rows.get((source, scene_id))
+    if row is None:
+        raise TrackingError(f"scene {scene_id} is not in the last search: search again.")
+    return stac.load_scene(row, bbox, bbox_crs=crs, cache=remote_cache(), signer=sas_signer(), provider=source)
+
+
+@functools.cache
+def remote_cache() -> Any:
+    """The process's download cache (`tracking.sources.cache.DownloadCache`, under ``$ICETRACK_CACHE``)."""
+    from tracking.sources.cache import DownloadCache
+
+    return DownloadCache()
+
+
+def sas_signer() -> Any:
+    """The process's Planetary Computer signer (tokens are cached until they expire)."""
+    global _SIGNER
+    from tracking.sources.stac import SasSigner
+
+    url = ENDPOINTS["sas"]
+    if _SIGNER is None or (url is not None and _SIGNER.token_url != url):
+        _SIGNER = SasSigner(url) if url else SasSigner()
+    return _SIGNER
+
+
+_SIGNER: Any = None
 
 
 def _scene_future(key: tuple) -> Future:
@@ -83,12 +131,13 @@ def _scene_future(key: tuple) -> Future:
             done.set_result(_scene_cache[key])
             return done
         if key not in _scene_loading:
-            _scene_loading[key] = _scene_pool.submit(_load_demo, key)
+            _scene_loading[key] = _scene_pool.submit(_load, key)
         return _scene_loading[key]
 
 
 def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] | None,
-                 uploads: dict[str, xr.DataArray], *, wait: bool = True) -> xr.DataArray | None:  # fmt: skip
+                 uploads: dict[str, xr.DataArray], *, wait: bool = True,
+                 crs: str | None = None) -> xr.DataArray | None:  # fmt: skip
     """Load one scene's area of interest, cached per process (the same crop is asked for by many pairs).
 
     A crop asked for twice is loaded once, also when the second request comes while the first is loading
@@ -96,26 +145,33 @@ def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] 
 
     Parameters
     ----------
-    source : {"demo", "local"}
+    source : {"demo", "local", "landsat", "sentinel2", "landsat-pan"}
     scene_id : str
     band : str
-        Demo band ("red" or "pan"); ignored for local files.
+        Demo band ("red" or "pan"); ignored for local files and remote sources (their provider's band).
     bbox : (xmin, ymin, xmax, ymax) or None
-        Area of interest in the source's CRS.
+        Area of interest in ``crs``.
     uploads : dict
         The session's uploaded scenes by id (the local source).
     wait : bool
         False starts the load in the background and returns None (a prefetch).
+    crs : str, optional
+        CRS of ``bbox`` (default: the demo's).
     """
     if source == "local":
         if scene_id not in uploads:
             raise TrackingError(f"the uploaded scene {scene_id!r} is gone: upload it again.")
         return uploads[scene_id]
-    key = (source, scene_id, band, bbox)
+    key = (source, scene_id, band, bbox, crs or demo.DEMO_CRS)
     future = _scene_future(key)
     if not wait:
         return None
-    scene = future.result()
+    try:
+        scene = future.result()
+    except Exception:
+        with _scene_lock:  # a failed load is tried again next time (the network may be back)
+            _scene_loading.pop(key, None)
+        raise
     with _scene_lock:
         _scene_loading.pop(key, None)
         _scene_cache[key] = scene
@@ -179,10 +235,21 @@ class AppState(param.Parameterized):
     points = param.DataFrame(default=None, allow_None=True, doc="Named sample points: name, lon, lat.")
     series_dt = param.Range((1.0, 120.0), bounds=(1.0, 545.0), doc="Pairs shown in the series, dt in days.")
     colour_by = param.Selector(default="point", objects=["point", "dt"], doc="Colour series by point or dt.")
+    external_series = param.DataFrame(default=None, allow_None=True,
+                                      doc="Series from elsewhere (ITS_LIVE datacubes or CSV files), plotted "
+                                          "beside our own; the columns of tracking.timeseries.")  # fmt: skip
+
+    # --- ITS_LIVE ---------------------------------------------------------------------------------------------
+    granules = param.DataFrame(default=None, allow_None=True, doc="ITS_LIVE image-pair granules found.")
+    itslive_min_valid = param.Number(20.0, bounds=(0.0, 100.0), step=5.0,
+                                     doc="Smallest share of valid pixels of an ITS_LIVE granule, %.")  # fmt: skip
+    itslive_dt = param.Range((5.0, 120.0), bounds=(1.0, 545.0), doc="Time separation of ITS_LIVE pairs, days.")
+    itslive_mission = param.Selector(default="landsat", objects=["landsat", "sentinel2", "any"],
+                                     doc="Which ITS_LIVE pairs: Landsat 8/9, Sentinel-2, or any.")  # fmt: skip
 
     def __init__(self, store: ResultStore | None = None, **params: Any) -> None:
         params.setdefault("params", TrackingParameters())
-        params.setdefault("scenes", _empty_scenes())
+        params.setdefault("scenes", empty_scenes())
         params.setdefault("points", pd.DataFrame({c: pd.Series(dtype=float) for c in _POINT_COLUMNS}
                                                  ).astype({"name": str}))  # fmt: skip
         super().__init__(**params)
@@ -202,11 +269,28 @@ class AppState(param.Parameterized):
         return next(iter(self.uploads.values()))
 
     @property
+    def remote(self) -> bool:
+        """Whether the source is searched through a STAC API (needs the network)."""
+        return self.source in REMOTE
+
+    @property
     def crs(self) -> str:
-        """CRS of the area of interest: the demo's UTM zone, or the first uploaded scene's CRS."""
+        """CRS of the area of interest: the demo's UTM zone, the first uploaded scene's CRS, or (remote sources)
+        the marker's own UTM zone."""
         if self.source == "local" and self.uploads:
             return str(self._first_upload().rio.crs)
+        if self.remote:
+            return local_crs(self.lon, self.lat)
         return demo.DEMO_CRS
+
+    @property
+    def band_name(self) -> str:
+        """The band tracked: the chosen demo band, or the remote provider's band (red, nir, pan)."""
+        if self.remote:
+            from tracking.sources.stac import PROVIDERS
+
+            return PROVIDERS[self.source].band
+        return self.band
 
     def aoi_bounds(self, crs: str | None = None) -> tuple[float, float, float, float]:
         """The square area of interest around the marker, ``(xmin, ymin, xmax, ymax)`` in ``crs``.
@@ -227,7 +311,7 @@ class AppState(param.Parameterized):
         self.param.update(lon=round(float(lon), 4), lat=round(float(lat), 4))
 
     def catalog(self) -> gpd.GeoDataFrame:
-        """Every scene of the current source, before filtering."""
+        """Every scene of an offline source (demo, uploads), before filtering."""
         if self.source == "demo":
             return demo.catalog()
         from tracking.sources.local import scene_table
@@ -240,39 +324,79 @@ class AppState(param.Parameterized):
             return self.catalog()
         covering = wrs2.path_rows(self.lon, self.lat)
         if not covering:
-            return _empty_scenes()
+            return empty_scenes()
         frames = [wrs2.grid(paths=[path], rows=[row]) for path, row in covering]
         return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
 
+    def find_scenes(self) -> gpd.GeoDataFrame:
+        """The scenes that cover the marker, in the date range and under the cloud limit; sets nothing.
+
+        For remote sources this queries the STAC API (seconds; the dashboard calls it in a worker thread).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The scenes, sorted by time, with ``aoi_cover`` (% of the area of interest inside the footprint).
+
+        Raises
+        ------
+        ParameterError
+            If the date range is reversed.
+        RemoteError
+            (remote sources) no network, refused credentials, a failing service.
+        """
+        if self.start > self.end:
+            raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
+        if self.source == "local":
+            return self.catalog().sort_values("time").reset_index(drop=True)
+        if self.remote:
+            from tracking.sources import stac
+
+            table = stac.search(self.source, lon=self.lon, lat=self.lat, start=self.start, end=self.end,
+                                max_cloud=self.max_cloud, url=ENDPOINTS[self.source],
+                                signer=sas_signer())  # fmt: skip
+            for row in table.to_dict("records"):
+                _remote_rows[(self.source, str(row["scene_id"]))] = row
+        else:
+            table = self.catalog()
+        if table.empty:
+            return table
+        times = pd.to_datetime(table["time"]).dt.tz_localize(None).dt.normalize()
+        keep = ((times >= pd.Timestamp(self.start)) & (times <= pd.Timestamp(self.end))
+                & table.intersects(Point(self.lon, self.lat)))  # fmt: skip
+        keep &= table["cloud_cover"].fillna(0) <= self.max_cloud
+        table = table[keep].sort_values("time").reset_index(drop=True)
+        aoi = box(*self.aoi_bounds())
+        covered = table.to_crs(self.crs).intersection(aoi).area / aoi.area * 100.0
+        table["aoi_cover"] = covered.round(1).to_numpy()
+        return table
+
+    def set_scenes(self, table: gpd.GeoDataFrame) -> None:
+        """Show a search's scenes (and their pairs), and log it."""
+        if self.source == "local" and len(table):
+            centre = table.union_all().centroid
+            self.move_marker(centre.x, centre.y)
+        self.scenes = table
+        where = "your files" if self.source == "local" else f"{self.lat:.3f} N, {self.lon:.3f} E"
+        self.add_log(f"Search: {len(table)} scenes ({self.source}) between {self.start} and {self.end} "
+                     f"with cloud cover <= {self.max_cloud:.0f}% at {where}.")  # fmt: skip
+
     def search(self) -> gpd.GeoDataFrame:
-        """Find the scenes that cover the marker, in the date range and under the cloud limit.
+        """`find_scenes`, then `set_scenes`: search and show the result in one call.
 
         Returns
         -------
         geopandas.GeoDataFrame
             The scenes found (also stored in ``scenes``), sorted by time.
         """
-        if self.start > self.end:
-            raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
-        table = self.catalog()
-        if self.source == "local":
-            table = table.sort_values("time").reset_index(drop=True)
-            if len(table):
-                centre = table.union_all().centroid
-                self.move_marker(centre.x, centre.y)
-        elif not table.empty:
-            times = pd.to_datetime(table["time"]).dt.tz_localize(None).dt.normalize()
-            keep = ((times >= pd.Timestamp(self.start)) & (times <= pd.Timestamp(self.end))
-                    & table.intersects(Point(self.lon, self.lat)))  # fmt: skip
-            keep &= table["cloud_cover"].fillna(0) <= self.max_cloud
-            table = table[keep].sort_values("time").reset_index(drop=True)
-            aoi = box(*self.aoi_bounds())
-            covered = table.to_crs(self.crs).intersection(aoi).area / aoi.area * 100.0
-            table["aoi_cover"] = covered.round(1).to_numpy()
-        self.scenes = table
-        self.add_log(f"Search: {len(table)} scenes between {self.start} and {self.end} "
-                     f"with cloud cover <= {self.max_cloud:.0f}% at {self.lat:.3f} N, {self.lon:.3f} E.")  # fmt: skip
+        table = self.find_scenes()
+        self.set_scenes(table)
         return table
+
+    @param.depends("source", watch=True)
+    def _forget_scenes(self) -> None:
+        """Another source: the scenes found belong to the old one."""
+        self.scenes = empty_scenes()
 
     # ------------------------------------------------------------------------------------------------------
     # pairs
@@ -307,7 +431,7 @@ class AppState(param.Parameterized):
         bbox = self.aoi_bounds()
         for _, row in self.pairs_to_run().iterrows():
             for scene_id in (row["reference"], row["secondary"]):
-                scene_loader(self.source, scene_id, self.band, bbox, self.uploads, wait=False)
+                scene_loader(self.source, scene_id, self.band_name, bbox, self.uploads, wait=False, crs=self.crs)
 
     def refresh_tracked(self) -> None:
         """Recompute the pairs' ``tracked`` column (after a run or a parameter change)."""
@@ -336,14 +460,14 @@ class AppState(param.Parameterized):
     def result_key(self, row: Any, *, bbox: Any = "aoi") -> str:
         """The result-store key of a pair row (its scenes, the area, the band and the parameters)."""
         bbox = self._bbox() if bbox == "aoi" else bbox
-        return result_key(row.reference, row.secondary, self.params, source=self.source, band=self.band,
+        return result_key(row.reference, row.secondary, self.params, source=self.source, band=self.band_name,
                           bbox=bbox)  # fmt: skip
 
     def load_pair(self, row: Any) -> Pair:
         """Load the area of interest of a pair's two scenes and put them on one grid."""
         bbox = self._bbox()
-        reference = scene_loader(self.source, row.reference, self.band, bbox, self.uploads)
-        secondary = scene_loader(self.source, row.secondary, self.band, bbox, self.uploads)
+        reference = scene_loader(self.source, row.reference, self.band_name, bbox, self.uploads, crs=self.crs)
+        secondary = scene_loader(self.source, row.secondary, self.band_name, bbox, self.uploads, crs=self.crs)
         return Pair.from_scenes(reference, secondary)
 
     # ------------------------------------------------------------------------------------------------------
@@ -370,6 +494,10 @@ class AppState(param.Parameterized):
         """Pixel size of the scenes tracked, m."""
         if self.source == "local" and self.uploads:
             return float(abs(self._first_upload().rio.resolution()[0]))
+        if self.remote:
+            from tracking.sources.stac import PROVIDERS
+
+            return float(PROVIDERS[self.source].pixel_size)
         return demo.BANDS[self.band]
 
     def aoi_shape(self) -> tuple[int, int]:
@@ -419,7 +547,7 @@ class AppState(param.Parameterized):
         if scene_id is None:
             return None
         try:
-            return scene_loader(self.source, scene_id, self.band, self._bbox(), self.uploads)
+            return scene_loader(self.source, scene_id, self.band_name, self._bbox(), self.uploads, crs=self.crs)
         except TrackingError:
             return None
 
@@ -458,13 +586,87 @@ class AppState(param.Parameterized):
         self.points = self.points[self.points["name"] != name].reset_index(drop=True)
 
     def series(self) -> pd.DataFrame:
-        """Speed at every point in every result: one row per (result, point), see `tracking.timeseries`."""
-        if not len(self.points) or not self.results:
-            return pd.DataFrame({c: [] for c in SERIES_COLUMNS})
-        series = sample_fields(list(self.results.values()), self.points, layer=self.layer)
-        order = {name: i for i, name in enumerate(self.points["name"])}  # the points' order sets their colours
+        """Speed at every point in every result, then the external series (ITS_LIVE): one table, see
+        `tracking.timeseries`."""
+        frames = []
+        if len(self.points) and self.results:
+            frames.append(sample_fields(list(self.results.values()), self.points, layer=self.layer))
+        if self.external_series is not None and len(self.external_series):
+            frames.append(self.external_series)
+        if not frames:
+            return empty_series()
+        series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        names = list(self.points["name"]) + [n for n in pd.unique(series["point"]) if n not in set(self.points["name"])]
+        order = {name: i for i, name in enumerate(names)}  # the points' order sets their colours
         rank = series["point"].map(order)
         return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
+
+    def add_series(self, frame: pd.DataFrame) -> None:
+        """Add external series (e.g. `tracking.sources.itslive.cube_series`) to the time-series plot.
+
+        Rows of a (point, source) already present are replaced, so loading the same series twice keeps one copy.
+        """
+        current = self.external_series
+        if current is not None and len(current):
+            again = current.set_index(["point", "source"]).index.isin(frame.set_index(["point", "source"]).index)
+            frame = pd.concat([current[~again], frame], ignore_index=True)
+        self.external_series = frame.reset_index(drop=True)
+        names = ", ".join(pd.unique(frame["point"]).astype(str))
+        self.add_log(f"Series added: {len(frame)} rows ({names}).")
+
+    # ------------------------------------------------------------------------------------------------------
+    # ITS_LIVE
+    # ------------------------------------------------------------------------------------------------------
+
+    def find_granules(self) -> pd.DataFrame:
+        """ITS_LIVE image pairs at the marker, in the dates, with enough valid pixels; sets nothing (network).
+
+        Raises
+        ------
+        RemoteError
+            No network, or the ITS_LIVE API failed.
+        """
+        from tracking.sources import itslive
+
+        if self.start > self.end:
+            raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
+        return itslive.search_granules(
+            lon=self.lon, lat=self.lat, start=self.start, end=self.end, min_valid=self.itslive_min_valid,
+            dt_days=self.itslive_dt, mission=None if self.itslive_mission == "any" else self.itslive_mission,
+            url=ENDPOINTS["itslive"] or itslive.STAC_URL,
+        )
+
+    def set_granules(self, table: pd.DataFrame) -> None:
+        """Show the ITS_LIVE granules found."""
+        self.granules = table
+        self.add_log(f"ITS_LIVE: {len(table)} image pairs between {self.start} and {self.end} with >= "
+                     f"{self.itslive_min_valid:.0f}% valid pixels at {self.lat:.3f} N, {self.lon:.3f} E.")  # fmt: skip
+
+    def granule_key(self, granule_id: str) -> str:
+        """The result key of an ITS_LIVE granule cropped to the area of interest."""
+        west, south, east, north = self.aoi_bounds("EPSG:4326")
+        return f"itslive:{granule_id}:{west:.4f},{south:.4f},{east:.4f},{north:.4f}"
+
+    def load_granule(self, row: Any) -> xr.Dataset:
+        """Load one ITS_LIVE granule's velocity over the area of interest (network; run in a worker thread)."""
+        from tracking.sources import itslive
+
+        key = self.granule_key(str(row["granule_id"]))
+        field = self.store.get(key)
+        if field is None:
+            field = itslive.load_granule(row["href"], bbox=self.aoi_bounds("EPSG:4326"), cache=remote_cache())
+            self.store.put(key, field)
+        return field
+
+    def find_cube_series(self) -> pd.DataFrame:
+        """ITS_LIVE datacube series at every sample point (network; run in a worker thread)."""
+        from tracking.sources import itslive
+
+        if not len(self.points):
+            raise ParameterError("add a point first: click the speed map, or add one on the time-series tab.")
+        frames = [itslive.cube_series(p.lon, p.lat, name=p.name, catalog=ENDPOINTS["itslive-catalog"])
+                  for p in self.points.itertuples()]  # fmt: skip
+        return pd.concat(frames, ignore_index=True)
 
     def truth(self) -> pd.DataFrame | None:
         """For the demo: the true speed at each point, sampled every 8 days over the results' span."""

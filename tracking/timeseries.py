@@ -23,7 +23,7 @@ from tracking.exceptions import ParameterError, TrackingError
 from tracking.io import atomic_path
 from tracking.velocity import vectors
 
-__all__ = ["SERIES_COLUMNS", "sample_fields", "write_csv"]
+__all__ = ["SERIES_COLUMNS", "empty_series", "sample_fields", "write_csv"]
 
 #: Columns of a series table, in order.
 SERIES_COLUMNS = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import holoviews as hv
 import pandas as pd
 import panel as pn
@@ -10,7 +12,7 @@ from panel import ui
 from pyproj import Transformer
 
 from dashboard import plots
-from dashboard.state import SOURCES
+from dashboard.state import ENDPOINTS, SOURCES
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
@@ -37,20 +39,46 @@ class WhereView(StateView):
             pagination=None,
         )
         s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
+        s.param.watch(self._on_source, "source")
+        self.band.disabled = s.remote
         # drawn after the page is up (defer_load), so that the controls are usable sooner
         self.map = pn.panel(self._map, defer_load=True, sizing_mode="stretch_width", height=420)
 
-    def _search(self, _event=None) -> None:
+    async def _search(self, _event=None) -> None:
+        """Search in a worker thread (remote searches take seconds), then show the scenes on the loop."""
+        self.search_button.loading = True
         try:
-            found = self.state.search()
+            found = await asyncio.to_thread(self.state.find_scenes)
+            self.state.set_scenes(found)
         except TrackingError as err:
+            self.state.add_log(f"Search failed: {err}")
             notify("error", str(err))
             return
+        finally:
+            self.search_button.loading = False
         if found.empty:
             notify("warning", "No scene found: move the marker onto the footprints, widen the dates or raise the "
                               "cloud limit.")  # fmt: skip
         else:
             notify("info", f"{len(found)} scenes found; {len(self.state.pairs)} pairs within the dt range.")
+
+    async def _on_source(self, event: param.parameterized.Event) -> None:
+        """A remote source: say at once (within a few seconds) when its service cannot be reached."""
+        state = self.state
+        self.band.disabled = state.remote
+        if not state.remote:
+            return
+        from tracking.sources.http import check_network
+        from tracking.sources.stac import PROVIDERS
+
+        url = ENDPOINTS[state.source] or PROVIDERS[state.source].url
+        try:
+            await asyncio.to_thread(check_network, url, timeout=3.0)
+        except TrackingError as err:
+            state.add_log(f"{event.new}: {err}")
+            notify("error", f"{err} The demo glacier and your own GeoTIFFs work offline.")
+            return
+        state.add_log(f"Source: {event.new} ({PROVIDERS[state.source].label}); reachable.")
 
     def _scene_frame(self) -> pd.DataFrame:
         """The scene table as shown: date, sensor, path/row, cloud cover."""
@@ -63,7 +91,7 @@ class WhereView(StateView):
         return pd.DataFrame({
             "date": pd.to_datetime(scenes["time"]).dt.strftime("%Y-%m-%d"),
             "sensor": scenes["sensor"],
-            "path/row": [f"{p:03d}/{r:03d}" if p >= 0 else "-" for p, r in zip(scenes["path"], scenes["row"], strict=True)],
+            "path/row": _path_row_or_tile(scenes),
             "cloud (%)": scenes["cloud_cover"].round(1),
             "area covered (%)": scenes.get("aoi_cover", 100.0),
             "scene": scenes["scene_id"],
@@ -107,3 +135,10 @@ class WhereView(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_width")
+
+
+def _path_row_or_tile(scenes: pd.DataFrame) -> list[str]:
+    """``PPP/RRR`` for Landsat scenes, the MGRS tile for Sentinel-2, "-" when unknown."""
+    tiles = scenes["tile"] if "tile" in scenes.columns else pd.Series([""] * len(scenes), index=scenes.index)
+    return [f"{p:03d}/{r:03d}" if p >= 0 else (str(t) or "-")
+            for p, r, t in zip(scenes["path"], scenes["row"], tiles.fillna(""), strict=True)]  # fmt: skip
