@@ -17,6 +17,7 @@ from dashboard.state import AppState
 from dashboard.views import (
     CompareView,
     ExportView,
+    ItsLiveView,
     PairsView,
     ParametersView,
     ResultsView,
@@ -46,6 +47,8 @@ HELP = {
     "run": "Tracks in the background; pairs already tracked with these parameters are reused.",
     "display": "Speeds in m/yr on a log scale; click the speed map to add sample points.",
     "export": "File names carry the place and the two dates.",
+    "itslive": "Ready-made ITS_LIVE velocities at the marker and dates: add pairs to the results (compare them "
+               "with yours) or add datacube series at your points. Needs the internet.",
 }
 
 
@@ -107,6 +110,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     compare = CompareView(state=state, projected=projected)
     series = SeriesView(state=state)
     export = ExportView(state=state)
+    itslive = ItsLiveView(state=state)
 
     upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
     state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
@@ -117,9 +121,10 @@ def create_app(state: AppState | None = None) -> ui.Page:
         _step("4 · Run", "run", run.controls()),
         _step("5 · Display", "display", results.controls()),
         _step("6 · Export", "export", export),
+        _step("7 · ITS_LIVE velocities", "itslive", itslive.controls()),
     ]
     tabs = ui.Tabs(
-        ("Scenes and pairs", pn.Column(where, pairs, sizing_mode="stretch_width")),
+        ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
         ("Speed map", pn.Row(results, series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),

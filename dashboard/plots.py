@@ -722,6 +722,45 @@ def comparison(
     return hv.Layout(maps).cols(max(1, len(maps))).opts(shared_axes=True)
 
 
+def difference_map(diff: xr.Dataset, *, basemap_name: str = "None", limit: float | None = None) -> hv.Overlay:
+    """The speed difference of two fields (`tracking.compare.difference`) on a diverging colour scale.
+
+    Parameters
+    ----------
+    diff : xarray.Dataset
+        ``dv`` (m/yr) with its CRS and the attrs ``label_a``, ``label_b``, ``median_dv``, ``mad_dv``, ``count``.
+    basemap_name : str
+        One of `BASEMAPS`.
+    limit : float, optional
+        The colour range is ``(-limit, limit)``; default the 95th percentile of ``|dv|`` (at least 1 m/yr).
+
+    Returns
+    -------
+    holoviews.Overlay
+        Basemap and the rasterized difference, titled "a − b" with the median and spread.
+    """
+    source = diff[["dv"]].rio.write_crs(_crs_string(diff))
+    source["dv"] = source["dv"].rio.write_nodata(np.nan, encoded=False)
+    projected = source.rio.reproject(WEB_MERCATOR, resampling=Resampling.nearest, nodata=np.nan)
+    values = np.abs(diff["dv"].values[np.isfinite(diff["dv"].values)])
+    if limit is None:
+        limit = max(1.0, float(np.percentile(values, 95))) if values.size else 1.0
+    image = hv.Image(_map_dataset(projected), kdims=_MAP_DIMS,
+                     vdims=[hv.Dimension("dv", label="speed difference", unit="m/yr")])  # fmt: skip
+    raster = _rasterize(image, False, None, None).opts(
+        hv.opts.Image(cmap="RdBu_r", clim=(-limit, limit), colorbar=True, clabel="a − b (m/yr)",
+                      tools=["hover"], hover_tooltips=[("a − b", "@image{0,0.0} m/yr")], **_MAP_OPTS)
+    )  # fmt: skip
+    attrs = diff.attrs
+    title = (f"a − b: {attrs.get('label_a', 'a')} − {attrs.get('label_b', 'b')}  ·  median "
+             f"{attrs.get('median_dv', float('nan')):+.0f}, spread {attrs.get('mad_dv', float('nan')):.0f} m/yr "
+             f"over {attrs.get('count', 0)} nodes")  # fmt: skip
+    layers = [layer for layer in (basemap(basemap_name), raster) if layer is not None]
+    overlay = functools.reduce(operator.mul, layers) if len(layers) > 1 else hv.Overlay(layers)
+    return overlay.opts(hv.opts.Overlay(title=title, data_aspect=1, xaxis=None, yaxis=None,
+                                        active_tools=["wheel_zoom"]))  # fmt: skip
+
+
 # ----------------------------------------------------------------------------------------------------------
 # time series
 # ----------------------------------------------------------------------------------------------------------
@@ -764,6 +803,7 @@ def _prepare(series: pd.DataFrame, dt_range: tuple[float, float]) -> pd.DataFram
     for name, default in (("v_error", np.nan), ("source", ""), ("label", "")):
         if name not in frame.columns:
             frame[name] = default
+    frame["source"] = frame["source"].fillna("").astype(str)
     frame["v_error"] = pd.to_numeric(frame["v_error"], errors="coerce")
     frame["t0_text"] = frame["t0"].dt.strftime("%Y-%m-%d")
     frame["t1_text"] = frame["t1"].dt.strftime("%Y-%m-%d")
@@ -773,7 +813,8 @@ def _prepare(series: pd.DataFrame, dt_range: tuple[float, float]) -> pd.DataFram
     return frame
 
 
-def _layers_of(frame: pd.DataFrame, color: Any, label: str = "", **style: Any) -> list[hv.Element]:
+def _layers_of(frame: pd.DataFrame, color: Any, label: str = "", marker: str = "circle",
+               **style: Any) -> list[hv.Element]:  # fmt: skip
     """Span bars t0 -> t1, error bars and a mid-date dot for one group of rows."""
     extra = ["point", "t0_text", "t1_text", "dt_days", "source"]
     segments = hv.Segments(frame, kdims=[hv.Dimension("t0", label="date"), _SPEED, "t1", "speed_end"],
@@ -784,7 +825,7 @@ def _layers_of(frame: pd.DataFrame, color: Any, label: str = "", **style: Any) -
         layers.append(hv.ErrorBars(with_error, kdims=[_TIME], vdims=[_SPEED, "v_error"]).opts(
             color="#555555", line_width=1, show_legend=False))
     scatter = hv.Scatter(frame, kdims=[_TIME], vdims=[_SPEED, *extra], label=label)
-    layers.append(scatter.opts(color=color, size=6, line_color="white", tools=["hover"],
+    layers.append(scatter.opts(color=color, size=6, line_color="white", tools=["hover"], marker=marker,
                                hover_tooltips=_SERIES_HOVER, **style))
     return layers
 
@@ -802,9 +843,13 @@ def _point_colour(name: str, order: Sequence[str]) -> str:
 
 
 def _by_point(frame: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
+    """One colour per point; series from other sources (ITS_LIVE) in the point's colour with square dots."""
     layers: list[hv.Element] = []
-    for name, group in frame.groupby("point", sort=False):
-        layers.extend(_layers_of(group, _point_colour(str(name), order), label=str(name)))
+    for (name, source), group in frame.groupby(["point", "source"], sort=False):
+        external = str(source) not in ("", "icetrack")
+        label = f"{name} · {source}" if external else str(name)
+        layers.extend(_layers_of(group, _point_colour(str(name), order), label=label,
+                                 marker="square" if external else "circle"))  # fmt: skip
     return layers
 
 

@@ -2,6 +2,7 @@
 
 from dashboard.views.compare import CompareView
 from dashboard.views.export import ExportView
+from dashboard.views.itslive import ItsLiveView
 from dashboard.views.pairs import PairsView
 from dashboard.views.parameters import ParametersView
 from dashboard.views.results import ResultsView
@@ -10,5 +11,5 @@ from dashboard.views.series import SeriesView
 from dashboard.views.upload import UploadView
 from dashboard.views.where import WhereView
 
-__all__ = ["CompareView", "ExportView", "PairsView", "ParametersView", "ResultsView", "RunView", "SeriesView",
+__all__ = ["CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "ResultsView", "RunView", "SeriesView",
            "UploadView", "WhereView"]

@@ -10,6 +10,8 @@ from panel import ui
 from dashboard import plots
 from dashboard.views.base import StateView
 from dashboard.views.results import ProjectedCache
+from tracking.compare import difference
+from tracking.exceptions import TrackingError
 
 
 class CompareView(StateView):
@@ -23,10 +25,21 @@ class CompareView(StateView):
         self.state.param.watch(self._options, "results")
         self.plot = pn.pane.HoloViews(self._layout, name="comparison")  # fixed size: maps keep their aspect
         self._auto: list[str] = []
+        self.field_a = ui.Select(label="Difference: a", options={}, width=300)
+        self.field_b = ui.Select(label="minus b", options={}, width=300)
+        self.difference = pn.pane.HoloViews(
+            pn.bind(self._difference, self.field_a, self.field_b, self.state.param.layer, self.state.param.basemap),
+            name="difference",
+        )
 
     def _options(self, _event=None) -> None:
         labels = self.state.result_labels()
         self.choice.options = labels
+        keys = list(labels.values())
+        self.field_a.options = labels
+        self.field_b.options = labels
+        if len(keys) >= 2 and (self.field_a.value not in keys or self.field_b.value not in keys):
+            self.field_a.value, self.field_b.value = keys[-1], keys[-2]
         if self.state.compare == self._auto:  # until the user chooses, show the three latest results
             self._auto = list(labels.values())[-3:]
             self.choice.value = self._auto
@@ -50,5 +63,18 @@ class CompareView(StateView):
                     element.opts(colorbar=False)
         return layout.opts(hv.opts.Overlay(responsive=False, frame_width=side, frame_height=side, data_aspect=1))
 
+    def _difference(self, key_a: str | None, key_b: str | None, layer: str, basemap: str):
+        s = self.state
+        a, b = s.results.get(key_a), s.results.get(key_b)
+        if a is None or b is None or key_a == key_b:
+            return plots.empty_map("Choose two different results: a − b is drawn on a's grid")
+        try:
+            diff = difference(a, b, layer=layer)
+        except TrackingError as err:
+            return plots.empty_map(str(err))
+        return plots.difference_map(diff, basemap_name=basemap).opts(
+            hv.opts.Overlay(responsive=False, frame_width=520, frame_height=520))
+
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.choice, self.plot, sizing_mode="stretch_width")
+        return pn.Column(self.choice, self.plot, pn.Row(self.field_a, self.field_b), self.difference,
+                         sizing_mode="stretch_width")  # fmt: skip

@@ -45,7 +45,8 @@ class SeriesView(StateView):
             name = self.points.value.iloc[event.row]["name"]
             self.state.remove_point(name)
 
-    @param.depends("state.results", "state.points", "state.layer", "state.series_dt", "state.colour_by")
+    @param.depends("state.results", "state.points", "state.layer", "state.series_dt", "state.colour_by",
+                   "state.external_series")  # fmt: skip
     def _plot(self):
         s = self.state
         series = s.series()
@@ -53,7 +54,9 @@ class SeriesView(StateView):
         self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
         truth = s.truth()
         plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=truth)
-        speeds = [series["v"].max(), 0.0 if truth is None else truth["v"].max()]
+        shown_rows = series[series["dt_days"].between(*s.series_dt)] if len(series) else series
+        top_shown = shown_rows["v"].quantile(0.99) if len(shown_rows) else 0.0  # robust to a few wild pairs
+        speeds = [top_shown, 0.0 if truth is None else truth["v"].max()]
         top = np.nanmax(speeds) if np.isfinite(speeds).any() else 0.0
         if top > 0:  # room above the data for the legend
             plot = plot.opts(hv.opts.Overlay(legend_position="top_left"), hv.opts.Curve(ylim=(0, top * 1.4)),
