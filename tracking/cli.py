@@ -1,4 +1,5 @@
-"""The ``icetrack`` command: ``icetrack demo`` and ``icetrack track``.
+"""The ``icetrack`` command: ``demo``, ``track``, and the data commands ``search``, ``fetch``, ``compare``,
+``itslive`` (`tracking.cli_data`).
 
 Every `TrackingParameters` parameter is a flag of ``icetrack track``, generated from the parameter objects (name,
 type, default, bounds and help come from ``tracking.params``). Errors print one line,
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _add_demo(commands)
     _add_track(commands)
+    from tracking.cli_data import add_data_commands
+
+    add_data_commands(commands, date=_date, debug_flag=_debug_flag, usage_error=UsageError)
     return parser
 
 
