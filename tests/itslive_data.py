@@ -17,6 +17,7 @@ values so tests can check what the readers return:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,10 @@ class SyntheticCube:
 
 
 def write_cube(
-    path: str | Path, *, n_time: int = 40, size: int = 20, spacing: float = 120.0, seed: int = 0
+    path: str | Path, *, n_time: int = 40, size: int = 20, spacing: float = 120.0, seed: int = 0,
+    lon: float = CUBE_LON, lat: float = CUBE_LAT, start: str = "2015-01-10T14:00:00",
+    velocity: Callable[[pd.Timestamp, pd.Timestamp, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    | None = None,
 ) -> SyntheticCube:
     """Write a tiny Zarr v2 ITS_LIVE datacube (consolidated metadata) around Jakobshavn, EPSG:3413.
 
@@ -252,6 +256,13 @@ def write_cube(
         Grid spacing, m.
     seed : int
         Seed of the shuffle of the dates.
+    lon, lat : float
+        Centre of the cube, degrees.
+    start : str
+        Second image time of the earliest pair (pairs follow every 37 days).
+    velocity : callable, optional
+        ``velocity(t0, t1, x, y) -> (vx, vy)`` in m/yr along EPSG:3413's axes at the cells' coordinates: the
+        cube's values (e.g. the demo's true motion). Default: the formula above.
 
     Returns
     -------
@@ -259,20 +270,24 @@ def write_cube(
     """
     path = Path(path)
     rng = np.random.default_rng(seed)
-    cx, cy = Transformer.from_crs(4326, 3413, always_xy=True).transform(CUBE_LON, CUBE_LAT)
+    cx, cy = Transformer.from_crs(4326, 3413, always_xy=True).transform(lon, lat)
     x0 = np.round(cx / spacing) * spacing - spacing * (size // 2)
     y0 = np.round(cy / spacing) * spacing + spacing * (size // 2)
     x = x0 + spacing * np.arange(size)
     y = y0 - spacing * np.arange(size)
 
     dt_days = rng.choice([5.0, 12.0, 16.0, 32.0, 48.0], n_time)
-    t1 = pd.Timestamp("2015-01-10T14:00:00") + pd.to_timedelta(rng.permutation(n_time) * 37.0, unit="D")
+    t1 = pd.Timestamp(start) + pd.to_timedelta(rng.permutation(n_time) * 37.0, unit="D")
     t0 = t1 - pd.to_timedelta(dt_days, unit="D")
     mid = t0 + (t1 - t0) / 2
     i = np.arange(n_time)[:, None, None]
     rr, cc = np.mgrid[0:size, 0:size]
     vx = -(2000.0 + 10.0 * i + 3.0 * cc[None])
     vy = np.broadcast_to(1500.0 + 20.0 * rr[None], vx.shape).copy()
+    if velocity is not None:
+        xx, yy = np.meshgrid(x, y)
+        for k in range(n_time):
+            vx[k], vy[k] = velocity(t0[k], t1[k], xx, yy)
     fill = np.zeros(vx.shape, dtype=bool)
     fill[::7, 0, :] = True  # some pairs have no value on the first row
     v = np.round(np.hypot(vx, vy))
