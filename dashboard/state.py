@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -645,7 +646,8 @@ class AppState(param.Parameterized):
     def granule_key(self, granule_id: str) -> str:
         """The result key of an ITS_LIVE granule cropped to the area of interest."""
         west, south, east, north = self.aoi_bounds("EPSG:4326")
-        return f"itslive:{granule_id}:{west:.4f},{south:.4f},{east:.4f},{north:.4f}"
+        text = f"{granule_id}|{west:.4f},{south:.4f},{east:.4f},{north:.4f}"
+        return "itslive-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
     def load_granule(self, row: Any) -> xr.Dataset:
         """Load one ITS_LIVE granule's velocity over the area of interest (network; run in a worker thread)."""
