@@ -737,7 +737,7 @@ def difference_map(diff: xr.Dataset, *, basemap_name: str = "None", limit: float
     Returns
     -------
     holoviews.Overlay
-        Basemap and the rasterized difference, titled "a − b" with the median and spread.
+        Basemap and the rasterized difference, titled with the median and spread of a − b.
     """
     source = diff[["dv"]].rio.write_crs(_crs_string(diff))
     source["dv"] = source["dv"].rio.write_nodata(np.nan, encoded=False)
@@ -752,9 +752,8 @@ def difference_map(diff: xr.Dataset, *, basemap_name: str = "None", limit: float
                       tools=["hover"], hover_tooltips=[("a − b", "@image{0,0.0} m/yr")], **_MAP_OPTS)
     )  # fmt: skip
     attrs = diff.attrs
-    title = (f"a − b: {attrs.get('label_a', 'a')} − {attrs.get('label_b', 'b')}  ·  median "
-             f"{attrs.get('median_dv', float('nan')):+.0f}, spread {attrs.get('mad_dv', float('nan')):.0f} m/yr "
-             f"over {attrs.get('count', 0)} nodes")  # fmt: skip
+    title = (f"speed a − b: median {attrs.get('median_dv', float('nan')):+.0f} m/yr, spread "
+             f"{attrs.get('mad_dv', float('nan')):.0f} m/yr ({attrs.get('count', 0)} nodes)")  # fmt: skip
     layers = [layer for layer in (basemap(basemap_name), raster) if layer is not None]
     overlay = functools.reduce(operator.mul, layers) if len(layers) > 1 else hv.Overlay(layers)
     return overlay.opts(hv.opts.Overlay(title=title, data_aspect=1, xaxis=None, yaxis=None,
@@ -846,7 +845,7 @@ def _by_point(frame: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
     """One colour per point; series from other sources (ITS_LIVE) in the point's colour with square dots."""
     layers: list[hv.Element] = []
     for (name, source), group in frame.groupby(["point", "source"], sort=False):
-        external = str(source) not in ("", "icetrack")
+        external = bool(source) and not str(source).startswith("icetrack")
         label = f"{name} · {source}" if external else str(name)
         layers.extend(_layers_of(group, _point_colour(str(name), order), label=label,
                                  marker="square" if external else "circle"))  # fmt: skip

@@ -172,7 +172,7 @@ def _itslive(remote: FakeRemote, folder: Path, side_km: float, pairs: list[tuple
 
 
 def _cube(remote: FakeRemote, folder: Path) -> Path:
-    cube = write_cube(folder / "cube.zarr", n_time=40, size=40, lon=TRUNK[0], lat=TRUNK[1],
+    cube = write_cube(folder / "cube.zarr", n_time=40, size=120, lon=TRUNK[0], lat=TRUNK[1],
                       start="2015-04-01T14:00:00", velocity=true_velocity_polar)  # fmt: skip
     xmin, xmax = cube.x.min() - 60, cube.x.max() + 60
     ymin, ymax = cube.y.min() - 60, cube.y.max() + 60

@@ -360,3 +360,15 @@ def test_figure_png(field: xr.Dataset) -> None:
 def test_pair_title() -> None:
     assert plots.pair_title(uniform_field(dt=16.0)) == "2021-05-01 – 2021-05-17 (16 d)"
     assert plots.pair_title(xr.Dataset()) == ""
+
+
+def test_difference_map_is_centred_on_zero_and_titled_with_the_median():
+    from tracking.compare import difference
+    from tracking.testing import uniform_field
+
+    diff = difference(uniform_field(vx=110.0), uniform_field(vx=100.0))
+    overlay = plots.difference_map(diff)
+    image = next(e for e in overlay if isinstance(e, hv.Image))
+    low, high = image.opts.get().kwargs["clim"]
+    assert low == -high and high >= 10.0
+    assert "median +10 m/yr" in overlay.opts.get().kwargs["title"]

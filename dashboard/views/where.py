@@ -76,7 +76,7 @@ class WhereView(StateView):
             await asyncio.to_thread(check_network, url, timeout=3.0)
         except TrackingError as err:
             state.add_log(f"{event.new}: {err}")
-            notify("error", f"{err} The demo glacier and your own GeoTIFFs work offline.")
+            notify("error", str(err))
             return
         state.add_log(f"Source: {event.new} ({PROVIDERS[state.source].label}); reachable.")
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("playwright")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the local-server helpers
 
 CANDIDATES = [os.environ.get("CHROMIUM_PATH", ""), "/usr/lib/chromium/chromium", "/usr/bin/chromium",
               shutil.which("chromium") or ""]  # fmt: skip
