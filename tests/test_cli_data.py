@@ -40,6 +40,9 @@ def test_search_lists_the_scenes_with_their_cloud_cover_and_area_covered(world, 
     written = pd.read_csv(table)
     assert list(written["scene_id"]) == world.scene_ids
     assert (written["aoi_cover"] == 100.0).all()
+    assert main(["search", "--lon", LON, "--lat", LAT, "--start", "2021-05-01", "--end", "2021-07-31",
+                 "--url", world.landsat_url, "--platform", "landsat-9"]) == 0  # fmt: skip
+    assert "0 scene(s) from landsat" in capsys.readouterr().err  # the demo world is all Landsat 8
 
 
 def test_fetch_then_track_then_compare_with_itslive(world, capsys, tmp_path):

@@ -36,6 +36,8 @@ def add_data_commands(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     _place(search, date)
     search.add_argument("--max-cloud", type=float, default=30.0, metavar="PCT",
                         help="largest cloud cover, %% (default: %(default)s)")  # fmt: skip
+    search.add_argument("--platform", nargs="+", default=None, metavar="NAME",
+                        help="keep only these platforms, e.g. landsat-8 landsat-9 or sentinel-2a")  # fmt: skip
     search.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write the table as CSV")
     debug_flag(search)
     search.set_defaults(handler=run_search)
@@ -152,7 +154,7 @@ def _search(args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp, ma
     from tracking.sources import stac
 
     table = stac.search(args.source, lon=args.lon, lat=args.lat, start=start, end=end, max_cloud=max_cloud,
-                        url=args.url)  # fmt: skip
+                        platforms=getattr(args, "platform", None), url=args.url)  # fmt: skip
     if len(table):
         crs = local_crs(args.lon, args.lat)
         aoi = box(*aoi_bounds(args.lon, args.lat, args.aoi_km, crs))
