@@ -25,6 +25,7 @@ class CompareView(StateView):
         self.state.param.watch(self._options, "results")
         self.plot = pn.pane.HoloViews(self._layout, name="comparison")  # fixed size: maps keep their aspect
         self._auto: list[str] = []
+        self._auto_pair: tuple[str | None, str | None] = (None, None)
         self.field_a = ui.Select(label="Difference: a", options={}, width=300)
         self.field_b = ui.Select(label="minus b", options={}, width=300)
         self.difference = pn.pane.HoloViews(
@@ -35,14 +36,25 @@ class CompareView(StateView):
     def _options(self, _event=None) -> None:
         labels = self.state.result_labels()
         self.choice.options = labels
-        keys = list(labels.values())
-        self.field_a.options = labels
-        self.field_b.options = labels
-        if len(keys) >= 2 and (self.field_a.value not in keys or self.field_b.value not in keys):
-            self.field_a.value, self.field_b.value = keys[-1], keys[-2]
         if self.state.compare == self._auto:  # until the user chooses, show the three latest results
             self._auto = list(labels.values())[-3:]
             self.choice.value = self._auto
+        self.field_a.options = labels
+        self.field_b.options = labels
+        chosen = (self.field_a.value, self.field_b.value)
+        if chosen == self._auto_pair or None in chosen:  # until the user chooses, pick the pair worth seeing
+            self._auto_pair = self._default_difference()
+            self.field_a.value, self.field_b.value = self._auto_pair
+
+    def _default_difference(self) -> tuple[str | None, str | None]:
+        """Our latest result minus the latest from another source (ITS_LIVE); else the two latest results."""
+        results = self.state.results
+        ours = [k for k, f in results.items() if str(f.attrs.get("source", "")).startswith("icetrack")]
+        others = [k for k in results if k not in ours]
+        if ours and others:
+            return ours[-1], others[-1]
+        keys = list(results)
+        return (keys[-1], keys[-2]) if len(keys) >= 2 else (None, None)
 
     @param.depends("state.compare", "state.layer", "state.log_scale", "state.clim", "state.cmap",
                    "state.basemap", "state.opacity")  # fmt: skip
