@@ -35,7 +35,7 @@ from tracking.exceptions import (
     RemoteError,
 )
 from tracking.scenes import Pair
-from tracking.sources import http, stac
+from tracking.sources import cog, http, stac
 from tracking.sources.cache import DownloadCache
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -639,7 +639,7 @@ def test_landsat_pan_with_aws_credentials_reads_the_requester_pays_copy(monkeypa
         calls.append((href, kw, dict(rasterio.env.getenv())))
         return "scene"
 
-    monkeypatch.setattr(stac.cog, "read_aoi", fake_read_aoi)
+    monkeypatch.setattr(cog, "read_aoi", fake_read_aoi)
     key = "collection02/level-1/standard/oli-tirs/2021/009/011/X/X_B8.TIF"
     row = {"scene_id": "X", "time": "2021-05-16", "sensor": "Landsat 8 OLI", "provider": "landsat-pan",
            "href": "https://landsatlook.usgs.gov/data/" + key, "s3_href": ""}  # fmt: skip
@@ -653,7 +653,7 @@ def test_load_scene_signs_with_a_fresh_token_and_caches_without_it(remote, monke
     remote.route("GET", "/sas/token/landsateuwest/landsat-c2", token_route())
     signer = stac.SasSigner(remote.url + "/sas/token")
     calls = []
-    monkeypatch.setattr(stac.cog, "read_aoi", lambda href, bbox, **kw: calls.append((href, kw)) or "scene")
+    monkeypatch.setattr(cog, "read_aoi", lambda href, bbox, **kw: calls.append((href, kw)) or "scene")
     blob = "https://landsateuwest.blob.core.windows.net/landsat-c2/level-2/x_SR_B4.TIF"
     row = {"scene_id": "x", "time": "2021-05-16", "sensor": "Landsat 8 OLI", "provider": "landsat",
            "href": blob + "?st=old&sig=expired"}  # fmt: skip
