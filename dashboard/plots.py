@@ -760,6 +760,39 @@ def difference_map(diff: xr.Dataset, *, basemap_name: str = "None", limit: float
                                         active_tools=["wheel_zoom"]))  # fmt: skip
 
 
+def scatter_plot(diff: xr.Dataset, *, max_points: int = 20_000) -> hv.Overlay:
+    """Speed of field a against field b node by node (`tracking.compare.difference`), with the 1:1 line.
+
+    Parameters
+    ----------
+    diff : xarray.Dataset
+        ``v_a``, ``v_b`` (m/yr) on one grid, and the attrs ``label_a``, ``label_b``.
+    max_points : int
+        Most points drawn (an even subsample beyond).
+
+    Returns
+    -------
+    holoviews.Overlay
+        Points (x: b, y: a) and the dashed 1:1 line; axes from 0 to the larger speed.
+    """
+    a, b = diff["v_a"].values.ravel(), diff["v_b"].values.ravel()
+    both = np.isfinite(a) & np.isfinite(b)
+    a, b = a[both], b[both]
+    if a.size > max_points:
+        keep = np.linspace(0, a.size - 1, max_points).astype(int)
+        a, b = a[keep], b[keep]
+    top = float(max(a.max(), b.max())) * 1.05 if a.size else 1.0
+    label_a, label_b = diff.attrs.get("label_a", "a"), diff.attrs.get("label_b", "b")
+    x_dim = hv.Dimension("v_b", label=f"b: {label_b}", unit="m/yr")
+    y_dim = hv.Dimension("v_a", label=f"a: {label_a}", unit="m/yr")
+    points = hv.Points((b, a), kdims=[x_dim, y_dim]).opts(size=3, alpha=0.35, color="#0072b2",
+                                                          tools=["hover"])  # fmt: skip
+    line = hv.Curve(([0, top], [0, top]), kdims=[x_dim], vdims=[y_dim]).opts(color="#555555",
+                                                                            line_dash="dashed")  # fmt: skip
+    return (points * line).opts(hv.opts.Overlay(title=f"speed a against b ({a.size} nodes; dashed: a = b)",
+                                                xlim=(0, top), ylim=(0, top), show_grid=True))  # fmt: skip
+
+
 # ----------------------------------------------------------------------------------------------------------
 # time series
 # ----------------------------------------------------------------------------------------------------------

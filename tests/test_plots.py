@@ -372,3 +372,16 @@ def test_difference_map_is_centred_on_zero_and_titled_with_the_median():
     low, high = image.opts.get().kwargs["clim"]
     assert low == -high and high >= 10.0
     assert "median +10 m/yr" in overlay.opts.get().kwargs["title"]
+
+
+def test_scatter_plot_puts_a_against_b_with_the_one_to_one_line():
+    from tracking.compare import difference
+    from tracking.testing import uniform_field
+
+    diff = difference(uniform_field(vx=1100.0), uniform_field(vx=1000.0))
+    overlay = plots.scatter_plot(diff)
+    points = next(e for e in overlay if isinstance(e, hv.Points))
+    assert len(points) == diff["v_a"].size
+    assert np.allclose(points.dimension_values(0), 1000.0) and np.allclose(points.dimension_values(1), 1100.0)
+    line = next(e for e in overlay if isinstance(e, hv.Curve))
+    assert list(line.dimension_values(0)) == list(line.dimension_values(1))

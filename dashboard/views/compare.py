@@ -84,8 +84,11 @@ class CompareView(StateView):
             diff = difference(a, b, layer=layer)
         except TrackingError as err:
             return plots.empty_map(str(err))
-        return plots.difference_map(diff, basemap_name=basemap).opts(
-            hv.opts.Overlay(responsive=False, frame_width=520, frame_height=520))
+        difference_map = plots.difference_map(diff, basemap_name=basemap).opts(
+            hv.opts.Overlay(responsive=False, frame_width=460, frame_height=460))
+        scatter = plots.scatter_plot(diff).opts(hv.opts.Overlay(responsive=False, frame_width=360,
+                                                                frame_height=360))  # fmt: skip
+        return (difference_map + scatter).opts(shared_axes=False)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.choice, self.plot, pn.Row(self.field_a, self.field_b), self.difference,
