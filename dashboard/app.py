@@ -20,6 +20,7 @@ from dashboard.views import (
     ItsLiveView,
     PairsView,
     ParametersView,
+    QualityView,
     ResultsView,
     RunView,
     SeriesView,
@@ -107,6 +108,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     parameters = ParametersView(state=state)
     run = RunView(state=state, on_results=lambda: setattr(tabs, "active", 1))
     results = ResultsView(state=state, projected=projected)
+    quality = QualityView(state=state)
     compare = CompareView(state=state, projected=projected)
     series = SeriesView(state=state)
     export = ExportView(state=state)
@@ -125,7 +127,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     ]
     tabs = ui.Tabs(
         ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
-        ("Speed map", pn.Row(results, series, sizing_mode="stretch_both")),
+        ("Speed map", pn.Row(pn.Column(results, quality), series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
         sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered

@@ -5,11 +5,12 @@ from dashboard.views.export import ExportView
 from dashboard.views.itslive import ItsLiveView
 from dashboard.views.pairs import PairsView
 from dashboard.views.parameters import ParametersView
+from dashboard.views.quality import QualityView
 from dashboard.views.results import ResultsView
 from dashboard.views.run import RunView
 from dashboard.views.series import SeriesView
 from dashboard.views.upload import UploadView
 from dashboard.views.where import WhereView
 
-__all__ = ["CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "ResultsView", "RunView", "SeriesView",
-           "UploadView", "WhereView"]
+__all__ = ["CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "QualityView", "ResultsView",
+           "RunView", "SeriesView", "UploadView", "WhereView"]
