@@ -905,6 +905,28 @@ def _placeholder(message: str) -> hv.Overlay:
     )
 
 
+def _fit_layers(fits: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
+    """The robust fit of each series (`tracking.trends.fit_series`) as a thin line in the point's colour."""
+    from tracking.trends import fitted_curve
+
+    layers: list[hv.Element] = []
+    for i, fit in enumerate(fits.itertuples(index=False)):
+        if not np.isfinite(fit.mean) or pd.isna(fit.t_start):
+            continue
+        times = pd.date_range(fit.t_start, fit.t_end, periods=200)
+        curve = hv.Curve((times, fitted_curve(fit._asdict(), times)), kdims=[_TIME], vdims=[_SPEED],
+                         label="robust fit")  # fmt: skip
+        layers.append(curve.opts(color=_point_colour(str(fit.point).split(" · ")[0], order), line_width=1.5,
+                                 alpha=0.9, show_legend=i == 0))  # fmt: skip
+    return layers
+
+
+def _outlier_layer(outliers: pd.DataFrame) -> hv.Element:
+    frame = outliers.assign(time=pd.to_datetime(outliers["mid_date"]), speed=outliers["v"].astype(float))
+    return hv.Scatter(frame, kdims=[_TIME], vdims=[_SPEED], label="rejected").opts(
+        color="#999999", marker="x", size=7, alpha=0.8)
+
+
 def series_plot(
     series: pd.DataFrame,
     *,
@@ -912,6 +934,8 @@ def series_plot(
     dt_range: tuple[float, float] = (1, 120),
     truth: pd.DataFrame | None = None,
     cmap_dt: str = "viridis",
+    outliers: pd.Series | None = None,
+    fits: pd.DataFrame | None = None,
 ) -> hv.Overlay:
     """Speed time series at sample points: a span bar per pair (t0 -> t1), a dot at the mid-date, error bars.
 
@@ -931,6 +955,11 @@ def series_plot(
         Columns ``point``, ``time``, ``v``: the demo's true speed, drawn as dashed curves.
     cmap_dt : str
         Colour map for ``colour_by="dt"``.
+    outliers : pandas.Series of bool, optional
+        Rows of ``series`` rejected by `tracking.trends.reject_outliers`: drawn as grey crosses, not as pairs.
+    fits : pandas.DataFrame, optional
+        `tracking.trends.fit_series` rows, drawn as thin lines in their point's colour (a ``point`` of
+        ``"P1 · ITS_LIVE"`` takes P1's colour).
 
     Returns
     -------
@@ -941,11 +970,19 @@ def series_plot(
         raise ValueError(f"colour_by must be 'point' or 'dt', not {colour_by!r}")
     if _finite(series).empty:
         return _placeholder("Click the map to add points")
+    rejected = series.iloc[0:0]
+    if outliers is not None and outliers.any():
+        rejected = _prepare(series[outliers.reindex(series.index, fill_value=False)], dt_range)
+        series = series[~outliers.reindex(series.index, fill_value=False)]
     frame = _prepare(series, dt_range)
     if frame.empty:
         return _placeholder(f"No pairs with dt in {dt_range[0]:g}–{dt_range[1]:g} days: widen the dt range")
     order = list(dict.fromkeys(series["point"].astype(str)))  # first appearance: the points' order
     layers = _by_dt(frame, dt_range, cmap_dt) if colour_by == "dt" else _by_point(frame, order)
+    if len(rejected):
+        layers.append(_outlier_layer(rejected))
+    if fits is not None and len(fits):
+        layers.extend(_fit_layers(fits, order))
     if truth is not None and len(truth):
         layers = _truth_layers(truth, order) + layers
     return hv.Overlay(layers).opts(

@@ -236,6 +236,8 @@ class AppState(param.Parameterized):
     points = param.DataFrame(default=None, allow_None=True, doc="Named sample points: name, lon, lat.")
     series_dt = param.Range((1.0, 120.0), bounds=(1.0, 545.0), doc="Pairs shown in the series, dt in days.")
     colour_by = param.Selector(default="point", objects=["point", "dt"], doc="Colour series by point or dt.")
+    analyse_series = param.Boolean(True, doc="Reject outliers within dt bins and fit mean, trend and seasonal "
+                                             "cycle per point (robust).")  # fmt: skip
     external_series = param.DataFrame(default=None, allow_None=True,
                                       doc="Series from elsewhere (ITS_LIVE datacubes or CSV files), plotted "
                                           "beside our own; the columns of tracking.timeseries.")  # fmt: skip
@@ -601,6 +603,31 @@ class AppState(param.Parameterized):
         order = {name: i for i, name in enumerate(names)}  # the points' order sets their colours
         rank = series["point"].map(order)
         return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
+
+    def series_analysis(self, series: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame | None]:
+        """Outliers and robust fits (`tracking.trends`) of the series rows shown (dt in ``series_dt``).
+
+        Each point's own results and each external source (ITS_LIVE) are analysed apart: their fits are named
+        ``"P1"`` and ``"P1 · ITS_LIVE"``.
+
+        Returns
+        -------
+        (pandas.Series of bool, pandas.DataFrame) or (None, None)
+            The outlier flags (indexed like ``series``) and one fit row per series; None when switched off or
+            when nothing is shown.
+        """
+        from tracking.trends import fit_series, reject_outliers
+
+        if not self.analyse_series or series.empty:
+            return None, None
+        shown = series[series["dt_days"].between(*self.series_dt) & np.isfinite(series["v"].astype(float))]
+        if shown.empty:
+            return None, None
+        external = ~shown["source"].astype(str).str.startswith("icetrack")
+        named = shown.assign(point=np.where(external, shown["point"].astype(str) + " · " + shown["source"].astype(str),
+                                            shown["point"].astype(str)))  # fmt: skip
+        outliers = reject_outliers(named)
+        return outliers, fit_series(named, outliers=outliers)
 
     def add_series(self, frame: pd.DataFrame) -> None:
         """Add external series (e.g. `tracking.sources.itslive.cube_series`) to the time-series plot.

@@ -144,6 +144,13 @@ def test_datacube_and_csv_series_join_our_own_in_one_table(session, world):
     assert series["mid_date"].is_monotonic_increasing
     session.add_series(cube)  # loading it again keeps one copy
     assert len(session.series()) == 40
+    session.series_dt = (1.0, 120.0)
+    outliers, fits = session.series_analysis(session.series())
+    assert list(fits["point"]) == ["trunk · ITS_LIVE"]
+    speeds = session.series()["v"]
+    assert speeds.min() < fits["mean"].iloc[0] < speeds.max() and fits["n"].iloc[0] + outliers.sum() == 40
+    session.analyse_series = False
+    assert session.series_analysis(session.series()) == (None, None)
     if not JAKOBSHAVN_CSV.is_file():
         pytest.skip(f"fixture not found: {JAKOBSHAVN_CSV}")
     from tracking.sources.itslive import read_series_csv
