@@ -127,7 +127,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     ]
     tabs = ui.Tabs(
         ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
-        ("Speed map", pn.Row(pn.Column(results, quality), series, sizing_mode="stretch_both")),
+        ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
         sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered
