@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
 from scipy import ndimage
+from shapely.geometry import box
 
 from tracking.cli import _ProgressBar, build_parser, main
 from tracking.io import read_field
@@ -92,6 +94,54 @@ def test_track_to_netcdf(scenes, tmp_path, capsys):
     assert field.attrs["param_search_range"] == 8 and field.attrs["param_max_speed"] == "none"
     printed = capsys.readouterr().out
     assert "valid:" in printed and "median speed:" in printed and str(out) in printed and "elapsed:" in printed
+    # error estimates: no polygons, and the whole scene moves, so the slowest quarter is not stable ground
+    assert field.attrs["stable_source"] == "slowest 25%" and field.attrs["stable_shift_applied"] == 0
+    lines = {line.split(":")[0]: line for line in printed.splitlines()}
+    assert "(kept: no stable ground found; give --stable)" in lines["stable ground"]
+    assert f"speed {field.attrs['v_error']:.1f} m/yr" in lines["error (1 sd)"]
+    assert "static terrain" in lines["GLAFT metrics"] and "% invalid" in lines["GLAFT metrics"]
+    assert list(lines)[:4] == ["grid", "valid", "median speed", "stable ground"]
+
+
+def polygons(path, bounds, crs="EPSG:32622"):
+    gpd.GeoDataFrame(geometry=[box(*bounds)], crs=crs).to_file(path)
+    return path
+
+
+WEST_HALF = (500_000.0, 6_995_200.0, 502_400.0, 7_000_000.0)  # the western half of the scenes
+
+
+def test_track_with_stable_polygons(scenes, tmp_path, capsys):
+    stable = polygons(tmp_path / "stable.geojson", WEST_HALF)
+    out = tmp_path / "v.nc"
+    # the whole scene moves 2.5 px east: called stable ground, that motion is the offset to remove
+    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--stable", str(stable)]) == 0
+    field = read_field(out)
+    assert field.attrs["stable_source"] == "polygons" and field.attrs["stable_shift_applied"] == 1
+    assert field.attrs["stable_shift_x"] == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
+    assert abs(float(np.nanmedian(field.vx.values[field.valid.values]))) < 20.0
+    stable_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("stable ground:"))
+    assert "(polygons)" in stable_line and "(removed)" in stable_line
+
+    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--stable", str(stable),
+                 "--no-offset-correction", "--on-ice", str(stable), "-q"]) == 0
+    field = read_field(out)
+    assert field.attrs["stable_shift_applied"] == 0 and field.attrs["stable_shift_status"] == "kept on request"
+    assert np.nanmedian(field.vx.values[field.valid.values]) == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
+
+
+def test_stable_polygon_errors(scenes, tmp_path, capsys):
+    out = tmp_path / "v.nc"
+    assert main(["track", *map(str, scenes), "-o", str(out), "--stable", str(tmp_path / "none.shp")]) == 2
+    assert "--stable" in (line := one_error_line(capsys)) and "no such file" in line
+    far = polygons(tmp_path / "far.gpkg", (900_000.0, 6_000_000.0, 901_000.0, 6_001_000.0))
+    assert main(["track", *map(str, scenes), "-o", str(out), "--stable", str(far)]) == 1
+    assert "do not overlap" in one_error_line(capsys)
+    bare = polygons(tmp_path / "bare.shp", WEST_HALF)
+    bare.with_suffix(".prj").unlink()
+    assert main(["track", *map(str, scenes), "-o", str(out), "--on-ice", str(bare)]) == 1
+    assert "no coordinate reference system" in one_error_line(capsys)
+    assert not out.exists()
 
 
 def test_track_to_geotiff_with_explicit_times(scenes, tmp_path, capsys):

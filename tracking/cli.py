@@ -97,6 +97,15 @@ def _add_track(commands: Any) -> None:
                        help="acquisition time of REF, e.g. 2021-05-01 (default: TIFF tags, then the file name)")
     track.add_argument("--sec-time", type=_date, default=None, metavar="TIME", help="acquisition time of SEC")
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    errors = track.add_argument_group("error estimates")
+    errors.add_argument("--stable", type=Path, default=None, metavar="FILE",
+                        help="stable-ground polygons (any vector file: shapefile, GeoPackage, GeoJSON; any CRS) for "
+                             "the offset correction and error estimates (default: the slowest 25%% of the vectors)")
+    errors.add_argument("--on-ice", type=Path, default=None, metavar="FILE",
+                        help="on-ice polygons for GLAFT's strain-rate metric (default: everywhere off --stable)")
+    errors.add_argument("--no-offset-correction", action="store_true",
+                        help="keep the median offset on stable ground in vx, vy (it is measured and recorded "
+                             "either way)")
     _debug_flag(track)
     add_parameter_flags(track)
     track.set_defaults(handler=run_track)
@@ -202,24 +211,37 @@ def _demo_ids_between(catalog: Any, start: pd.Timestamp | None, end: pd.Timestam
 
 def run_track(args: argparse.Namespace) -> int:
     """``icetrack track``: track a pair of GeoTIFFs and write the VelocityField."""
+    from affine import Affine
+
     from tracking.io import write_geotiff, write_netcdf
     from tracking.pipeline import track
+    from tracking.quality import assess, polygon_mask, read_polygons
     from tracking.scenes import Pair, read_scene
 
     fmt = _output_format(args.output, args.format)
     params = _parameters(args)
-    for role, path in (("REF", args.reference), ("SEC", args.secondary)):
-        if not path.is_file():
+    for role, path in (("REF", args.reference), ("SEC", args.secondary), ("--stable", args.stable),
+                       ("--on-ice", args.on_ice)):
+        if path is not None and not path.is_file():
             raise UsageError(f"{role} {path}: no such file")
     if not args.output.parent.is_dir():
         raise UsageError(f"{args.output.parent}: output directory does not exist")
     started = time.perf_counter()
+    areas = {what: None if path is None else read_polygons(path, what)
+             for what, path in (("stable-ground", args.stable), ("on-ice", args.on_ice))}
     reference = read_scene(args.reference, time=args.ref_time)
     secondary = read_scene(args.secondary, time=args.sec_time)
     pair = Pair.from_scenes(reference, secondary)
     params.check(pair.shape)
+    step = int(params.step)
+    coarse = (pair.transform * Affine.scale(step), (max(pair.shape[0] // step, 1), max(pair.shape[1] // step, 1)))
+    for what, polygons in areas.items():  # fail before tracking, not after (on a grid about the field's)
+        if polygons is not None:
+            polygon_mask(polygons, pair.crs, *coarse, what)
     with _ProgressBar(disable=args.quiet) as bar:
         field = track(pair, params, progress=bar)
+    field = assess(field, stable=areas["stable-ground"], on_ice=areas["on-ice"],
+                   correct_offset=not args.no_offset_correction)
     if fmt == "netcdf":
         write_netcdf(field, args.output)
     else:
@@ -252,7 +274,10 @@ def _output_format(path: Path, fmt: str | None) -> str:
 
 
 def summary(field: xr.Dataset, path: Path, elapsed_s: float) -> str:
-    """A few lines about a VelocityField: grid, valid share, median speed, where it went, how long it took."""
+    """A few lines about a VelocityField: grid, valid share, speed, errors and metrics, output, time taken.
+
+    The error-estimate and GLAFT-metric lines appear when `tracking.quality.assess` has run on the field.
+    """
     rows, cols = field.sizes["y"], field.sizes["x"]
     valid = field["valid"].values
     n_interp = int(field["interpolated"].values.sum())
@@ -263,9 +288,35 @@ def summary(field: xr.Dataset, path: Path, elapsed_s: float) -> str:
         f"grid:          {rows} x {cols} vectors, {spacing:g} m apart, dt {float(field.attrs['date_dt']):g} days",
         f"valid:         {100.0 * valid.mean():.1f}% ({int(valid.sum())} of {valid.size}), {n_interp} interpolated",
         f"median speed:  {median} (valid vectors)",
+        *_quality_lines(field.attrs),
         f"written:       {path}",
         f"elapsed:       {elapsed_s:.1f} s",
     ])
+
+
+def _quality_lines(attrs: dict[str, Any]) -> list[str]:
+    """The error-estimate and metric lines of `summary` (none for a field `assess` has not seen)."""
+    if "stable_source" not in attrs:
+        return []
+
+    def num(key: str, digits: int = 1) -> str:
+        value = float(attrs.get(key, np.nan))
+        if not np.isfinite(value):
+            return "n/a"
+        text = f"{value:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0"
+
+    status = str(attrs.get("stable_shift_status", "removed" if int(attrs.get("stable_shift_applied", 0)) else "kept"))
+    if status.startswith("kept: no stable ground"):
+        status += "; give --stable"
+    stable = (f"{int(attrs['stable_count'])} vectors ({attrs['stable_source']}), median offset "
+              f"vx {num('stable_shift_x')}, vy {num('stable_shift_y')} m/yr ({status})")
+    error = (f"vx {num('stable_spread_x')}, vy {num('stable_spread_y')} m/yr on stable ground, "
+             f"speed {num('v_error')} m/yr")
+    metrics = (f"static terrain {num('metric_static_terrain_x')} / {num('metric_static_terrain_y')} m/yr, "
+               f"along-flow strain {num('metric_alongflow_normal', 3)} / {num('metric_alongflow_shear', 3)} 1/yr, "
+               f"{num('metric_outlier_percent')}% outliers, {num('metric_invalid_percent')}% invalid")
+    return [f"stable ground: {stable}", f"error (1 sd):  {error}", f"GLAFT metrics: {metrics}"]
 
 
 class _ProgressBar:
