@@ -17,6 +17,7 @@ from dashboard.state import AppState
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
 from tracking.pipeline import track
+from tracking.quality import assess
 
 __all__ = ["run_pairs"]
 
@@ -34,7 +35,8 @@ def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: 
             last[0] = percent
             state.param.update(pair_progress=percent, overall_progress=100.0 * (done + percent / 100.0) / total)
 
-    return track(pair, state.params, progress=on_progress, cancel=state.cancel_event)
+    field = track(pair, state.params, progress=on_progress, cancel=state.cancel_event)
+    return assess(field)  # error estimates from stable ground (the slowest quarter) and the GLAFT metrics
 
 
 async def run_pairs(state: AppState, notify: Notify | None = None) -> int:

@@ -99,13 +99,14 @@ def _add_track(commands: Any) -> None:
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     errors = track.add_argument_group("error estimates")
     errors.add_argument("--stable", type=Path, default=None, metavar="FILE",
-                        help="stable-ground polygons (any vector file: shapefile, GeoPackage, GeoJSON; any CRS) for "
-                             "the offset correction and error estimates (default: the slowest 25%% of the vectors)")
+                        help="stable-ground polygons (any vector file: shapefile, GeoPackage, GeoJSON; any CRS): "
+                             "their median offset is removed and their spread is the error estimate (default: "
+                             "the slowest 25%% of the vectors, for the error estimate only)")
     errors.add_argument("--on-ice", type=Path, default=None, metavar="FILE",
                         help="on-ice polygons for GLAFT's strain-rate metric (default: everywhere off --stable)")
     errors.add_argument("--no-offset-correction", action="store_true",
-                        help="keep the median offset on stable ground in vx, vy (it is measured and recorded "
-                             "either way)")
+                        help="keep the median offset on the --stable polygons in vx, vy (it is measured and "
+                             "recorded either way)")
     _debug_flag(track)
     add_parameter_flags(track)
     track.set_defaults(handler=run_track)
@@ -241,7 +242,7 @@ def run_track(args: argparse.Namespace) -> int:
     with _ProgressBar(disable=args.quiet) as bar:
         field = track(pair, params, progress=bar)
     field = assess(field, stable=areas["stable-ground"], on_ice=areas["on-ice"],
-                   correct_offset=not args.no_offset_correction)
+                   correct_offset=False if args.no_offset_correction else None)
     if fmt == "netcdf":
         write_netcdf(field, args.output)
     else:

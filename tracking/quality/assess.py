@@ -39,15 +39,16 @@ def assess(
     *,
     stable: Area | None = None,
     on_ice: Area | None = None,
-    correct_offset: bool = True,
+    correct_offset: bool | None = None,
 ) -> xr.Dataset:
     """Error estimates and quality metrics of a VelocityField; its stable-ground offset removed.
 
     Measured on the measured vectors only (``valid``; interpolated ones are smooth by construction):
 
     - stable ground (`tracking.quality.stable_ground_stats`): the median offset, removed from ``vx``, ``vy``
-      and ``v`` as autoRIFT does when ``correct_offset`` (and, without polygons, when the slowest quarter of the
-      field looks like stable ground), and the robust spread, the 1-sigma error of a vector component;
+      and ``v`` as autoRIFT does (by default only when the stable ground is given: polygons or a mask; the
+      slowest-quarter fallback may be slow ice, whose motion is no offset), and the robust spread, the 1-sigma
+      error of a vector component;
     - ``v_error``: the speed error, ``hypot(spread_x * vx, spread_y * vy) / v`` (autoRIFT's propagation),
       its median over the measured vectors;
     - GLAFT metric 1 (`tracking.quality.static_terrain_metric`) on stable ground, in m/yr (GLAFT's numbers are
@@ -68,8 +69,10 @@ def assess(
     on_ice : same types as ``stable``, optional
         Where to measure metric 2 (GLAFT: the glacier outline buffered 600 m inwards). Default: every node
         outside the stable-ground polygons or mask; every node when ``stable`` is None.
-    correct_offset : bool, default True
-        Subtract the stable-ground median from ``vx``, ``vy`` (and recompute ``v``).
+    correct_offset : bool, optional
+        Subtract the stable-ground median from ``vx``, ``vy`` (and recompute ``v``). Default (None): when
+        ``stable`` is given. True also removes the slowest quarter's median when it looks like stable ground
+        (below a third of the field's 90th-percentile speed); False never removes anything.
 
     Returns
     -------
@@ -98,13 +101,16 @@ def assess(
     """
     mask, source, usable, vx, vy, stable_area = _stable(field, stable)
     stats = _stats(vx[mask], vy[mask], source, usable)
-    apply = bool(correct_offset and stats["usable"] and np.isfinite(stats["shift_x"]))
+    wanted = stable is not None if correct_offset is None else correct_offset
+    apply = bool(wanted and stats["usable"] and np.isfinite(stats["shift_x"]))
     if apply:
         status = "removed"
     elif stats["count"] == 0:
         status = "kept: no vector on stable ground"
     elif not stats["usable"]:
         status = "kept: no stable ground found"  # the slowest quarter moves like the rest
+    elif correct_offset is None:
+        status = "kept: stable ground guessed (slowest quarter); give stable-ground polygons to remove it"
     else:
         status = "kept on request"
 
