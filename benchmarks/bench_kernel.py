@@ -6,7 +6,12 @@ Peers:
   3-point parabolic peak, over 2 threads;
 - scikit-image ``match_template`` with the same parabolic peak, over 2 threads (on a subset: it is slow).
 
-Run: ``python benchmarks/bench_kernel.py [--size 2048] [--repeat 3]``. Needs the ``bench`` extra.
+And icetrack's own kernels against each other (``--kernels``): NCC against orientation correlation (OC) on the
+same pair, for each sub-pixel method, then on a copy of the secondary whose brightness is changed nonlinearly and
+shaded across the scene (an illumination change between the dates).
+
+Run: ``python benchmarks/bench_kernel.py [--size 2048] [--repeat 3] [--kernels]``. Needs the ``bench`` extra
+(without ``--kernels``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tracking.kernels.ncc import chip_grid, track_arrays
+from tracking.kernels import chip_grid, track_arrays
 from tracking.testing import synthetic_pair
 
 SEARCH = 20
@@ -106,7 +111,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skimage-rows", type=int, default=12, help="chip rows scikit-image runs on")
+    parser.add_argument("--kernels", action="store_true", help="only compare icetrack's kernels (ncc, oc)")
     args = parser.parse_args()
+    if args.kernels:
+        compare_kernels(args)
+        return
     import cv2
 
     cv2.setNumThreads(1)  # the loop itself spreads chips over THREADS threads
@@ -185,6 +194,51 @@ def run_chip(pair, chip: int, args: argparse.Namespace) -> None:
     print(f"{chip:>4} {'scikit-image (2 threads)':<26} {sub.size * lefts.size / t_sk:9.0f} "
           f"{sub.size * lefts.size / t_sk / cv_rate:5.2f}x {sk_rmse:8.4f}   "
           f"({sub.size} chip rows spread over the image; opencv RMSE on them {cv_rmse:.4f})")
+
+
+def compare_kernels(args: argparse.Namespace) -> None:
+    """NCC against OC, per sub-pixel method, on the synthetic pair and on an illumination-changed copy."""
+    from scipy import ndimage
+
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}, numpy {np.__version__}")
+    pair = synthetic_pair((args.size, args.size), max_displacement=12.0, seed=1)
+    rows, cols = np.mgrid[0:args.size, 0:args.size] / args.size
+    lit = np.exp(1.5 * pair.secondary) * (0.3 + 1.4 * cols) + 5 * rows  # brighter, nonlinear, shaded
+    track_arrays(pair.reference[:256, :256], pair.secondary[:256, :256], kernel="oc", search_range=8)  # compile
+    print(f"pair: {args.size} x {args.size}, glacier-like flow up to 12 px, 5% noise, featureless and NaN "
+          f"patches; search_range {SEARCH}, step {STEP}; 'lit': secondary -> exp(1.5 s) (0.3 + 1.4 x) + 5 y")
+    print(f"{'chip':>4} {'scene':<5} {'prefilter':<9} {'kernel':<4} {'subpixel':<12} {'chips/s':>8} {'ratio':>6} "
+          f"{'median px':>9} {'RMSE px':>8} {'>2px %':>7} {'valid %':>8} {'blank valid %':>13} {'peak':>5}")
+    cases = [("plain", "none", m) for m in ("lucas-kanade", "parabolic", "oversampled")]
+    cases += [("lit", f, m) for f in ("none", "wallis") for m in ("lucas-kanade", "parabolic")]
+    for chip in (32, 64):
+        tops, lefts = chip_grid(pair.reference.shape, chip, STEP)
+        centre = (chip - 1) / 2
+        rr, cc = np.meshgrid(tops + centre, lefts + centre, indexing="ij")
+        true_dx, true_dy = pair.truth_at(rr, cc)
+        middle = np.ix_(tops + chip // 2, lefts + chip // 2)
+        textured = ndimage.minimum_filter(pair.textured, size=chip + 2 * SEARCH, mode="constant", cval=False)
+        textured = textured[middle]
+        blank = ndimage.minimum_filter(~pair.textured, size=chip, mode="constant", cval=False)[middle]
+        for scene, prefilter, method in cases:
+            secondary = pair.secondary if scene == "plain" else lit
+            base = None
+            for kernel in ("ncc", "oc"):
+                options = {"kernel": kernel, "chip_size": chip, "search_range": SEARCH, "step": STEP,
+                           "prefilter": prefilter, "subpixel": method}
+                seconds, field = best_time(
+                    lambda sec=secondary, o=options: track_arrays(pair.reference, sec, **o), args.repeat
+                )
+                rate = field.dx.size / seconds
+                base = base or rate
+                valid = field.valid.values
+                err = np.hypot(field.dx.values - true_dx, field.dy.values - true_dy)
+                use = textured & valid
+                print(f"{chip:>4} {scene:<5} {prefilter:<9} {kernel:<4} {method:<12} {rate:8.0f} "
+                      f"{rate / base:5.2f}x {np.median(err[use]):9.4f} {np.sqrt(np.mean(err[use] ** 2)):8.4f} "
+                      f"{100 * np.mean(err[valid] > 2):7.2f} {100 * valid[textured].mean():8.1f} "
+                      f"{100 * valid[blank].mean():13.1f} {np.nanmedian(field.peak.values[textured]):5.2f}")
 
 
 if __name__ == "__main__":

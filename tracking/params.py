@@ -12,7 +12,10 @@ import param
 
 from tracking.exceptions import ParameterError
 
-__all__ = ["PREFILTER_NAMES", "PREFILTER_SIZES", "SUBPIXEL_METHODS", "TrackingParameters"]
+__all__ = ["BUILTIN_KERNELS", "PREFILTER_NAMES", "PREFILTER_SIZES", "SUBPIXEL_METHODS", "TrackingParameters"]
+
+#: The kernels shipped with icetrack (`tracking.kernels`); `tracking.kernels.register_kernel` adds others.
+BUILTIN_KERNELS = ("ncc", "oc")
 
 PREFILTER_NAMES = ("none", "gaussian_highpass", "wallis", "naof")
 #: The size each pre-filter starts from when it is chosen (Gaussian sigma, Wallis window, NAOF smoothing), px.
@@ -28,6 +31,13 @@ class TrackingParameters(param.Parameterized):
     """
 
     # --- kernel -----------------------------------------------------------------------------------------------
+    kernel = param.Selector(
+        default="ncc", objects=list(BUILTIN_KERNELS),
+        doc="Matching kernel: ncc (normalized cross-correlation, coarse-to-fine, fastest), oc (orientation "
+            "correlation, Haug et al. 2010: FFT correlation of gradient directions, robust to illumination and "
+            "contrast changes), or one added with tracking.kernels.register_kernel.",
+        precedence=0.05,
+    )
     chip_size = param.Integer(
         32, bounds=(8, 256), softbounds=(8, 128), step=8,
         doc="Reference window (chip) size, px: larger is more robust, smaller resolves finer detail.",
@@ -46,7 +56,8 @@ class TrackingParameters(param.Parameterized):
     subpixel = param.Selector(
         default="lucas-kanade", objects=list(SUBPIXEL_METHODS),
         doc="Sub-pixel refinement: lucas-kanade (image-gradient fit, most accurate), oversampled "
-            "(correlation surface interpolated by the oversampling factor), parabolic (3-point fit).",
+            "(correlation surface interpolated by the oversampling factor), parabolic (3-point fit; Gaussian "
+            "for oc). Chip kernels registered by users refine their own matches.",
         precedence=0.4,
     )
     oversampling = param.Integer(

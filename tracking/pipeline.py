@@ -1,7 +1,8 @@
 """``track``: a `Pair` in, a VelocityField out.
 
-The steps, each a pure function of its inputs: check the parameters against the images, run the kernel
-(pre-filter, NCC, sub-pixel refinement and its outlier tests), reject vectors faster than ``max_speed``, fill the
+The steps, each a pure function of its inputs: check the parameters against the images, run the kernel named by
+``params.kernel`` through `tracking.kernels.track_arrays` (pre-filter, matching, sub-pixel refinement and the
+outlier tests), reject vectors faster than ``max_speed``, fill the
 holes if asked, and build the VelocityField (`tracking.velocity`).
 
 Which variable holds what (for a view that toggles raw / masked / interpolated):
@@ -23,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from tracking.exceptions import CancelledError
-from tracking.kernels.ncc import ProgressCallback
+from tracking.kernels import ProgressCallback
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.velocity import offsets_to_velocity, velocity_field
@@ -67,7 +68,7 @@ def track(
     CancelledError
         ``cancel`` was set.
     """
-    from tracking.kernels.ncc import track_arrays
+    from tracking.kernels import track_arrays
 
     params = TrackingParameters.from_overrides(params, **overrides).check(pair.shape)
     _check_cancel(cancel)

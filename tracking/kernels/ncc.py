@@ -17,50 +17,22 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import CancelledError, ParameterError
+from tracking.exceptions import CancelledError
 from tracking.kernels import _ncc
+from tracking.kernels.dispatch import track_arrays
+from tracking.kernels.grid import ProgressCallback, chip_grid, offsets_dataset
 from tracking.params import TrackingParameters
 
-__all__ = ["chip_grid", "track_arrays"]
-
-ProgressCallback = Callable[[int, int], None]
+# track_arrays (the entry to every kernel) and chip_grid are re-exported here for code written before the
+# kernel registry, when this module held them.
+__all__ = ["ProgressCallback", "centre_weights", "chip_grid", "ncc_offsets", "track_arrays"]
 
 #: Coarse matches below this NCC do not vote in the guesses of their neighbours.
 _COARSE_MIN_PEAK = 0.15
-
-
-def chip_grid(shape: tuple[int, int], chip_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-left corners of the chips along rows and along columns.
-
-    Chips start at multiples of ``step`` and lie wholly inside the image, so grids of different images with the
-    same parameters line up.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        ``(rows, cols)`` of the reference image.
-    chip_size, step : int
-        Chip size and grid spacing, px.
-
-    Returns
-    -------
-    tops, lefts : ndarray of int64
-        First row and first column of each chip; chip centres are ``tops + (chip_size - 1) / 2``.
-
-    Examples
-    --------
-    >>> chip_grid((100, 70), 32, 16)
-    (array([ 0, 16, 32, 48, 64]), array([ 0, 16, 32]))
-    """
-    rows, cols = shape
-    tops = np.arange(0, rows - chip_size + 1, step, dtype=np.int64)
-    lefts = np.arange(0, cols - chip_size + 1, step, dtype=np.int64)
-    return tops, lefts
 
 
 #: Width of the Gaussian weights of the sub-pixel fit, as a fraction of the chip size.
@@ -87,18 +59,6 @@ def _coarse_factor(search_range: int, chip_size: int) -> int:
         if search_range >= 3 * factor and chip_size >= 4 * factor:
             return factor
     return 1
-
-
-def _as_image(values: np.ndarray, name: str) -> np.ndarray:
-    image = np.asarray(values)
-    if image.ndim != 2:
-        raise ParameterError(f"{name} must be a 2-D image (rows, cols); got shape {image.shape}.")
-    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
-        raise ParameterError(f"{name} must hold real numbers; got dtype {image.dtype}.")
-    image = image.astype(np.float32, copy=False)
-    if not np.isfinite(image).all():
-        image = np.where(np.isfinite(image), image, np.float32(np.nan))
-    return np.ascontiguousarray(image)
 
 
 def _guesses(
@@ -153,79 +113,34 @@ def _guesses(
     return np.round(guesses).astype(np.int64), ratios.reshape(coarse_shape)[pick]
 
 
-def track_arrays(
+def ncc_offsets(
     reference: np.ndarray,
     secondary: np.ndarray,
-    params: TrackingParameters | None = None,
+    params: TrackingParameters,
     *,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
-    **overrides,
 ) -> xr.Dataset:
-    """Track features from ``reference`` to ``secondary``: pixel offsets on a regular grid of chips.
-
-    Both images are pre-filtered, matched chip by chip with zero-mean normalized cross-correlation, refined to
-    sub-pixel precision and screened by the outlier tests of `tracking.validate`.
+    """The ``ncc`` grid kernel: match every chip of the pre-filtered images by NCC (see the module docstring).
 
     Parameters
     ----------
-    reference, secondary : ndarray of shape (rows, cols)
-        The two images on the same grid, any real dtype; NaN (or inf) marks nodata.
-    params : TrackingParameters, optional
-        Parameters; defaults to ``TrackingParameters()``.
+    reference, secondary : ndarray of float32, shape (rows, cols)
+        Pre-filtered images on one grid, NaN = nodata (`tracking.kernels.track_arrays` prepares them).
+    params : TrackingParameters
+        ``chip_size``, ``search_range``, ``step``, ``subpixel`` and ``oversampling`` are used.
     progress : callable, optional
         Called as ``progress(done, total)`` with chip counts while the fine pass runs.
     cancel : threading.Event, optional
-        When set, tracking stops at the next block of chips and raises `CancelledError`.
-    **overrides
-        Parameter values that replace those of ``params`` (``chip_size=64``, ...).
+        When set, matching stops at the next block of chips and raises `CancelledError`.
 
     Returns
     -------
     xarray.Dataset
-        On dims ``("row", "col")``, whose coordinates are the chip centres in the reference image in pixel-index
-        units (pixel i's centre is i):
-
-        - ``dx``, ``dy`` (float32, px): offset of the match, + columns right and + rows down; NaN where no match
-          was found (nodata, no texture, peak at the edge of the search range);
-        - ``peak`` (float32): NCC at the correlation peak;
-        - ``snr`` (float32): the peak over the strongest other peak of the full-range (coarse) search;
-        - ``valid`` (bool): matched and not flagged by any outlier test.
-
-        ``attrs`` hold every parameter value.
-
-    Raises
-    ------
-    ParameterError
-        Images of different shapes, or parameters that do not fit the images.
-    CancelledError
-        ``cancel`` was set.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> from scipy import ndimage
-    >>> image = ndimage.gaussian_filter(rng.normal(size=(160, 160)), 1.5)
-    >>> moved = ndimage.shift(image, (1.25, -2.5), order=3)
-    >>> field = track_arrays(image, moved, search_range=6)
-    >>> bool(abs(float(field.dx.median()) + 2.5) < 0.05 and abs(float(field.dy.median()) - 1.25) < 0.05)
-    True
+        `tracking.kernels.offsets_dataset`, before the outlier tests: ``peak`` is the NCC at the integer peak,
+        ``snr`` the peak over the strongest other peak (at least two cells away) of the coarse, full-range
+        search, ``valid`` the chips that matched.
     """
-    from tracking.preprocess import prefilter
-    from tracking.validate import apply_outlier_tests
-
-    params = TrackingParameters.from_overrides(params, **overrides)
-    reference = _as_image(reference, "reference")
-    secondary = _as_image(secondary, "secondary")
-    if reference.shape != secondary.shape:
-        raise ParameterError(
-            f"reference {reference.shape} and secondary {secondary.shape} images differ in shape: bring them onto "
-            "one grid first (tracking.scenes.Pair.from_scenes does this for georeferenced scenes)."
-        )
-    params.check(reference.shape)
-    reference = prefilter(reference, params.prefilter, params.prefilter_size)
-    secondary = prefilter(secondary, params.prefilter, params.prefilter_size)
-
     tops, lefts = chip_grid(reference.shape, params.chip_size, params.step)
     guesses, snr = _guesses(tops, lefts, reference, secondary, params)
     grid_t, grid_l = np.meshgrid(tops, lefts, indexing="ij")
@@ -248,23 +163,7 @@ def track_arrays(
         )
         if progress is not None:
             progress(part.stop, total)
-
-    shape = (tops.size, lefts.size)
-    centre = (params.chip_size - 1) / 2
-    field = xr.Dataset(
-        {
-            "dx": (("row", "col"), offsets[:, 1].reshape(shape)),
-            "dy": (("row", "col"), offsets[:, 0].reshape(shape)),
-            "peak": (("row", "col"), peaks.reshape(shape)),
-            "snr": (("row", "col"), snr.astype(np.float32)),
-            "valid": (("row", "col"), np.isin(status, (0, 3)).reshape(shape)),
-        },
-        coords={"row": tops + centre, "col": lefts + centre},
-        attrs={k: ("none" if v is None else v) for k, v in params.to_dict().items()},
-    )
-    field["dx"].attrs.update(units="pixel", long_name="offset along columns (+ right)")
-    field["dy"].attrs.update(units="pixel", long_name="offset along rows (+ down)")
+    field = offsets_dataset(tops, lefts, params.chip_size, offsets[:, 1], offsets[:, 0], peaks, snr,
+                            np.isin(status, (0, 3)))
     field["peak"].attrs.update(long_name="peak normalized cross-correlation")
-    field["snr"].attrs.update(long_name="correlation peak over the strongest other peak")
-    field["valid"].attrs.update(long_name="matched and passed the outlier tests")
-    return apply_outlier_tests(field, params)
+    return field
