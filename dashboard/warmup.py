@@ -25,6 +25,7 @@ def warm_up() -> float:
     reference, secondary = (demo.load_scene(ids[i], "red", bbox=bbox) for i in (4, 6))
     pair = tracking.Pair.from_scenes(reference, secondary)
     for subpixel in ("lucas-kanade", "parabolic", "oversampled"):
+        tracking.track(pair, subpixel=subpixel, search_range=8, kernel="oc")
         field = tracking.track(pair, subpixel=subpixel, search_range=8)
     overlay = plots.speed_map(field, scene=reference, dynamic=False)
     hv.render(overlay)

@@ -84,3 +84,12 @@ def test_format_duration():
     assert format_duration(59.6) == "1 min"
     assert format_duration(7380) == "2 h 3 min"
     assert format_duration(float("nan")) == "–"
+
+
+def test_orientation_correlation_is_estimated_slower_than_ncc():
+    from tracking.estimate import KERNEL_COST, estimated_seconds
+    from tracking.params import TrackingParameters
+
+    ncc = estimated_seconds(10_000, TrackingParameters(), threads=2)
+    oc = estimated_seconds(10_000, TrackingParameters(kernel="oc"), threads=2)
+    assert oc == pytest.approx(KERNEL_COST["oc"] * ncc)

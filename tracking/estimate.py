@@ -19,6 +19,7 @@ from tracking.velocity import DAYS_PER_YEAR
 __all__ = [
     "CALIBRATION",
     "CALIBRATION_THREADS",
+    "KERNEL_COST",
     "chip_count",
     "estimated_seconds",
     "format_duration",
@@ -170,6 +171,11 @@ def _model_seconds(
     return serial + kernel * CALIBRATION_THREADS / threads
 
 
+#: Run time of a kernel relative to NCC's (benchmarks/bench_kernel.py: orientation correlation ran at 0.05-0.43x
+#: NCC's chips/s on the 2-core machine; 10 is the middle of that range). User kernels count as NCC.
+KERNEL_COST = {"ncc": 1.0, "oc": 10.0}
+
+
 def estimated_seconds(n_chips: int, params: TrackingParameters, *, threads: int | None = None) -> float:
     """Expected wall time of `tracking.track_arrays` for ``n_chips`` chips, s (numba compilation excluded).
 
@@ -183,7 +189,7 @@ def estimated_seconds(n_chips: int, params: TrackingParameters, *, threads: int 
     n_chips : int
         Chips to track (`chip_count`).
     params : TrackingParameters
-        Uses ``chip_size``, ``search_range``, ``step``, ``subpixel`` and ``prefilter``.
+        Uses ``chip_size``, ``search_range``, ``step``, ``subpixel``, ``prefilter`` and ``kernel`` (`KERNEL_COST`).
     threads : int, optional
         Threads the kernel runs on; default ``numba.get_num_threads()``.
 
@@ -202,7 +208,7 @@ def estimated_seconds(n_chips: int, params: TrackingParameters, *, threads: int 
         raise ParameterError(f"threads must be 1 or more, got {threads}.")
     if n_chips == 0:
         return 0.0
-    return _model_seconds(int(n_chips), params, None, int(threads))
+    return _model_seconds(int(n_chips), params, None, int(threads)) * KERNEL_COST.get(params.kernel, 1.0)
 
 
 def format_duration(seconds: float) -> str:
