@@ -1,14 +1,17 @@
 """Run the tracking of the selected pairs off the event loop, with progress, cancel and a result store.
 
 `run_pairs` is a coroutine: each pair is loaded and tracked in a worker thread (``asyncio.to_thread``; the
-Numba kernels release the GIL), so the page and the other sessions stay responsive. Progress is set from the
-worker thread (Panel schedules the widget updates on the loop); results, log lines and errors are set on the
-loop, between pairs, so no HoloViews object is ever built in a worker thread.
+Numba kernels release the GIL), so the page and the other sessions stay responsive. With ``ICETRACK_SCHEDULER``
+set (``tcp://HOST:8786``), each pair is loaded here and tracked as a task on that Dask cluster instead. Progress
+is set from the worker thread (Panel schedules the widget updates on the loop); results, log lines and errors are
+set on the loop, between pairs, so no HoloViews object is ever built in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +19,11 @@ from typing import Any
 from dashboard.state import AppState
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
+from tracking.params import TrackingParameters
 from tracking.pipeline import track
 from tracking.quality import assess
 
-__all__ = ["run_pairs"]
+__all__ = ["run_pairs", "scheduler_address"]
 
 Notify = Callable[[str, str], None]
 
@@ -37,6 +41,37 @@ def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: 
 
     field = track(pair, state.params, progress=on_progress, cancel=state.cancel_event)
     return assess(field)  # error estimates from stable ground (the slowest quarter) and the GLAFT metrics
+
+
+def scheduler_address() -> str | None:
+    """The Dask scheduler the dashboard sends its runs to (``ICETRACK_SCHEDULER``), or None: this process."""
+    return os.environ.get("ICETRACK_SCHEDULER") or None
+
+
+@functools.cache
+def _client(address: str) -> Any:
+    from distributed import Client
+
+    return Client(address, timeout="10s", set_as_default=False)
+
+
+async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:
+    """Load the pair here (cached crops), track it on the cluster; cancel and retry as the local run does."""
+    pair = await asyncio.to_thread(state.load_pair, row)
+    try:
+        client = await asyncio.to_thread(_client, address)
+    except OSError as err:
+        raise TrackingError(f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
+                            "ICETRACK_SCHEDULER to track in the dashboard's own process.") from None  # fmt: skip
+    params = TrackingParameters.from_overrides(None, **state.params.to_dict())  # a copy without the watchers
+    tracked = client.submit(track, pair, params, pure=False, retries=2)  # library functions: no Panel there
+    future = client.submit(assess, tracked, pure=False, retries=2)
+    while not future.done():
+        if state.cancel_event.is_set():
+            client.cancel([tracked, future])
+            raise CancelledError("cancelled")
+        await asyncio.sleep(0.2)
+    return await asyncio.to_thread(future.result)
 
 
 async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
@@ -72,7 +107,11 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
             else:
                 state.status = f"Tracking {label} ({i + 1} of {len(rows)})"
                 t0 = time.perf_counter()
-                field = await asyncio.to_thread(_track_one, state, row, i, len(rows))
+                address = scheduler_address()
+                if address:
+                    field = await _track_on_cluster(state, row, address)
+                else:
+                    field = await asyncio.to_thread(_track_one, state, row, i, len(rows))
                 state.store.put(key, field)
                 valid = float(field["valid"].mean()) * 100.0
                 state.add_log(f"{label}: tracked {field.sizes['y']} x {field.sizes['x']} vectors in "

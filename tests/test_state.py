@@ -204,3 +204,17 @@ def test_file_names_carry_place_and_dates(state):
     stem = state.file_stem(state.current_field())
     row = state.pairs_to_run().iloc[0]
     assert stem == f"jakobshavn-demo_{row['t0']:%Y%m%d}_{row['t1']:%Y%m%d}"
+
+
+def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setenv("ICETRACK_SCHEDULER", cluster.scheduler_address)
+        state.search()
+        assert _run(run_pairs(state)) == 1
+        field = state.current_field()
+        assert "stable_spread_x" in field.attrs  # assessed on the worker
+        ran = {str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log}  # what the scheduler ran
+        assert {"track", "assess"} <= ran
+        assert state.status.startswith("Done: 1 pair")
