@@ -13,8 +13,8 @@ from dashboard.views.base import StateView
 #: (attr, label, unit, help) rows of the panel, in order; rows whose attr is absent are left out.
 ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("v_error", "speed error estimate", "m/yr", "spread of the velocity on stable ground (1.4826 MAD, 2-D)"),
-    ("stable_shift_x", "stable-ground offset x", "m/yr", "median vx on stable ground, removed from the field"),
-    ("stable_shift_y", "stable-ground offset y", "m/yr", "median vy on stable ground, removed from the field"),
+    ("stable_shift_x", "stable-ground offset x", "m/yr", "median vx on stable ground"),
+    ("stable_shift_y", "stable-ground offset y", "m/yr", "median vy on stable ground"),
     ("stable_spread_x", "spread x", "m/yr", "1.4826 MAD of vx on stable ground"),
     ("stable_spread_y", "spread y", "m/yr", "1.4826 MAD of vy on stable ground"),
     ("metric_static_terrain_x", "GLAFT δu (static terrain)", "m/yr", "KDE core half-width of vx on stable ground"),
@@ -56,6 +56,8 @@ def quality_table(attrs: dict[str, Any]) -> str:
     if "stable_source" in attrs:
         count = attrs.get("stable_count")
         lines += ["", f"Stable ground: {attrs['stable_source']}" + (f" ({count} vectors)." if count else ".")]
+        if "stable_shift_status" in attrs:
+            lines[-1] += f" Offset {attrs['stable_shift_status']}."
     return "\n".join(lines)
 
 
