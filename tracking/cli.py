@@ -1,5 +1,5 @@
-"""The ``icetrack`` command: ``demo``, ``track``, and the data commands ``search``, ``fetch``, ``compare``,
-``itslive`` (`tracking.cli_data`).
+"""The ``icetrack`` command: ``demo``, ``track``, the data commands ``search``, ``fetch``, ``compare``,
+``itslive`` (`tracking.cli_data`) and ``batch`` (`tracking.cli_batch`).
 
 Every `TrackingParameters` parameter is a flag of ``icetrack track``, generated from the parameter objects (name,
 type, default, bounds and help come from ``tracking.params``). Errors print one line,
@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tracking.cli_data import add_data_commands
 
     add_data_commands(commands, date=_date, debug_flag=_debug_flag, usage_error=UsageError)
+    from tracking.cli_batch import add_batch_command
+
+    add_batch_command(commands, date=_date, debug_flag=_debug_flag, usage_error=UsageError)
     return parser
 
 

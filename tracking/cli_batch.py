@@ -1,0 +1,206 @@
+"""``icetrack batch``: track many pairs on a Dask cluster and stack them into a time series.
+
+The pairs come from the demo catalog (``--demo``: every pair of scenes covering the area of interest between two
+dates, a range of days apart) or from a CSV file (``--pairs``: columns ``reference`` and ``secondary``, GeoTIFF
+paths). Each result is written to ``OUT_DIR/<pair key>.nc`` as it arrives; running the same command again skips
+the pairs already there. ``--stack`` gathers the batch's fields into a Zarr cube.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self
+
+import pandas as pd
+
+__all__ = ["DEMO_CENTRE", "add_batch_command", "run_batch_command"]
+
+#: The demo's default area centre (EPSG:32622 m): the trunk of the demo Jakobshavn, 25 km above the front.
+DEMO_CENTRE = (572_000.0, 7_670_000.0)
+
+_UsageError: type[Exception] = ValueError
+
+
+def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], debug_flag: Callable[[Any], None],
+                      usage_error: type[Exception]) -> None:  # fmt: skip
+    """Add ``batch`` to the ``icetrack`` sub-command parsers.
+
+    Parameters
+    ----------
+    commands : argparse sub-parsers
+        From ``parser.add_subparsers()``.
+    date : callable
+        Parses a date argument.
+    debug_flag : callable
+        Adds ``--debug`` to a parser.
+    usage_error : type
+        The exception that means a bad command line (exit code 2).
+    """
+    from tracking.cli import add_parameter_flags
+
+    global _UsageError
+    _UsageError = usage_error
+    batch = commands.add_parser(
+        "batch", help="track many pairs on a Dask cluster, then stack them",
+        description="Track many pairs, one task each, on local worker processes or a Dask cluster. Each result is "
+                    "written to OUT_DIR/<pair key>.nc as it arrives; running the command again skips the pairs "
+                    "already done. Pairs that fail are listed and the others go on.",
+    )  # fmt: skip
+    inputs = batch.add_argument_group("inputs (one of --demo, --pairs)")
+    which = inputs.add_mutually_exclusive_group(required=True)
+    which.add_argument("--demo", action="store_true",
+                       help="pairs of demo scenes covering the area of interest (offline)")  # fmt: skip
+    which.add_argument("--pairs", type=Path, metavar="CSV",
+                       help="a CSV file with columns reference, secondary: GeoTIFF paths (relative ones from the "
+                            "CSV's folder), the reference acquired first")  # fmt: skip
+    inputs.add_argument("--start", type=date, default=None, metavar="DATE", help="demo: first acquisition date")
+    inputs.add_argument("--end", type=date, default=None, metavar="DATE", help="demo: last acquisition date")
+    inputs.add_argument("--dt-min", type=float, default=1.0, metavar="DAYS",
+                        help="demo: shortest time between the scenes of a pair (default: %(default)s)")  # fmt: skip
+    inputs.add_argument("--dt-max", type=float, default=48.0, metavar="DAYS",
+                        help="demo: longest time between the scenes of a pair (default: %(default)s)")  # fmt: skip
+    inputs.add_argument("--lon", type=float, default=None,
+                        help="demo: centre of the area of interest, degrees east (default: the demo trunk)")
+    inputs.add_argument("--lat", type=float, default=None, help="demo: centre of the area, degrees north")
+    inputs.add_argument("--aoi-km", type=float, default=10.0,
+                        help="demo: side of the square area of interest, km (default: %(default)s)")  # fmt: skip
+    inputs.add_argument("--band", choices=("red", "pan"), default="red", help="demo: band (default: %(default)s)")
+    inputs.add_argument("--max-cloud", type=float, default=None, metavar="PCT",
+                        help="demo: leave out scenes cloudier than this, %% (default: keep all)")  # fmt: skip
+    run = batch.add_argument_group("run")
+    run.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
+                     help="folder of the per-pair NetCDF results (created if needed)")  # fmt: skip
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: local workers)")  # fmt: skip
+    run.add_argument("--workers", type=_positive_int, default=2, metavar="N",
+                     help="local worker processes, without --scheduler (default: %(default)s)")  # fmt: skip
+    run.add_argument("--retries", type=_count, default=2, metavar="N",
+                     help="times a pair is tried again after its worker died (default: %(default)s)")  # fmt: skip
+    run.add_argument("--tile-size", type=_positive_int, default=None, metavar="PX",
+                     help="track each pair tile by tile, reading the GeoTIFFs window by window (for large "
+                          "scenes; e.g. 4096)")  # fmt: skip
+    run.add_argument("--stack", type=Path, default=None, metavar="ZARR",
+                     help="also stack the batch's fields into this Zarr time-series cube")  # fmt: skip
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    debug_flag(batch)
+    add_parameter_flags(batch)
+    batch.set_defaults(handler=run_batch_command)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    """``icetrack batch``: track the pairs, write each result, stack them; 1 when some pair failed."""
+    from tracking.batch import run_batch, stack
+    from tracking.cli import _parameters
+
+    params = _parameters(args)
+    specs = _demo_specs(args) if args.demo else _csv_specs(args.pairs)
+    if not specs:
+        raise _UsageError("no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)")
+    started = time.perf_counter()
+    if not args.quiet:
+        where = args.scheduler or f"{args.workers} local worker(s)"
+        print(f"{len(specs)} pair(s) to track on {where}, results in {args.output}", file=sys.stderr)
+    with _PairBar(disable=args.quiet) as bar:
+        result = run_batch(specs, params, args.output, scheduler=args.scheduler, n_workers=args.workers,
+                           retries=args.retries, progress=bar, tile_size=args.tile_size)  # fmt: skip
+    if args.stack is not None and result.paths:
+        stacked = stack(result.paths, args.stack)
+        if not args.quiet:
+            print(f"stacked {stacked.sizes['mid_date']} field(s) into {args.stack}", file=sys.stderr)
+    if not args.quiet:
+        print(result.summary())
+        print(f"written:       {args.output}")
+        print(f"elapsed:       {time.perf_counter() - started:.1f} s")
+    return 1 if result.failed else 0
+
+
+def _demo_specs(args: argparse.Namespace) -> list[Any]:
+    from tracking.aoi import aoi_bounds
+    from tracking.batch import demo_pair_specs
+    from tracking.sources import demo
+
+    if (args.lon is None) != (args.lat is None):
+        raise _UsageError("give both --lon and --lat, or neither (the demo trunk)")
+    if not args.aoi_km > 0:
+        raise _UsageError(f"--aoi-km must be positive, got {args.aoi_km}")
+    if args.start is not None and args.end is not None and args.end < args.start:
+        raise _UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
+    if args.dt_min > args.dt_max or args.dt_min < 0:
+        raise _UsageError(f"--dt-min {args.dt_min} and --dt-max {args.dt_max}: need 0 <= dt-min <= dt-max")
+    if args.lon is None:
+        x, y = DEMO_CENTRE
+        half = args.aoi_km * 500.0
+        bbox = (x - half, y - half, x + half, y + half)
+    else:
+        bbox = aoi_bounds(args.lon, args.lat, args.aoi_km, demo.DEMO_CRS)
+    return demo_pair_specs(bbox=bbox, start=args.start, end=args.end, min_dt_days=args.dt_min,
+                           max_dt_days=args.dt_max, band=args.band, max_cloud=args.max_cloud)  # fmt: skip
+
+
+def _csv_specs(path: Path) -> list[Any]:
+    from tracking.batch import PairSpec
+
+    if not path.is_file():
+        raise _UsageError(f"--pairs {path}: no such file")
+    try:
+        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    except (ValueError, OSError) as err:
+        raise _UsageError(f"--pairs {path}: cannot read it as CSV ({err})") from None
+    missing = [c for c in ("reference", "secondary") if c not in table.columns]
+    if missing:
+        raise _UsageError(f"--pairs {path}: no column {', '.join(missing)}; give columns reference, secondary "
+                          "(GeoTIFF paths)")  # fmt: skip
+    table = table.dropna(subset=["reference", "secondary"])
+    folder = path.parent
+    return [PairSpec.files(folder / ref.strip(), folder / sec.strip())
+            for ref, sec in zip(table["reference"], table["secondary"], strict=True)]  # fmt: skip
+
+
+class _PairBar:
+    """A ``progress(done, total)`` callback drawing a tqdm bar of pairs on stderr."""
+
+    def __init__(self, *, disable: bool = False) -> None:
+        self.disable = disable
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.disable:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="pair", file=sys.stderr, disable=None, leave=False, desc="batch",
+                             dynamic_ncols=True)  # fmt: skip
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
