@@ -15,6 +15,7 @@ from panel import ui
 
 from dashboard.state import AppState
 from dashboard.views import (
+    BatchView,
     CompareView,
     ExportView,
     ItsLiveView,
@@ -50,6 +51,7 @@ HELP = {
     "export": "File names carry the place and the two dates.",
     "itslive": "Ready-made ITS_LIVE velocities at the marker and dates: add pairs to the results (compare them "
                "with yours) or add datacube series at your points. Needs the internet.",
+    "batch": "Many pairs or whole scenes run on a Dask cluster with 'icetrack batch'; open what it wrote here.",
 }
 
 
@@ -113,6 +115,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     series = SeriesView(state=state)
     export = ExportView(state=state)
     itslive = ItsLiveView(state=state)
+    batch = BatchView(state=state)
 
     upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
     state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
@@ -124,6 +127,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
         _step("5 · Display", "display", results.controls()),
         _step("6 · Export", "export", export),
         _step("7 · ITS_LIVE velocities", "itslive", itslive.controls()),
+        _step("8 · Batch results", "batch", batch),
     ]
     tabs = ui.Tabs(
         ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),

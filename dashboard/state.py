@@ -687,6 +687,42 @@ class AppState(param.Parameterized):
             self.store.put(key, field)
         return field
 
+    def open_batch(self, path: str) -> list[tuple[str, xr.Dataset]]:
+        """The fields of a batch run (`tracking.batch`): a Zarr stack or a folder of its NetCDF fields.
+
+        Reads only (the dashboard adds them with `add_result`); keys are stable per path and pair.
+
+        Raises
+        ------
+        TrackingError
+            No such stack or folder, or nothing icetrack wrote in it.
+        """
+        from pathlib import Path
+
+        from tracking.batch import open_stack, stack_fields
+        from tracking.io import read_field
+
+        where = Path(path).expanduser()
+        if where.is_dir() and ((where / ".zmetadata").exists() or (where / "zarr.json").exists()):
+            fields = stack_fields(open_stack(where))
+        elif where.is_dir():
+            fields = [read_field(p) for p in sorted(where.glob("*.nc"))]
+        else:
+            raise TrackingError(f"{path}: no such stack or folder on the server: give the path 'icetrack batch' "
+                                "wrote (its -o folder or its --stack .zarr).")  # fmt: skip
+        if not fields:
+            raise TrackingError(f"{path}: no velocity field in it: give the -o folder of an 'icetrack batch' run.")
+        out = []
+        for field in fields:
+            field.attrs.setdefault("label", pair_label(pd.Series({
+                "t0": pd.Timestamp(field.attrs["acquisition_date_img1"]),
+                "t1": pd.Timestamp(field.attrs["acquisition_date_img2"]),
+                "dt_days": float(field.attrs["date_dt"]),
+            })))  # fmt: skip
+            text = f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
+            out.append(("batch-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16], field))
+        return out
+
     def find_cube_series(self) -> pd.DataFrame:
         """ITS_LIVE datacube series at every sample point (network; run in a worker thread)."""
         from tracking.sources import itslive

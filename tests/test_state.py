@@ -218,3 +218,27 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
         ran = {str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log}  # what the scheduler ran
         assert {"track", "assess"} <= ran
         assert state.status.startswith("Done: 1 pair")
+
+
+def test_batch_results_open_as_session_results(tmp_path):
+    from tracking.batch import PairSpec, run_batch, stack
+    from tracking.exceptions import TrackingError
+
+    catalog = demo.catalog()
+    ids = catalog[catalog["time"].dt.year == 2021]["scene_id"].tolist()[:3]
+    bbox = (568_000.0, 7_666_000.0, 574_000.0, 7_672_000.0)
+    specs = [PairSpec.demo(ids[0], ids[1], bbox), PairSpec.demo(ids[1], ids[2], bbox)]
+    result = run_batch(specs, None, tmp_path / "run", n_workers=1)
+    assert len(result.done) == 2
+    stack(tmp_path / "run", tmp_path / "stack.zarr")
+    state = AppState(store=ResultStore())
+    for path in (tmp_path / "run", tmp_path / "stack.zarr"):
+        opened = state.open_batch(str(path))
+        assert len(opened) == 2 and all(key.startswith("batch-") for key, _ in opened)
+        for key, field in opened:
+            state.add_result(key, field)
+    assert len(state.results) == 4  # the folder's and the stack's fields: other paths, other keys
+    state.add_point(state.lon, state.lat)
+    assert len(state.series()) == 4
+    with pytest.raises(TrackingError, match="no such stack or folder"):
+        state.open_batch(str(tmp_path / "nowhere"))

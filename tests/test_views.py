@@ -51,7 +51,7 @@ def test_the_page_builds_with_every_step(tracked):
     page = create_app(AppState(store=ResultStore()))
     titles = [card.title for card in page.sidebar]
     assert titles == ["1 · Where and when", "2 · Pairs", "3 · Parameters", "4 · Run", "5 · Display", "6 · Export",
-                      "7 · ITS_LIVE velocities"]
+                      "7 · ITS_LIVE velocities", "8 · Batch results"]
     assert page.get_root() is not None
 
 

@@ -1,5 +1,6 @@
 """Thin views of the dashboard: each reads and sets one `AppState` and renders it with Panel and HoloViews."""
 
+from dashboard.views.batch import BatchView
 from dashboard.views.compare import CompareView
 from dashboard.views.export import ExportView
 from dashboard.views.itslive import ItsLiveView
@@ -12,5 +13,5 @@ from dashboard.views.series import SeriesView
 from dashboard.views.upload import UploadView
 from dashboard.views.where import WhereView
 
-__all__ = ["CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "QualityView", "ResultsView",
+__all__ = ["BatchView", "CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "QualityView", "ResultsView",
            "RunView", "SeriesView", "UploadView", "WhereView"]
