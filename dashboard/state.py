@@ -699,8 +699,8 @@ class AppState(param.Parameterized):
         """
         from pathlib import Path
 
-        from tracking.batch import open_stack, stack_fields
         from tracking.io import read_field
+        from tracking.stack import open_stack, stack_fields
 
         where = Path(path).expanduser()
         if where.is_dir() and ((where / ".zmetadata").exists() or (where / "zarr.json").exists()):

@@ -13,11 +13,12 @@ import pytest
 import rasterio
 
 from tracking.aoi import aoi_bounds
-from tracking.batch import PairSpec, demo_pair_specs, open_stack, run_batch, stack, stack_fields
+from tracking.batch import PairSpec, demo_pair_specs, run_batch
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.io import read_field, write_netcdf
 from tracking.params import TrackingParameters
 from tracking.sources import demo
+from tracking.stack import open_stack, stack, stack_fields
 from tracking.timeseries import sample_fields
 
 distributed = pytest.importorskip("distributed")

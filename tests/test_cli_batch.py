@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tracking.batch import open_stack
 from tracking.cli import UsageError, _date, _debug_flag, _Parser
 from tracking.cli_batch import add_batch_command
+from tracking.stack import open_stack
 
 pytest.importorskip("distributed")
 

@@ -221,8 +221,9 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
 
 
 def test_batch_results_open_as_session_results(tmp_path):
-    from tracking.batch import PairSpec, run_batch, stack
+    from tracking.batch import PairSpec, run_batch
     from tracking.exceptions import TrackingError
+    from tracking.stack import stack
 
     catalog = demo.catalog()
     ids = catalog[catalog["time"].dt.year == 2021]["scene_id"].tolist()[:3]

@@ -113,8 +113,9 @@ def _count(text: str) -> int:
 
 def run_batch_command(args: argparse.Namespace) -> int:
     """``icetrack batch``: track the pairs, write each result, stack them; 1 when some pair failed."""
-    from tracking.batch import run_batch, stack
+    from tracking.batch import run_batch
     from tracking.cli import _parameters
+    from tracking.stack import stack
 
     params = _parameters(args)
     specs = _demo_specs(args) if args.demo else _csv_specs(args.pairs)
