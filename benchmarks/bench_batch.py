@@ -29,44 +29,13 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from tracking.sources.demo import _gnoise, _hash3
+
 PIXEL = 15.0  # m
 _OCTAVES = ((4.0, 1.0), (8.0, 0.8), (16.0, 0.6), (32.0, 0.4))  # (period px, weight)
-_GRAD_X = np.cos(np.arange(16) * (2 * np.pi / 16) + 0.1)
-_GRAD_Y = np.sin(np.arange(16) * (2 * np.pi / 16) + 0.1)
 
 
 # --- the synthetic pair -------------------------------------------------------------------------------------------
-
-
-@njit(cache=True, inline="always")
-def _hash(a, b, c):
-    h = ((a * 0x27D4EB2D) ^ (b * 0x165667B1) ^ (c * 0x61C88647)) & 0xFFFFFFFF
-    h ^= h >> 15
-    h = (h * 0x2C1B3C6D) & 0xFFFFFFFF
-    h ^= h >> 12
-    h = (h * 0x297A2D39) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
-@njit(cache=True, inline="always")
-def _gradient_noise(x, y, seed):
-    ix = math.floor(x)
-    iy = math.floor(y)
-    fx = x - ix
-    fy = y - iy
-    u = fx * fx * fx * (fx * (fx * 6.0 - 15.0) + 10.0)
-    v = fy * fy * fy * (fy * (fy * 6.0 - 15.0) + 10.0)
-    h00 = _hash(ix, iy, seed) & 15
-    h10 = _hash(ix + 1, iy, seed) & 15
-    h01 = _hash(ix, iy + 1, seed) & 15
-    h11 = _hash(ix + 1, iy + 1, seed) & 15
-    d00 = _GRAD_X[h00] * fx + _GRAD_Y[h00] * fy
-    d10 = _GRAD_X[h10] * (fx - 1.0) + _GRAD_Y[h10] * fy
-    d01 = _GRAD_X[h01] * fx + _GRAD_Y[h01] * (fy - 1.0)
-    d11 = _GRAD_X[h11] * (fx - 1.0) + _GRAD_Y[h11] * (fy - 1.0)
-    a = d00 + u * (d10 - d00)
-    b = d01 + u * (d11 - d01)
-    return a + v * (b - a)
 
 
 @njit(cache=True, inline="always")
@@ -94,8 +63,8 @@ def _render(out, row0, col0, size, moved, noise_seed):
             value = 0.0
             for k in range(len(_OCTAVES)):
                 period, weight = _OCTAVES[k]
-                value += weight * _gradient_noise(x / period, y / period, 17 + k)
-            noise = (_hash(r, c, noise_seed) / 4294967296.0 - 0.5) * 0.1
+                value += weight * _gnoise(x / period, y / period, 17 + k)  # the demo glacier's texture noise
+            noise = (_hash3(r, c, noise_seed) / 4294967296.0 - 0.5) * 0.1
             out[i, j] = value + noise
 
 

@@ -159,6 +159,16 @@ class FakeRemote:
         """Requests under ``prefix`` get 401 unless they send ``Authorization: Bearer <token>``."""
         self._auth[prefix] = token
 
+    def reset(self, *, routes: bool = False, log: bool = True) -> None:
+        """Forget the faults and the auth (and the routes and the log, when asked): a clean server for a test."""
+        with self._lock:
+            self._faults.clear()
+            self._auth.clear()
+            if routes:
+                self._routes.clear()
+            if log:
+                self.log.clear()
+
     def requests(self, prefix: str = "/", method: str | None = None) -> list[Request]:
         """Logged requests whose path starts with ``prefix`` (and of ``method``)."""
         with self._lock:

@@ -29,9 +29,7 @@ def server(tmp_path_factory):
 @pytest.fixture
 def remote(server):
     """The module's server, reset, with this test's own folder of files at ``remote.files``."""
-    server._faults.clear()
-    server._auth.clear()
-    server.log.clear()
+    server.reset()
     folder = uuid.uuid4().hex
     view = SimpleNamespace(root=server.root / folder, files=f"{server.url}/files/{folder}",
                            prefix=f"/files/{folder}")
@@ -40,7 +38,7 @@ def remote(server):
     for name in ("fail", "delay", "break_after", "requests", "route", "url"):
         setattr(view, name, getattr(server, name))
     yield view
-    server._faults.clear()
+    server.reset(log=False)
 
 
 @pytest.fixture

@@ -54,16 +54,13 @@ def server(tmp_path_factory):
 @pytest.fixture
 def remote(server):
     """The server reset; ``remote.href`` is a URL of the COG that no earlier test used (GDAL caches by URL)."""
-    server._faults.clear()
-    server._auth.clear()
-    server.log.clear()
+    server.reset()
     view = SimpleNamespace(href=f"{server.url}/files/scene.tif?v={uuid.uuid4().hex}", prefix="/files/scene.tif",
                            size=(server.root / "scene.tif").stat().st_size)
     for name in ("fail", "require_auth", "requests", "url"):
         setattr(view, name, getattr(server, name))
     yield view
-    server._faults.clear()
-    server._auth.clear()
+    server.reset(log=False)
 
 
 def closed_port() -> int:

@@ -34,9 +34,7 @@ def remote(server):
 
     Files get a new URL in every test (``/files/<test folder>/...``): GDAL caches what it learnt about a URL.
     """
-    server._faults.clear()
-    server._auth.clear()
-    server.log.clear()
+    server.reset()
     folder = uuid.uuid4().hex
     view = SimpleNamespace(root=server.root / folder, url=server.url, files=f"{server.url}/files/{folder}",
                            prefix=f"/files/{folder}", server=server)
@@ -45,8 +43,7 @@ def remote(server):
     for name in ("fail", "delay", "require_auth", "requests", "route"):
         setattr(view, name, getattr(server, name))
     yield view
-    server._faults.clear()
-    server._auth.clear()
+    server.reset(log=False)
 
 
 @pytest.fixture

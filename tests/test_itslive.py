@@ -57,10 +57,7 @@ def server(tmp_path_factory):
 @pytest.fixture
 def remote(server):
     """The module's server with no faults, an empty log and a fresh folder ``remote.folder`` under its root."""
-    server._faults.clear()
-    server._auth.clear()
-    server._routes.clear()
-    server.log.clear()
+    server.reset(routes=True)
     server.folder = server.root / uuid.uuid4().hex
     server.folder.mkdir()
     return server

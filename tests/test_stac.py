@@ -66,10 +66,7 @@ def remote(server):
 
     File URLs differ in every test (``/files/<folder>/...``) because GDAL caches what it learnt about a URL.
     """
-    server._faults.clear()
-    server._auth.clear()
-    server._routes.clear()
-    server.log.clear()
+    server.reset(routes=True)
     folder = uuid.uuid4().hex
     view = SimpleNamespace(root=server.root / folder, url=server.url, files=f"{server.url}/files/{folder}",
                            prefix=f"/files/{folder}", server=server)
@@ -77,8 +74,7 @@ def remote(server):
     for name in ("fail", "route", "require_auth", "requests"):
         setattr(view, name, getattr(server, name))
     yield view
-    server._faults.clear()
-    server._auth.clear()
+    server.reset(log=False)
 
 
 def recorded(name: str, hosts: dict[str, str] | None = None) -> Any:

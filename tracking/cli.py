@@ -159,14 +159,24 @@ def _number_parser(kind: type, allow_none: bool) -> Callable[[str], Any]:
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for integers of at least ``minimum``, with a one-line error otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be at least 1, got {value}" if minimum == 1 else f"must be {minimum} or more, got {value}"
+            )
+        return value
+
+    return parse
+
+
+_positive_int = int_at_least(1)
 
 
 def _date(text: str) -> pd.Timestamp:
@@ -326,8 +336,9 @@ def _quality_lines(attrs: dict[str, Any]) -> list[str]:
 class _ProgressBar:
     """A ``progress(done, total)`` callback drawing a tqdm bar on stderr (only on a terminal)."""
 
-    def __init__(self, *, disable: bool = False) -> None:
+    def __init__(self, *, disable: bool = False, unit: str = "chip", desc: str = "tracking") -> None:
         self.disable = disable
+        self.unit, self.desc = unit, desc
         self._bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
@@ -336,8 +347,8 @@ class _ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="chip", file=sys.stderr, disable=None, leave=False,
-                             desc="tracking", dynamic_ncols=True)
+            self._bar = tqdm(total=total, unit=self.unit, file=sys.stderr, disable=None, leave=False,
+                             desc=self.desc, dynamic_ncols=True)
         self._bar.total = total
         self._bar.update(done - self._bar.n)
 

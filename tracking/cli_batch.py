@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pandas as pd
 
@@ -40,7 +40,7 @@ def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     usage_error : type
         The exception that means a bad command line (exit code 2).
     """
-    from tracking.cli import add_parameter_flags
+    from tracking.cli import add_parameter_flags, int_at_least
 
     global _UsageError
     _UsageError = usage_error
@@ -76,11 +76,11 @@ def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
                      help="folder of the per-pair NetCDF results (created if needed)")  # fmt: skip
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: local workers)")  # fmt: skip
-    run.add_argument("--workers", type=_positive_int, default=2, metavar="N",
+    run.add_argument("--workers", type=int_at_least(1), default=2, metavar="N",
                      help="local worker processes, without --scheduler (default: %(default)s)")  # fmt: skip
-    run.add_argument("--retries", type=_count, default=2, metavar="N",
+    run.add_argument("--retries", type=int_at_least(0), default=2, metavar="N",
                      help="times a pair is tried again after its worker died (default: %(default)s)")  # fmt: skip
-    run.add_argument("--tile-size", type=_positive_int, default=None, metavar="PX",
+    run.add_argument("--tile-size", type=int_at_least(1), default=None, metavar="PX",
                      help="track each pair tile by tile, reading the GeoTIFFs window by window (for large "
                           "scenes; e.g. 4096)")  # fmt: skip
     run.add_argument("--stack", type=Path, default=None, metavar="ZARR",
@@ -91,30 +91,10 @@ def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     batch.set_defaults(handler=run_batch_command)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def run_batch_command(args: argparse.Namespace) -> int:
     """``icetrack batch``: track the pairs, write each result, stack them; 1 when some pair failed."""
     from tracking.batch import run_batch
-    from tracking.cli import _parameters
+    from tracking.cli import _parameters, _ProgressBar
     from tracking.stack import stack
 
     params = _parameters(args)
@@ -125,7 +105,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         where = args.scheduler or f"{args.workers} local worker(s)"
         print(f"{len(specs)} pair(s) to track on {where}, results in {args.output}", file=sys.stderr)
-    with _PairBar(disable=args.quiet) as bar:
+    with _ProgressBar(disable=args.quiet, unit="pair", desc="batch") as bar:
         result = run_batch(specs, params, args.output, scheduler=args.scheduler, n_workers=args.workers,
                            retries=args.retries, progress=bar, tile_size=args.tile_size)  # fmt: skip
     if args.stack is not None and result.paths:
@@ -179,29 +159,3 @@ def _csv_specs(path: Path) -> list[Any]:
     folder = path.parent
     return [PairSpec.files(folder / ref.strip(), folder / sec.strip())
             for ref, sec in zip(table["reference"], table["secondary"], strict=True)]  # fmt: skip
-
-
-class _PairBar:
-    """A ``progress(done, total)`` callback drawing a tqdm bar of pairs on stderr."""
-
-    def __init__(self, *, disable: bool = False) -> None:
-        self.disable = disable
-        self._bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.disable:
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="pair", file=sys.stderr, disable=None, leave=False, desc="batch",
-                             dynamic_ncols=True)  # fmt: skip
-        self._bar.total = total
-        self._bar.update(done - self._bar.n)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
