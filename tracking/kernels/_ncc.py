@@ -112,6 +112,16 @@ def _zncc(template, norm, image, norms, top, left, columns):
     return columns.sum() / (norm * window)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _finite_around(surface, i, j, half):
+    """Whether the ``2 half + 1`` square of ``surface`` centred on (i, j) holds no NaN."""
+    for a in range(i - half, i + half + 1):
+        for b in range(j - half, j + half + 1):
+            if math.isnan(surface[a, b]):
+                return False
+    return True
+
+
 @njit(nogil=True, cache=True)
 def _parabolic(minus, centre, plus):
     """Vertex of the parabola through three equally spaced samples, relative to the centre (in [-0.5, 0.5])."""
@@ -464,12 +474,7 @@ def fine_search(
         status[k] = 2
         if bi < 0 or bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue
-        neighbours_ok = True
-        for a in range(bi - 1, bi + 2):
-            for b in range(bj - 1, bj + 2):
-                if math.isnan(surface[a, b]):
-                    neighbours_ok = False
-        if not neighbours_ok:
+        if not _finite_around(surface, bi, bj, 1):
             continue
         status[k] = 0
         peaks[k] = best

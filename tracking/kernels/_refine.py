@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tracking.kernels._ncc import _lucas_kanade, _oversampled_peak, _parabolic
+from tracking.kernels._ncc import _finite_around, _lucas_kanade, _oversampled_peak, _parabolic
 
 __all__ = ["surface_peaks"]
 
@@ -93,12 +93,7 @@ def surface_peaks(
         status[k] = 2
         if bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue
-        usable = True
-        for a in range(bi - 1, bi + 2):
-            for b in range(bj - 1, bj + 2):
-                if math.isnan(surface[a, b]):
-                    usable = False
-        if not usable:
+        if not _finite_around(surface, bi, bj, 1):
             continue
         status[k] = 0
         if gaussian:
@@ -108,13 +103,7 @@ def surface_peaks(
             di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
             dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
         if method == 1:
-            finite = 2 <= bi <= width - 3 and 2 <= bj <= width - 3
-            if finite:
-                for a in range(bi - 2, bi + 3):
-                    for b in range(bj - 2, bj + 3):
-                        if math.isnan(surface[a, b]):
-                            finite = False
-            if finite:
+            if 2 <= bi <= width - 3 and 2 <= bj <= width - 3 and _finite_around(surface, bi, bj, 2):
                 di, dj = _oversampled_peak(surface, bi, bj, oversampling)
             else:
                 status[k] = 3
