@@ -33,6 +33,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
 from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
+from tracking.times import utc_naive
 
 __all__ = ["MIN_OVERLAP_PX", "TIME_TAGS", "Pair", "date_from_name", "make_scene", "read_scene", "scene_time"]
 
@@ -75,9 +76,7 @@ def make_scene(
     rows, cols = values.shape
     x = transform.c + transform.a * (np.arange(cols) + 0.5)
     y = transform.f + transform.e * (np.arange(rows) + 0.5)
-    stamp = pd.Timestamp(time)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    stamp = utc_naive(time)
     iso = stamp.isoformat()
     scene = xr.DataArray(
         values,

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from tracking.exceptions import TrackingError
+from tracking.times import utc_naive
 
 __all__ = ["QUALITY_COORDS", "STACK_COORDS", "STACK_VARIABLES", "open_stack", "stack", "stack_fields"]
 
@@ -178,8 +179,8 @@ def _field_header(path: Path) -> dict[str, Any]:
     missing = [key for key in ("acquisition_date_img1", "acquisition_date_img2") if key not in attrs]
     if missing:
         raise TrackingError(f"{path}: the field lacks the attrs {', '.join(missing)}: stack fields made by icetrack.")
-    t0, t1 = _naive(attrs["acquisition_date_img1"]), _naive(attrs["acquisition_date_img2"])
-    mid = _naive(attrs["date_center"]) if "date_center" in attrs else t0 + (t1 - t0) / 2
+    t0, t1 = utc_naive(str(attrs["acquisition_date_img1"])), utc_naive(str(attrs["acquisition_date_img2"]))
+    mid = utc_naive(str(attrs["date_center"])) if "date_center" in attrs else t0 + (t1 - t0) / 2
     return {
         "x": x, "y": y, "crs_wkt": wkt, "attrs": attrs,
         "mid_date": mid.to_datetime64(),
@@ -251,11 +252,6 @@ def _template(first: xr.Dataset, heads: list[dict[str, Any]], per_chunk: int) ->
     cube = xr.Dataset(variables, coords=coords, attrs=_common_attrs([h["attrs"] for h in heads]))
     cube["date_dt"].attrs = {"long_name": "time between the acquisitions", "units": "days"}
     return cube.rio.write_crs(full.rio.crs, grid_mapping_name="spatial_ref").rio.write_transform(first.rio.transform())
-
-
-def _naive(text: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(str(text))
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
 
 
 def _common_attrs(all_attrs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pyproj import Transformer
 
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.io import atomic_path
+from tracking.times import utc_naive
 from tracking.velocity import vectors
 
 __all__ = ["SERIES_COLUMNS", "empty_series", "sample_fields", "write_csv"]
@@ -181,8 +182,7 @@ def _time(field: xr.Dataset, attr: str) -> pd.Timestamp:
             f"a velocity field lacks the {attr!r} attr: sample fields made by tracking.track() or read with "
             "tracking.read_field()."
         )
-    stamp = pd.Timestamp(str(field.attrs[attr]))
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    return utc_naive(str(field.attrs[attr]))
 
 
 def _float(value: Any) -> float:

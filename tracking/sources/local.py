@@ -25,6 +25,7 @@ from shapely.geometry import Polygon
 
 from tracking.exceptions import MissingTimeError, SceneReadError
 from tracking.scenes import TIME_TAGS, _parse_tag_time, date_from_name, read_scene
+from tracking.times import utc_naive
 
 __all__ = ["MAX_UPLOAD_BYTES", "MissingTimeError", "footprint", "read_upload", "scene_table"]
 
@@ -211,9 +212,7 @@ def scene_table(scenes: Sequence[xr.DataArray]) -> gpd.GeoDataFrame:
         attrs = scene.attrs
         scene_id = str(attrs.get("scene_id", ""))
         path, row = _path_row(scene_id, attrs)
-        stamp = pd.Timestamp(attrs["time"])
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        stamp = utc_naive(attrs["time"])
         records.append({
             "scene_id": scene_id,
             "time": stamp,

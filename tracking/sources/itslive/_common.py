@@ -25,6 +25,7 @@ from tracking.exceptions import (
     RemoteError,
 )
 from tracking.sources import http
+from tracking.times import utc_naive
 from tracking.timeseries import SERIES_COLUMNS, empty_series
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _naive_utc(value: Any) -> pd.Timestamp:
         raise ParameterError(f"not a date or time: {value!r} ({err}).") from None
     if stamp is pd.NaT:
         raise ParameterError("a date is missing.")
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    return utc_naive(stamp)
 
 
 def _stac_client(url: str) -> Any:

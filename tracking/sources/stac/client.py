@@ -23,9 +23,10 @@ from pystac_client.warnings import DoesNotConformTo
 
 from tracking.exceptions import AuthenticationError, NoNetworkError, ParameterError, RemoteError
 from tracking.sources import http
-from tracking.sources.stac.items import _utc_naive, normalize_items, normalize_platform
+from tracking.sources.stac.items import normalize_items, normalize_platform
 from tracking.sources.stac.providers import Provider, _required_provider
 from tracking.sources.stac.signing import SasSigner, _default_signer
+from tracking.times import utc_naive
 
 __all__ = ["PAGE_LIMIT", "open_client", "search"]
 
@@ -183,7 +184,7 @@ def _where(lon: float | None, lat: float | None, bbox: Sequence[float] | None) -
 def _datetime_range(start: Any, end: Any) -> str:
     """``"YYYY-MM-DDT00:00:00Z/YYYY-MM-DDT23:59:59Z"``: whole UTC days (some servers reject bare dates)."""
     try:
-        first, last = _utc_naive(start), _utc_naive(end)
+        first, last = utc_naive(start), utc_naive(end)
     except (TypeError, ValueError):
         raise ParameterError(
             f"cannot read the dates {start!r} and {end!r}: give ISO dates, e.g. 2021-05-01."

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import make_valid
 
 from tracking.sources.stac.providers import ASSET_ALIASES, PROVIDERS, Provider, _provider
+from tracking.times import utc_naive
 
 __all__ = ["SCENE_COLUMNS", "normalize_items", "normalize_platform"]
 
@@ -210,7 +211,7 @@ def _item_time(props: Mapping[str, Any]) -> pd.Timestamp:
         value = props.get(key)
         if value:
             try:
-                return _utc_naive(value)
+                return utc_naive(value)
             except (TypeError, ValueError):
                 continue
     return pd.NaT
@@ -265,10 +266,3 @@ def _band_asset(assets: Mapping[str, Any], provider: Provider | None) -> Mapping
         if isinstance(asset, Mapping) and asset.get("href"):
             return asset
     return {}
-
-
-def _utc_naive(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
