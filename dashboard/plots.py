@@ -42,6 +42,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform
 
 import tracking
+from tracking.timeseries import is_own
 from tracking.velocity import vectors
 
 if hv.Store.current_backend != "bokeh" or "Image" not in dir(hv.opts):
@@ -878,7 +879,7 @@ def _by_point(frame: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
     """One colour per point; series from other sources (ITS_LIVE) in the point's colour with square dots."""
     layers: list[hv.Element] = []
     for (name, source), group in frame.groupby(["point", "source"], sort=False):
-        external = bool(source) and not str(source).startswith("icetrack")
+        external = not is_own(source)
         label = f"{name} · {source}" if external else str(name)
         layers.extend(_layers_of(group, _point_colour(str(name), order), label=label,
                                  marker="square" if external else "circle"))  # fmt: skip

@@ -32,7 +32,7 @@ from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.sources import demo, wrs2
 from tracking.store import ResultStore, result_key
-from tracking.timeseries import empty_series, sample_fields
+from tracking.timeseries import empty_series, is_own, sample_fields
 
 __all__ = ["ENDPOINTS", "PRESETS", "REMOTE", "SOURCES", "AppState", "empty_scenes", "scene_loader"]
 
@@ -623,7 +623,7 @@ class AppState(param.Parameterized):
         shown = series[series["dt_days"].between(*self.series_dt) & np.isfinite(series["v"].astype(float))]
         if shown.empty:
             return None, None
-        external = ~shown["source"].astype(str).str.startswith("icetrack")
+        external = ~shown["source"].map(is_own).astype(bool)
         named = shown.assign(point=np.where(external, shown["point"].astype(str) + " · " + shown["source"].astype(str),
                                             shown["point"].astype(str)))  # fmt: skip
         outliers = reject_outliers(named)

@@ -24,7 +24,7 @@ from tracking.io import atomic_path
 from tracking.times import utc_naive
 from tracking.velocity import vectors
 
-__all__ = ["SERIES_COLUMNS", "empty_series", "sample_fields", "write_csv"]
+__all__ = ["SERIES_COLUMNS", "empty_series", "is_own", "sample_fields", "write_csv"]
 
 #: Columns of a series table, in order.
 SERIES_COLUMNS = (
@@ -38,6 +38,20 @@ _DTYPES: dict[str, Any] = {
     "valid": bool, "interpolated": bool, "peak": float, "label": object, "source": object, "v_error": float,
 }  # fmt: skip
 _SPEED_COLUMNS = ("v", "vx", "vy", "v_error")
+
+
+def is_own(source: object) -> bool:
+    """Whether a field's or a series row's ``source`` is icetrack's own tracking (not ITS_LIVE or another product).
+
+    Empty sources count as our own (fields made before sources were recorded).
+
+    Examples
+    --------
+    >>> is_own("icetrack feature tracking (normalized cross-correlation)"), is_own("ITS_LIVE"), is_own("")
+    (True, False, True)
+    """
+    text = "" if source is None else str(source)
+    return not text or text.startswith("icetrack")
 
 
 def sample_fields(

@@ -12,6 +12,7 @@ from dashboard.views.base import StateView
 from dashboard.views.results import ProjectedCache
 from tracking.compare import difference
 from tracking.exceptions import TrackingError
+from tracking.timeseries import is_own
 
 
 class CompareView(StateView):
@@ -49,7 +50,7 @@ class CompareView(StateView):
     def _default_difference(self) -> tuple[str | None, str | None]:
         """Our latest result minus the latest from another source (ITS_LIVE); else the two latest results."""
         results = self.state.results
-        ours = [k for k, f in results.items() if str(f.attrs.get("source", "")).startswith("icetrack")]
+        ours = [k for k, f in results.items() if is_own(f.attrs.get("source", ""))]
         others = [k for k in results if k not in ours]
         if ours and others:
             return ours[-1], others[-1]
