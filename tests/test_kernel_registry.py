@@ -118,7 +118,8 @@ def test_chip_kernel_results_are_screened(user_kernel, texture):
     user_kernel("far", lambda chip, window: (99.0, 0.0, 1.0, 5.0))
     assert not track_arrays(texture, texture, kernel="far", search_range=5).valid.any()
     user_kernel("low-snr", lambda chip, window: (0.0, 0.0, 1.0, 1.0))
-    assert not track_arrays(texture, texture, kernel="low-snr", search_range=5).valid.any()
+    assert track_arrays(texture, texture, kernel="low-snr", search_range=5).valid.any()  # SNR test off by default
+    assert not track_arrays(texture, texture, kernel="low-snr", search_range=5, min_snr=1.15).valid.any()
     user_kernel("still", lambda chip, window: (0.0, 0.0, 1.0, 5.0))
     secondary = texture.copy()
     secondary[60:70, 60:70] = np.nan

@@ -151,7 +151,7 @@ def test_outlier_flags(dims: tuple[str, str]) -> None:
     field["snr"][7, 7] = 1.01
     field["valid"][15, 20] = False
     field["dx"][15, 20] = -30.0  # the tracker's own rejection: neither flagged nor used as a neighbour
-    flags = outlier_flags(field, TrackingParameters())
+    flags = outlier_flags(field, TrackingParameters(min_snr=1.15))  # the SNR test is off by default
     assert set(flags) == {"peak", "snr", "median", "speed"}
     np.testing.assert_array_equal(np.argwhere(flags["peak"]), [[2, 3]])
     np.testing.assert_array_equal(np.argwhere(flags["snr"]), [[7, 7]])

@@ -147,16 +147,10 @@ class _Geometry:
 
 def _prefilter_support(params: TrackingParameters) -> int:
     """How far (px) the pre-filter reaches: pixels nearer a window's edge than this differ from a whole run."""
-    from tracking.preprocess import _gaussian_radius, _odd_width
+    from tracking.preprocess import prefilter_reach
 
-    name, size = params.prefilter, float(params.prefilter_size)
-    if name == "gaussian_highpass":
-        return _gaussian_radius(size) + 1
-    if name == "wallis":
-        return _odd_width(size) // 2 + 1
-    if name == "naof":
-        return (_gaussian_radius(size) if size > 0 else 1) + 2
-    return 0
+    reach = prefilter_reach(params.prefilter, float(params.prefilter_size))
+    return reach + 1 if reach else 0
 
 
 def plan_tiles(
@@ -245,45 +239,18 @@ class _WallisStats:
     floor: float
 
 
-def _sample_stride(shape: tuple[int, int]) -> int:
-    """The stride of the whole-image sample the pre-filters take their statistics from (as preprocess does)."""
-    from tracking.preprocess import _SAMPLE
-
-    return max(1, math.ceil(math.sqrt(shape[0] * shape[1] / _SAMPLE)))
-
-
-def _wallis_parts(image: np.ndarray, width: int, centre: float | None = None) -> tuple[Any, np.ndarray, np.ndarray]:
-    """``image - local mean`` and the local std over a ``width`` box, as `tracking.preprocess.wallis` has them."""
-    from tracking.preprocess import _box, _Image, _normalized
-
-    img = _Image(image)
-    if centre is not None:
-        img.centre = centre
-    smooth = _box(width)
-    out = np.empty(img.shape, dtype=np.float32)
-    std = np.empty(img.shape, dtype=np.float32)
-    for top, bottom, lo, hi in img.blocks(width // 2):
-        values, mask = img.block(lo, hi)
-        mean = _normalized(smooth, values, mask)
-        square = _normalized(smooth, np.square(values), mask)
-        square -= np.square(mean)
-        np.maximum(square, 0.0, out=square)
-        keep = slice(top - lo, bottom - lo)
-        out[top:bottom] = values[keep] - mean[keep]
-        std[top:bottom] = np.sqrt(square[keep])
-    return img, out, std
-
-
 def _wallis_samples(
     image: _Image, core_rows: tuple[int, int], core_cols: tuple[int, int], shape: tuple[int, int], width: int
 ) -> dict[str, np.ndarray]:
     """One tile's share of the Wallis filter's whole-image sample: raw values, local std, ``image - mean``."""
+    from tracking.preprocess import sample_stride, wallis_parts
+
     halo = width // 2
     rows = (max(0, core_rows[0] - halo), min(shape[0], core_rows[1] + halo))
     cols = (max(0, core_cols[0] - halo), min(shape[1], core_cols[1] + halo))
     raw = image.read(rows, cols)
-    _, out, std = _wallis_parts(raw, width)
-    stride = _sample_stride(shape)
+    out, std = wallis_parts(raw, width)
+    stride = sample_stride(shape)
     pick_r = np.arange(-(-core_rows[0] // stride) * stride, core_rows[1], stride) - rows[0]
     pick_c = np.arange(-(-core_cols[0] // stride) * stride, core_cols[1], stride) - cols[0]
     pick = np.ix_(pick_r, pick_c)
@@ -302,30 +269,24 @@ def _stats_task(
 
 def _wallis_stats(parts: list[dict[str, np.ndarray]]) -> _WallisStats:
     """Combine the tiles' samples into the whole image's centre and std floor (`tracking.preprocess.wallis`)."""
-    from tracking.preprocess import _WALLIS_FLOOR
+    from tracking.preprocess import wallis_floor
 
     raw = np.concatenate([p["raw"] for p in parts])
     std = np.concatenate([p["std"] for p in parts])
     out = np.concatenate([p["out"] for p in parts])
     centre = float(raw.mean()) if raw.size else 0.0
     scale = float(np.abs(raw).mean()) if raw.size else 0.0
-    median_std = float(np.median(std)) if std.size else 0.0
-    global_std = float(np.std(out, dtype=np.float64)) if out.size else 0.0
-    floor = max(_WALLIS_FLOOR * median_std, 1e-3 * global_std, 1e-6 * scale, 1e-30)
-    return _WallisStats(centre=centre, floor=floor)
+    return _WallisStats(centre=centre, floor=wallis_floor(std, out, scale))
 
 
 def _prefiltered(image: np.ndarray, params: TrackingParameters, stats: _WallisStats | None) -> np.ndarray:
     """The pre-filtered window, with the whole image's statistics where the filter uses any."""
-    from tracking.preprocess import _odd_width, prefilter
+    from tracking.preprocess import prefilter, wallis_parts, wallis_standardize
 
     if params.prefilter != "wallis" or stats is None:
         return prefilter(image, params.prefilter, params.prefilter_size)
-    img, out, std = _wallis_parts(image, _odd_width(params.prefilter_size), stats.centre)
-    np.maximum(std, np.float32(stats.floor), out=std)
-    out /= std
-    del std
-    return img.finish(out)
+    centred, std = wallis_parts(image, params.prefilter_size, stats.centre)
+    return wallis_standardize(centred, std, stats.floor)
 
 
 # --- one tile -----------------------------------------------------------------------------------------------------
@@ -437,11 +398,11 @@ def _first_pass(
     runner: _Runner, images: tuple[Any, Any], shape: tuple[int, int], params: TrackingParameters, tile_size: int
 ) -> tuple[_WallisStats, _WallisStats] | None:
     """The whole-image statistics of the pre-filter, gathered tile by tile (Wallis only; None otherwise)."""
-    from tracking.preprocess import _odd_width
+    from tracking.preprocess import wallis_width
 
     if params.prefilter != "wallis":
         return None
-    width = _odd_width(params.prefilter_size)
+    width = wallis_width(params.prefilter_size)
     cores_r = [(r, min(shape[0], r + tile_size)) for r in range(0, shape[0], tile_size)]
     cores_c = [(c, min(shape[1], c + tile_size)) for c in range(0, shape[1], tile_size)]
     calls = [(_stats_task, (*images, rows, cols, shape, width)) for rows in cores_r for cols in cores_c]

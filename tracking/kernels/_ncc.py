@@ -134,14 +134,27 @@ def _parabolic(minus, centre, plus):
 
 @njit(nogil=True, cache=True)
 def _second_peak_ratio(surface, pi, pj, peak):
-    """Peak over the highest correlation at least two cells away from it (1 if nothing else was seen)."""
+    """Peak over the highest *other local maximum* of the surface (1 / 0.05 floor if there is none).
+
+    A cell counts as a second peak only if no evaluated neighbour is higher, so the flanks of a broad main peak
+    (smooth images, large chips) are not mistaken for a rival match; cells next to the main peak are skipped.
+    """
+    rows, cols = surface.shape
     second = -1.0
-    for i in range(surface.shape[0]):
-        for j in range(surface.shape[1]):
-            if abs(i - pi) > 1 or abs(j - pj) > 1:
-                value = surface[i, j]
-                if value > second:  # noqa: PLR1730  (NaN and unseen cells must never win; max() would keep NaN)
-                    second = value
+    for i in range(rows):
+        for j in range(cols):
+            if abs(i - pi) <= 1 and abs(j - pj) <= 1:
+                continue
+            value = surface[i, j]
+            if not value > second:  # NaN and unseen cells never win
+                continue
+            highest = True
+            for a in range(max(0, i - 1), min(rows, i + 2)):
+                for b in range(max(0, j - 1), min(cols, j + 2)):
+                    if surface[a, b] > value:
+                        highest = False
+            if highest:
+                second = value
     return peak / max(second, 0.05)
 
 

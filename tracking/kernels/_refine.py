@@ -12,11 +12,16 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tracking.kernels._ncc import _finite_around, _lucas_kanade, _oversampled_peak, _parabolic
+from tracking.kernels._ncc import (
+    _finite_around,
+    _lucas_kanade,
+    _oversampled_peak,
+    _parabolic,
+    _second_peak_ratio,
+)
 
 __all__ = ["surface_peaks"]
 
-_SNR_FLOOR = 0.05  # second peaks below this count as this, so the ratio stays finite
 
 
 @njit(nogil=True, cache=True)
@@ -83,13 +88,8 @@ def surface_peaks(
                     bj = j
         if bi < 0:
             continue
-        second = -np.inf
-        for i in range(width):
-            for j in range(width):
-                if (abs(i - bi) > 1 or abs(j - bj) > 1) and surface[i, j] > second:
-                    second = surface[i, j]
         peaks[k] = best
-        ratios[k] = best / max(second, _SNR_FLOOR)
+        ratios[k] = _second_peak_ratio(surface, bi, bj, best)
         status[k] = 2
         if bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue

@@ -33,6 +33,10 @@ __all__ = ["ProgressCallback", "centre_weights", "chip_grid", "ncc_offsets", "tr
 
 #: Coarse matches below this NCC do not vote in the guesses of their neighbours.
 _COARSE_MIN_PEAK = 0.15
+#: A chip is matched only where at least this share of its pixels, and of the secondary window it matches, has data.
+MIN_DATA_SHARE = 0.5
+#: Gaussian reach (sigma, px) of the smooth fill that stands in for nodata during matching.
+_FILL_SIGMA = 4.0
 
 
 #: Width of the Gaussian weights of the sub-pixel fit, as a fraction of the chip size.
@@ -113,6 +117,58 @@ def _guesses(
     return np.round(guesses).astype(np.int64), ratios.reshape(coarse_shape)[pick]
 
 
+def fill_nodata(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``image`` with nodata (NaN) replaced by a smooth continuation of the data around it, and the data mask.
+
+    Chips that straddle a cloud or a scene edge can then be matched on the part that has data, instead of being
+    lost whole: the fill is the Gaussian-weighted mean of the valid pixels within a few px, so it adds no edge and no texture for the correlation to lock on. `ncc_offsets` keeps only
+    the chips with at least `MIN_DATA_SHARE` of data. Deeper in the nodata, each pixel takes the fill of the nearest
+    pixel that has one. Returns ``(image, None)`` when nothing is missing.
+    """
+    from scipy import ndimage
+
+    data = np.isfinite(image)
+    if data.all():
+        return image, None
+    if not data.any():
+        return np.zeros_like(image), data
+    zeroed = np.where(data, image, np.float32(0.0))
+    weights = ndimage.gaussian_filter(data.astype(np.float32), _FILL_SIGMA)
+    smooth = ndimage.gaussian_filter(zeroed, _FILL_SIGMA)
+    near = weights > 1e-3
+    fill = smooth / np.where(near, weights, 1)
+    if not near.all():  # further in, the value of the nearest filled pixel: local, so tiles agree with the whole
+        nearest = ndimage.distance_transform_edt(~near, return_distances=False, return_indices=True)
+        fill = fill[tuple(nearest)]
+    return np.where(data, image, fill).astype(np.float32), data
+
+
+def data_share(data: np.ndarray, tops: np.ndarray, lefts: np.ndarray, chip_size: int) -> np.ndarray:
+    """Share of the ``chip_size`` square windows at (tops, lefts) that lies on data (0 where a window leaves it).
+
+    Parameters
+    ----------
+    data : ndarray of bool, shape (rows, cols)
+        True where the image has data.
+    tops, lefts : ndarray of int, shape (n,)
+        Top-left corners of the windows.
+    chip_size : int
+        Window size, px.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+    """
+    table = np.zeros((data.shape[0] + 1, data.shape[1] + 1), np.int64)
+    table[1:, 1:] = data.cumsum(0).cumsum(1)
+    t = np.clip(tops, 0, data.shape[0] - chip_size)
+    left = np.clip(lefts, 0, data.shape[1] - chip_size)
+    b, r = t + chip_size, left + chip_size
+    inside = (table[b, r] - table[t, r] - table[b, left] + table[t, left]) / chip_size**2
+    off = (tops < 0) | (lefts < 0) | (tops + chip_size > data.shape[0]) | (lefts + chip_size > data.shape[1])
+    return np.where(off, 0.0, inside)
+
+
 def ncc_offsets(
     reference: np.ndarray,
     secondary: np.ndarray,
@@ -142,6 +198,8 @@ def ncc_offsets(
         search, ``valid`` the chips that matched.
     """
     tops, lefts = chip_grid(reference.shape, params.chip_size, params.step)
+    reference, reference_data = fill_nodata(reference)
+    secondary, secondary_data = fill_nodata(secondary)
     guesses, snr = _guesses(tops, lefts, reference, secondary, params)
     grid_t, grid_l = np.meshgrid(tops, lefts, indexing="ij")
     grid_t, grid_l = grid_t.ravel(), grid_l.ravel()
@@ -163,7 +221,14 @@ def ncc_offsets(
         )
         if progress is not None:
             progress(part.stop, total)
-    field = offsets_dataset(tops, lefts, params.chip_size, offsets[:, 1], offsets[:, 0], peaks, snr,
-                            np.isin(status, (0, 3)))
+    matched = np.isin(status, (0, 3))
+    if reference_data is not None:
+        share = data_share(reference_data, grid_t, grid_l, params.chip_size)
+        matched &= share >= MIN_DATA_SHARE
+    if secondary_data is not None:
+        moved_t = grid_t + np.round(np.nan_to_num(offsets[:, 0])).astype(np.int64)
+        moved_l = grid_l + np.round(np.nan_to_num(offsets[:, 1])).astype(np.int64)
+        matched &= data_share(secondary_data, moved_t, moved_l, params.chip_size) >= MIN_DATA_SHARE
+    field = offsets_dataset(tops, lefts, params.chip_size, offsets[:, 1], offsets[:, 0], peaks, snr, matched)
     field["peak"].attrs.update(long_name="peak normalized cross-correlation")
     return field
