@@ -154,7 +154,14 @@ def icetrack_tracker(**overrides) -> Tracker:
     return run
 
 
-def trackers(variants: list[str]) -> dict[str, Tracker]:
+PEERS = {
+    "opencv": opencv_tracker(highpass=False),
+    "opencv+hp": opencv_tracker(highpass=True),
+    "opencv+hp x16": opencv_tracker(highpass=True, factor=16),
+}
+
+
+def trackers(variants: list[str], peers: list[str]) -> dict[str, Tracker]:
     found = {"icetrack": icetrack_tracker()}
     for text in variants:
         name, _, settings = text.partition(":")
@@ -164,9 +171,7 @@ def trackers(variants: list[str]) -> dict[str, Tracker]:
             kind = type(TrackingParameters.param[key].default)
             overrides[key] = value if kind in (str, type(None)) else kind(value)
         found[name] = icetrack_tracker(**overrides)
-    found["opencv"] = opencv_tracker(highpass=False)
-    found["opencv+hp"] = opencv_tracker(highpass=True)
-    found["opencv+hp x16"] = opencv_tracker(highpass=True, factor=16)
+    found.update({name: PEERS[name] for name in peers})
     return found
 
 
@@ -571,6 +576,7 @@ def main() -> int:
     parser.add_argument("--chips", default="32,64")
     parser.add_argument("--cases", default=",".join(CASE_NAMES))
     parser.add_argument("--quick", action="store_true", help="one seed, 768 px, one timed run")
+    parser.add_argument("--peers", default=",".join(PEERS), help="the OpenCV loops to run (opencv is needed)")
     parser.add_argument("--variant", action="append", default=[],
                         help="another icetrack configuration, 'name:key=value,key=value'")
     args = parser.parse_args()
@@ -578,7 +584,7 @@ def main() -> int:
         args.seeds, args.size, args.repeat = 1, 768, 1
     wanted = args.only.split(",")
     chips = [int(c) for c in args.chips.split(",")]
-    track = trackers(args.variant)
+    track = trackers(args.variant, args.peers.split(","))
     print(f"# machine: {machine()}")
     icetrack_tracker()(*make_case("snr5", 0, 256, 8).reference[None].repeat(2, 0), 32, 8)  # compile first
     summary: dict[str, dict[str, list]] = {}

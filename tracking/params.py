@@ -81,7 +81,8 @@ class TrackingParameters(param.Parameterized):
     # --- outliers -----------------------------------------------------------------------------------------------
     min_peak = param.Number(
         0.2, bounds=(0.0, 1.0), step=0.05,
-        doc="Reject vectors whose peak normalized cross-correlation is below this.",
+        doc="Reject vectors whose peak normalized cross-correlation is below this, at a 32 px chip (scaled by "
+            "32 / chip size for other chips, as the correlation of unrelated images is).",
         precedence=2.0,
     )
     min_snr = param.Number(

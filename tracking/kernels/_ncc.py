@@ -19,6 +19,7 @@ from numba import njit, prange
 _FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
 _UNSEEN = -9.0  # marks a correlation-surface cell not evaluated yet (NCC lies in [-1, 1] or is NaN)
 _FLAT = 1e-12  # chips whose variance per pixel is below this are featureless
+_LK_REACH = 1.5  # px: a Lucas-Kanade fit that moves further from the peak estimate has lost its way
 
 SUBPIXEL_CODES = {"parabolic": 0, "oversampled": 1, "lucas-kanade": 2}
 
@@ -381,7 +382,7 @@ def _lucas_kanade(reference, secondary, top, left, n, weights, start_i, start_j)
         step_j = -(hyy * bx - hxy * by) / det
         pi -= step_i
         pj -= step_j
-        if abs(pi - start_i) > 1.5 or abs(pj - start_j) > 1.5:
+        if abs(pi - start_i) > _LK_REACH or abs(pj - start_j) > _LK_REACH:
             return start_i, start_j, False
         if step_i * step_i + step_j * step_j < 1e-6:
             return pi, pj, True
@@ -429,12 +430,15 @@ def _oversampled_peak(surface, bi, bj, factor):
 @njit(parallel=True, nogil=True, cache=True, fastmath=_FASTMATH)
 def fine_search(
     reference, secondary, norms, tops, lefts, chip, reach, guesses, method, oversampling, weights, offsets, peaks,
-    status,
+    status, fallback_peak, fallback_distance,
 ):
     """Local NCC search around guessed offsets, then sub-pixel refinement.
 
     Each chip hill-climbs the correlation surface from each of its guesses and keeps the best local maximum,
-    so only a few dozen offsets are evaluated instead of the whole (2 reach + 1)^2 search area.
+    so only a few dozen offsets are evaluated instead of the whole (2 reach + 1)^2 search area. Where the climb
+    ends low (peak under ``fallback_peak``) or more than ``fallback_distance`` px from the first guess (the
+    neighbours' median), the whole search area is evaluated at full resolution and its highest cell is kept:
+    a climb can stop on a local maximum, and the coarse pass can miss texture that block averaging blurs away.
 
     Parameters
     ----------
@@ -457,6 +461,8 @@ def fine_search(
     status : int8 array (n,), out
         0 matched; 1 chip has nodata or no texture; 2 peak on the edge of the search range or next to
         nodata; 3 sub-pixel refinement failed and fell back to the parabolic estimate (still a match).
+    fallback_peak, fallback_distance : float
+        When the exhaustive full-resolution search takes over (see above).
     """
     width = 2 * reach + 1
     for k in prange(tops.shape[0]):
@@ -484,6 +490,17 @@ def fine_search(
                 best = value
                 bi = i
                 bj = j
+        far = abs(bi - reach - guesses[k, 0, 0]) > fallback_distance or abs(bj - reach - guesses[k, 0, 1]) > (
+            fallback_distance
+        )
+        if bi < 0 or best < fallback_peak or far:
+            for i in range(width):
+                for j in range(width):
+                    value = _evaluate(surface, reach, i, j, template, norm, secondary, norms, top, left, columns)
+                    if value > best:
+                        best = value
+                        bi = i
+                        bj = j
         status[k] = 2
         if bi < 0 or bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue

@@ -35,8 +35,10 @@ __all__ = ["ProgressCallback", "centre_weights", "chip_grid", "ncc_offsets", "tr
 _COARSE_MIN_PEAK = 0.15
 #: A chip is matched only where at least this share of its pixels, and of the secondary window it matches, has data.
 MIN_DATA_SHARE = 0.5
-#: Gaussian reach (sigma, px) of the smooth fill that stands in for nodata during matching.
-_FILL_SIGMA = 4.0
+#: The fine pass searches the whole range at full resolution where its climb ends under this NCC ...
+FALLBACK_PEAK = 0.3
+#: ... or this many px from the neighbours' median guess.
+FALLBACK_DISTANCE = 2
 
 
 #: Width of the Gaussian weights of the sub-pixel fit, as a fraction of the chip size.
@@ -117,29 +119,25 @@ def _guesses(
     return np.round(guesses).astype(np.int64), ratios.reshape(coarse_shape)[pick]
 
 
-def fill_nodata(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``image`` with nodata (NaN) replaced by a smooth continuation of the data around it, and the data mask.
+def fill_nodata(image: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``image`` with nodata (NaN) replaced by the local mean of the data around it, and the data mask.
 
     Chips that straddle a cloud or a scene edge can then be matched on the part that has data, instead of being
-    lost whole: the fill is the Gaussian-weighted mean of the valid pixels within a few px, so it adds no edge and no texture for the correlation to lock on. `ncc_offsets` keeps only
-    the chips with at least `MIN_DATA_SHARE` of data. Deeper in the nodata, each pixel takes the fill of the nearest
-    pixel that has one. Returns ``(image, None)`` when nothing is missing.
+    lost whole: each nodata pixel takes the mean of the data within ``reach`` px (a normalized box filter, O(1)
+    per pixel), so the fill adds no edge and no texture for the correlation to lock on; pixels with no data that
+    near take 0, the mean of a pre-filtered image. `ncc_offsets` keeps only the chips with at least
+    `MIN_DATA_SHARE` of data. Returns ``(image, None)`` when nothing is missing.
     """
     from scipy import ndimage
 
     data = np.isfinite(image)
     if data.all():
         return image, None
-    if not data.any():
-        return np.zeros_like(image), data
-    zeroed = np.where(data, image, np.float32(0.0))
-    weights = ndimage.gaussian_filter(data.astype(np.float32), _FILL_SIGMA)
-    smooth = ndimage.gaussian_filter(zeroed, _FILL_SIGMA)
+    width = 2 * int(reach) + 1
+    weights = ndimage.uniform_filter(data.astype(np.float32), width, mode="constant")
+    sums = ndimage.uniform_filter(np.where(data, image, np.float32(0.0)), width, mode="constant")
     near = weights > 1e-3
-    fill = smooth / np.where(near, weights, 1)
-    if not near.all():  # further in, the value of the nearest filled pixel: local, so tiles agree with the whole
-        nearest = ndimage.distance_transform_edt(~near, return_distances=False, return_indices=True)
-        fill = fill[tuple(nearest)]
+    fill = np.where(near, sums / np.where(near, weights, 1), np.float32(0.0))
     return np.where(data, image, fill).astype(np.float32), data
 
 
@@ -198,8 +196,8 @@ def ncc_offsets(
         search, ``valid`` the chips that matched.
     """
     tops, lefts = chip_grid(reference.shape, params.chip_size, params.step)
-    reference, reference_data = fill_nodata(reference)
-    secondary, secondary_data = fill_nodata(secondary)
+    reference, reference_data = fill_nodata(reference, params.chip_size // 2)
+    secondary, secondary_data = fill_nodata(secondary, params.chip_size // 2)
     guesses, snr = _guesses(tops, lefts, reference, secondary, params)
     grid_t, grid_l = np.meshgrid(tops, lefts, indexing="ij")
     grid_t, grid_l = grid_t.ravel(), grid_l.ravel()
@@ -218,6 +216,7 @@ def ncc_offsets(
         _ncc.fine_search(
             reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,
             guesses[part], method, params.oversampling, weights, offsets[part], peaks[part], status[part],
+            FALLBACK_PEAK, FALLBACK_DISTANCE,
         )
         if progress is not None:
             progress(part.stop, total)
