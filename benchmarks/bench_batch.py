@@ -117,7 +117,7 @@ def status(pid, key):
 import numpy as np
 import psutil
 from tracking.io import write_netcdf
-from tracking.kernels.ncc import track_arrays
+from tracking import track_arrays
 from tracking.params import TrackingParameters
 from tracking.tiles import track_tiled
 

@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tracking.kernels import chip_grid, track_arrays
+from tracking import track_arrays
+from tracking.kernels import chip_grid
 from tracking.testing import synthetic_pair
 
 SEARCH = 20
@@ -95,7 +96,7 @@ def compile_seconds() -> tuple[float, float]:
     """Seconds for a first call in a fresh process: with an empty Numba cache, and with the cache filled."""
     code = (
         "import time, numpy as np; t = time.perf_counter();"
-        "from tracking.kernels.ncc import track_arrays;"
+        "from tracking import track_arrays;"
         "track_arrays(np.random.default_rng(0).normal(size=(128, 128)), np.random.default_rng(1)"
         ".normal(size=(128, 128)), search_range=8); print(time.perf_counter() - t)"
     )

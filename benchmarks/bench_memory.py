@@ -21,7 +21,7 @@ def status(key):
             return int(line.split()[1]) * 1024
     raise KeyError(key)
 
-from tracking.kernels.ncc import track_arrays
+from tracking import track_arrays
 from tracking.pipeline import track
 from tracking.scenes import Pair, make_scene
 from affine import Affine

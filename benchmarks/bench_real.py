@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_kernel, which 
 
 import bench_kernel
 
-from tracking.kernels.ncc import chip_grid, track_arrays
+from tracking import track_arrays
+from tracking.kernels import chip_grid
 from tracking.params import PREFILTER_NAMES, PREFILTER_SIZES
 from tracking.preprocess import prefilter
 from tracking.quality import static_terrain_metric

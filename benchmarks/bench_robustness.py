@@ -52,7 +52,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from tracking.kernels import chip_grid, track_arrays
+from tracking import track_arrays
+from tracking.kernels import chip_grid
 from tracking.params import TrackingParameters
 from tracking.preprocess import gaussian_highpass
 from tracking.quality import static_terrain_metric

@@ -32,7 +32,7 @@ import numpy as np
 
 from tracking import track_arrays
 from tracking.estimate import _coarse_ops
-from tracking.kernels.ncc import chip_grid
+from tracking.kernels import chip_grid
 from tracking.params import PREFILTER_NAMES, SUBPIXEL_METHODS, TrackingParameters
 from tracking.testing import synthetic_pair
 

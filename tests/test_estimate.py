@@ -7,6 +7,7 @@ import time
 import numba
 import pytest
 
+from tracking import track_arrays
 from tracking.estimate import (
     chip_count,
     estimated_seconds,
@@ -15,7 +16,6 @@ from tracking.estimate import (
     min_useful_dt,
 )
 from tracking.exceptions import ParameterError
-from tracking.kernels import track_arrays
 from tracking.params import TrackingParameters
 from tracking.testing import synthetic_pair
 

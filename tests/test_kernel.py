@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from tracking import track_arrays
 from tracking.exceptions import CancelledError, ParameterError
-from tracking.kernels.ncc import centre_weights, chip_grid, track_arrays
+from tracking.kernels import chip_grid
+from tracking.kernels.ncc import centre_weights
 from tracking.testing import synthetic_pair
 
 
@@ -173,3 +175,29 @@ def test_grid_and_weights():
     weights = centre_weights(32)
     assert weights.shape == (32, 32)
     assert weights[15, 15] == weights.max() and weights[0, 0] < 0.1
+
+
+def test_a_broad_correlation_peak_is_not_its_own_rival():
+    """The SNR compares the peak with the next *local maximum*, not with its own flank (smooth images)."""
+    rng = np.random.default_rng(3)
+    ndimage.gaussian_filter(rng.standard_normal((320, 320)), 5.0)  # keep the draws of the recorded figures
+    smooth = ndimage.gaussian_filter(rng.standard_normal((320, 320)), 8.0).astype(np.float32)
+    field = interior(track_arrays(smooth, shifted(smooth, 2.0, -3.0), prefilter="none", search_range=16))
+    assert float(field.snr.median()) > 3.0  # the flank of this broad peak gave 1.15, and half the vectors failed
+    assert float(field.valid.mean()) > 0.95
+    assert float(np.abs(field.dx + 3.0).where(field.valid).max()) < 0.1
+
+
+def test_the_full_resolution_search_takes_over_where_the_coarse_guess_is_wrong():
+    """Fine texture that moves, over a weaker smooth pattern that stays: block averaging keeps only the pattern,
+    so the coarse pass guesses 0; the climb from there ends low and the full-resolution search finds the motion
+    (without it, 22% of the chips kept the pattern's still match)."""
+    rng = np.random.default_rng(5)
+    fine = ndimage.gaussian_filter(rng.standard_normal((256, 256)), 0.7).astype(np.float32)
+    fine /= fine.std()
+    still = ndimage.gaussian_filter(rng.standard_normal((256, 256)), 6.0).astype(np.float32)
+    still *= 0.5 / still.std()
+    field = track_arrays(fine + still, shifted(fine, 9.0, -11.0) + still, prefilter="none", search_range=16,
+                         min_peak=0.0)
+    good = np.hypot(field.dx + 11.0, field.dy - 9.0) < 0.5
+    assert float(interior(good, 3).mean()) > 0.97

@@ -11,8 +11,9 @@ from affine import Affine
 from scipy import ndimage
 
 import tracking
+from tracking import track_arrays
 from tracking.exceptions import CancelledError
-from tracking.kernels import chip_grid, track_arrays
+from tracking.kernels import chip_grid
 from tracking.kernels.orientation import orientation_image, upsampled_peaks
 from tracking.scenes import make_scene
 from tracking.testing import synthetic_pair

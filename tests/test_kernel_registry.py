@@ -22,10 +22,10 @@ from tracking.kernels import (
     get_kernel,
     offsets_dataset,
     register_kernel,
-    track_arrays,
     unregister_kernel,
 )
 from tracking.params import TrackingParameters
+from tracking.pipeline import track_arrays
 from tracking.scenes import make_scene
 
 

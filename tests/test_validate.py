@@ -194,3 +194,22 @@ def test_apply_outlier_tests_clean_field_keeps_everything() -> None:
     result = apply_outlier_tests(field, TrackingParameters())
     assert result["valid"].values.all()
     assert result["valid"].dims == ("y", "x")
+
+
+def test_the_speed_limit_is_a_displacement_limit_on_the_offsets() -> None:
+    field = make_field()
+    field["dx"][4, 5] = 12.0  # 12 px of 30 m in 32 days: 4,109 m/yr
+    params = TrackingParameters.from_overrides(max_speed=3000.0)
+    flags = outlier_flags(field, params, pixel_size=(30.0, 30.0), dt_days=32.0)
+    np.testing.assert_array_equal(np.argwhere(flags["speed"]), [[4, 5]])
+    assert not outlier_flags(field, params, pixel_size=(30.0, 30.0), dt_days=64.0)["speed"].any()
+    assert not outlier_flags(field, TrackingParameters(), pixel_size=(30.0, 30.0), dt_days=32.0)["speed"].any()
+
+
+def test_the_peak_threshold_follows_the_chip_size() -> None:
+    field = make_field()
+    field["peak"][3, 3] = 0.15
+    at_32 = outlier_flags(field, TrackingParameters(chip_size=32, min_peak=0.2))["peak"]
+    at_64 = outlier_flags(field, TrackingParameters(chip_size=64, min_peak=0.2))["peak"]
+    np.testing.assert_array_equal(np.argwhere(at_32), [[3, 3]])
+    assert not at_64.any()  # 0.15 clears 0.2 x 32 / 64

@@ -21,9 +21,8 @@ from tracking.exceptions import (
     TrackingError,
 )
 from tracking.io import read_field, write_geotiff, write_netcdf
-from tracking.kernels import track_arrays
 from tracking.params import TrackingParameters
-from tracking.pipeline import track
+from tracking.pipeline import track, track_arrays
 from tracking.scenes import Pair, make_scene, read_scene
 
 try:

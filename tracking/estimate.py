@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 from tracking.exceptions import ParameterError
-from tracking.kernels.ncc import _coarse_factor, chip_grid
+from tracking.kernels import chip_grid
+from tracking.kernels.ncc import coarse_factor
 from tracking.params import SUBPIXEL_METHODS, TrackingParameters
 from tracking.velocity import DAYS_PER_YEAR
 
@@ -147,7 +148,7 @@ def min_useful_dt(pixel_size: float, speed: float, *, pixels: float = 2.0) -> fl
 def _coarse_ops(params: TrackingParameters) -> float:
     """Multiply-adds per chip of the kernel's coarse pass (its reduction, reach and chip sharing)."""
     chip, search, step = params.chip_size, params.search_range, params.step
-    factor = _coarse_factor(search, chip)
+    factor = coarse_factor(search, chip)
     if factor == 1:
         coarse_chip, reach, stride = chip, search, 1
     else:

@@ -1,9 +1,11 @@
-"""``track``: a `Pair` in, a VelocityField out.
+"""The composition of a tracking run, in one place: pre-filter -> match -> outlier tests -> holes -> velocity.
 
-The steps, each a pure function of its inputs: check the parameters against the images, run the kernel named by
-``params.kernel`` through `tracking.kernels.track_arrays` (pre-filter, matching, sub-pixel refinement and the
-outlier tests), reject vectors faster than ``max_speed``, fill the
-holes if asked, and build the VelocityField (`tracking.velocity`).
+- `track_arrays`: two arrays in, pixel offsets out (pre-filter, `tracking.kernels.match`, `match_and_validate`);
+- `match_and_validate`: match two pre-filtered arrays and fold the outlier tests of `tracking.validate` (peak,
+  SNR, normalized median, and ``max_speed`` as a displacement limit when the pixel size and dt are known) into
+  ``valid`` — what `tracking.tiles` runs on each tile;
+- `fill_offsets`: hole filling on the offsets, px;
+- `track`: a `Pair` in, a VelocityField out (`tracking.velocity.velocity_field`, the only px -> m/yr step).
 
 Which variable holds what (for a view that toggles raw / masked / interpolated):
 
@@ -24,13 +26,118 @@ import numpy as np
 import xarray as xr
 
 from tracking.exceptions import CancelledError
-from tracking.kernels import ProgressCallback
+from tracking.kernels import ProgressCallback, match
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
-from tracking.velocity import offsets_to_velocity, velocity_field
+from tracking.velocity import velocity_field
 
-__all__ = ["ProgressCallback", "track"]
+__all__ = ["ProgressCallback", "fill_offsets", "match_and_validate", "pixel_size", "track", "track_arrays"]
 
+
+def track_arrays(
+    reference: np.ndarray,
+    secondary: np.ndarray,
+    params: TrackingParameters | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    pixel_size: tuple[float, float] | None = None,
+    dt_days: float | None = None,
+    **overrides: Any,
+) -> xr.Dataset:
+    """Track features from ``reference`` to ``secondary``: pixel offsets on a regular grid of chips.
+
+    Both images are pre-filtered (``params.prefilter``), matched chip by chip by the kernel ``params.kernel``
+    (``"ncc"``: zero-mean normalized cross-correlation; ``"oc"``: orientation correlation; or a kernel added
+    with `tracking.kernels.register_kernel`) and screened by the outlier tests of `tracking.validate`.
+
+    Parameters
+    ----------
+    reference, secondary : ndarray of shape (rows, cols)
+        The two images on the same grid, any real dtype; NaN (or inf) marks nodata.
+    params : TrackingParameters, optional
+        Parameters; defaults to ``TrackingParameters()``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` with chip counts while the chips are matched.
+    cancel : threading.Event, optional
+        When set, tracking stops at the next block of chips and raises `CancelledError`.
+    pixel_size : (float, float), optional
+        Pixel width and height, m: with ``dt_days``, ``max_speed`` is tested on the offsets.
+    dt_days : float, optional
+        Time between the images, days.
+    **overrides
+        Parameter values that replace those of ``params`` (``chip_size=64``, ``kernel="oc"``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        On dims ``("row", "col")``, whose coordinates are the chip centres in the reference image in pixel-index
+        units (pixel i's centre is i):
+
+        - ``dx``, ``dy`` (float32, px): offset of the match, + columns right and + rows down; NaN where no match
+          was found (no texture, mostly nodata, peak at the edge of the search range);
+        - ``peak`` (float32): similarity at the match: the NCC (``ncc``), the normalized orientation
+          correlation (``oc``), the score of a user kernel;
+        - ``snr`` (float32): the peak over the next highest peak of the full-range search;
+        - ``valid`` (bool): matched and not flagged by any outlier test.
+
+        ``attrs`` hold every parameter value.
+
+    Raises
+    ------
+    ParameterError
+        Images of different shapes, parameters that do not fit the images, or an unknown kernel.
+    KernelError
+        The kernel returned something that breaks the kernel contract.
+    CancelledError
+        ``cancel`` was set.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> from scipy import ndimage
+    >>> image = ndimage.gaussian_filter(rng.normal(size=(160, 160)), 1.5)
+    >>> moved = ndimage.shift(image, (1.25, -2.5), order=3)
+    >>> field = track_arrays(image, moved, search_range=6)
+    >>> bool(abs(float(field.dx.median()) + 2.5) < 0.05 and abs(float(field.dy.median()) - 1.25) < 0.05)
+    True
+    >>> field = track_arrays(image, moved, search_range=6, kernel="oc")
+    >>> bool(abs(float(field.dx.median()) + 2.5) < 0.05 and abs(float(field.dy.median()) - 1.25) < 0.05)
+    True
+    """
+    from tracking.preprocess import prefilter
+
+    params = TrackingParameters.from_overrides(params, **overrides)
+    _check_cancel(cancel)
+    reference = prefilter(reference, params.prefilter, params.prefilter_size)
+    secondary = prefilter(secondary, params.prefilter, params.prefilter_size)
+    return match_and_validate(reference, secondary, params, progress=progress, cancel=cancel,
+                              pixel_size=pixel_size, dt_days=dt_days)
+
+
+def match_and_validate(
+    reference: np.ndarray,
+    secondary: np.ndarray,
+    params: TrackingParameters,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    pixel_size: tuple[float, float] | None = None,
+    dt_days: float | None = None,
+) -> xr.Dataset:
+    """Match two **pre-filtered** images (`tracking.kernels.match`) and fold the outlier tests into ``valid``.
+
+    Parameters and result as in `track_arrays`, whose second half this is. A kernel that gives no SNR (all NaN)
+    skips the SNR test.
+    """
+    from tracking.validate import apply_outlier_tests
+
+    field = match(reference, secondary, params, progress=progress, cancel=cancel)
+    _check_cancel(cancel)
+    no_snr = bool(field["snr"].isnull().all())
+    tested = apply_outlier_tests(field.drop_vars("snr") if no_snr else field, params,
+                                 pixel_size=pixel_size, dt_days=dt_days)
+    return field.assign(valid=tested["valid"])
 
 
 def track(
@@ -68,29 +175,18 @@ def track(
     CancelledError
         ``cancel`` was set.
     """
-    from tracking.kernels import track_arrays
-
     params = TrackingParameters.from_overrides(params, **overrides).check(pair.shape)
+    offsets = track_arrays(pair.reference.values, pair.secondary.values, params, progress=progress,
+                           cancel=cancel, pixel_size=pixel_size(pair), dt_days=pair.dt_days)
     _check_cancel(cancel)
-    offsets = track_arrays(
-        pair.reference.values, pair.secondary.values, params, progress=progress, cancel=cancel
-    )
-    _check_cancel(cancel)
-    offsets = reject_too_fast(offsets, pair, params.max_speed)
     if params.fill_holes:
         offsets = fill_offsets(offsets, params.fill_distance)
     return velocity_field(offsets, pair, params)
 
 
-def reject_too_fast(offsets: xr.Dataset, pair: Pair, max_speed: float | None) -> xr.Dataset:
-    """``offsets`` with ``valid`` cleared where the raw speed exceeds ``max_speed`` (m/yr; None: no limit)."""
-    from tracking.validate import too_fast
-
-    if max_speed is None:
-        return offsets
-    vx, vy = offsets_to_velocity(offsets["dx"].values, offsets["dy"].values, pair.transform, pair.dt_days)
-    fast = np.asarray(too_fast(np.hypot(vx, vy), max_speed), dtype=bool)
-    return offsets.assign(valid=offsets["valid"] & ~fast)
+def pixel_size(pair: Pair) -> tuple[float, float]:
+    """Width and height of the pair's pixels, m."""
+    return abs(pair.transform.a), abs(pair.transform.e)
 
 
 def fill_offsets(offsets: xr.Dataset, max_distance: int) -> xr.Dataset:
@@ -115,4 +211,4 @@ def fill_offsets(offsets: xr.Dataset, max_distance: int) -> xr.Dataset:
 
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
-        raise CancelledError("tracking was cancelled.")
+        raise CancelledError("tracking was cancelled before it finished; no result was written.")

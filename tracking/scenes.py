@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from rasterio.warp import transform_bounds
 from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
 from tracking.times import utc_naive
 
-__all__ = ["MIN_OVERLAP_PX", "TIME_TAGS", "Pair", "date_from_name", "make_scene", "read_scene", "scene_time"]
+__all__ = ["MIN_OVERLAP_PX", "TIME_TAGS", "Pair", "date_from_name", "make_scene", "read_scene", "scene_metadata", "scene_time"]
 
 
 def make_scene(
@@ -161,21 +162,47 @@ def read_scene(
     try:
         with rasterio.open(path) as src:
             data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
-            transform, crs = src.transform, src.crs
-            tags = src.tags()
-            description = src.descriptions[0] if src.descriptions else None
+            metadata = scene_metadata(path, src, time=time, sensor=sensor, band=band)
     except RasterioError as err:
         raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
-    _check_georeferencing(path, crs, transform)
-    return make_scene(
-        data,
-        transform=transform,
-        crs=crs,
-        time=_acquisition_time(path, time, tags),
-        sensor=sensor or tags.get("SENSOR") or _sensor_from_name(path.name) or "unknown",
-        band=band or tags.get("BAND") or description or "unknown",
-        scene_id=tags.get("SCENE_ID") or path.name.split(".")[0],
-    )
+    return make_scene(data, **metadata)
+
+
+def scene_metadata(
+    path: Path, src: rasterio.DatasetReader, *, time: Any = None, sensor: str | None = None, band: str | None = None
+) -> dict[str, Any]:
+    """The `make_scene` keywords of an open raster file, as `read_scene` finds them (checked georeferencing).
+
+    Parameters
+    ----------
+    path : Path
+        The file, for messages, its name (sensor, scene id) and its date.
+    src : rasterio.DatasetReader
+        The open file.
+    time, sensor, band : optional
+        Values that take precedence over what the file says (see `read_scene`).
+
+    Returns
+    -------
+    dict
+        ``transform``, ``crs``, ``time``, ``sensor``, ``band`` and ``scene_id``.
+
+    Raises
+    ------
+    SceneReadError
+        No CRS, a geographic CRS, a rotated grid, or no acquisition time.
+    """
+    tags = src.tags()
+    _check_georeferencing(path, src.crs, src.transform)
+    description = src.descriptions[0] if src.descriptions else None
+    return {
+        "transform": src.transform,
+        "crs": src.crs,
+        "time": _acquisition_time(path, time, tags),
+        "sensor": sensor or tags.get("SENSOR") or _sensor_from_name(path.name) or "unknown",
+        "band": band or tags.get("BAND") or description or "unknown",
+        "scene_id": tags.get("SCENE_ID") or path.name.split(".")[0],
+    }
 
 
 def _check_georeferencing(path: Path, crs: CRS | None, transform: Affine) -> None:

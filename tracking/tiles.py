@@ -126,17 +126,18 @@ class _Geometry:
 
     @classmethod
     def of(cls, params: TrackingParameters) -> _Geometry:
-        from tracking.kernels.ncc import _coarse_factor
+        from tracking.kernels.ncc import coarse_factor
 
         chip, search, step = params.chip_size, params.search_range, params.step
-        factor = _coarse_factor(search, chip)
+        factor = coarse_factor(search, chip)
         stride = 2 if 2 * step <= chip and factor > 1 else 1
         if factor == 1:
             coarse_px, reach_px = chip, search
         else:
             coarse_px, reach_px = max(chip // factor, 16) * factor, math.ceil(search / factor) * factor
         coarse_extent = coarse_px / 2 + reach_px + 2 * factor  # reduced chip + search + rounding of its corner
-        fine_extent = chip / 2 + search + 4  # chip + search + the bicubic support of Lucas-Kanade (1.5 + 2 px)
+        # chip + search + the bicubic support of Lucas-Kanade (1.5 + 2 px) + the reach of the nodata fill
+        fine_extent = chip / 2 + search + 4 + chip // 2
         halo_px = math.ceil(max(coarse_extent, fine_extent)) + _prefilter_support(params) + 2
         # the chip's own coarse block and 3 more each way (the wide median), the median test's neighbours
         halo_nodes = params.median_radius + 4 * stride
@@ -185,7 +186,7 @@ def plan_tiles(
     --------
     >>> tiles = plan_tiles((1000, 700), TrackingParameters(search_range=8), tile_size=400)
     >>> len(tiles), tiles[0].node_rows, tiles[0].rows
-    (6, (0, 25), (0, 578))
+    (6, (0, 25), (0, 601))
     """
     params = params if params is not None else TrackingParameters()
     rows, cols = (int(n) for n in shape)
@@ -294,15 +295,19 @@ def _prefiltered(image: np.ndarray, params: TrackingParameters, stats: _WallisSt
 
 def _track_tile(
     reference: _Image, secondary: _Image, tile: Tile, values: dict[str, Any],
-    stats: tuple[_WallisStats, _WallisStats] | None, cancel: threading.Event | None = None,
+    stats: tuple[_WallisStats, _WallisStats] | None, limits: dict[str, Any], cancel: threading.Event | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Track one tile's window and return the offsets of the chips it owns (a task of the second pass)."""
-    from tracking.kernels.ncc import track_arrays
+    """Track one tile's window and return the offsets of the chips it owns (a task of the second pass).
+
+    The same composition as `tracking.pipeline.track`: pre-filter (with the whole image's statistics), then
+    `tracking.pipeline.match_and_validate` with the pair's pixel size and dt (``limits``) for ``max_speed``.
+    """
+    from tracking.pipeline import match_and_validate
 
     params = TrackingParameters.from_overrides(**values)
     ref = _prefiltered(reference.read(tile.rows, tile.cols), params, stats[0] if stats else None)
     sec = _prefiltered(secondary.read(tile.rows, tile.cols), params, stats[1] if stats else None)
-    offsets = track_arrays(ref, sec, params, prefilter="none", cancel=cancel)
+    offsets = match_and_validate(ref, sec, params, cancel=cancel, **limits)
     del ref, sec
     first_r = tile.rows[0] // params.step
     first_c = tile.cols[0] // params.step
@@ -367,7 +372,7 @@ def track_tiled(
     CancelledError
         ``cancel`` was set.
     """
-    from tracking.pipeline import fill_offsets, reject_too_fast
+    from tracking.pipeline import fill_offsets, pixel_size
     from tracking.velocity import velocity_field
 
     params = TrackingParameters.from_overrides(params)
@@ -379,7 +384,8 @@ def track_tiled(
         images = runner.share(images)
         stats = _first_pass(runner, images, shape, params, tile_size)
         values = params.to_dict()
-        calls = [(_track_tile, (*images, tile, values, stats)) for tile in tiles]
+        limits = {"pixel_size": pixel_size(pair), "dt_days": pair.dt_days}
+        calls = [(_track_tile, (*images, tile, values, stats, limits)) for tile in tiles]
         grid = _Grid(shape, params)
         for done, result in enumerate(runner.map(calls), start=1):
             grid.put(result)
@@ -388,7 +394,6 @@ def track_tiled(
     finally:
         runner.close()
     offsets = grid.dataset()
-    offsets = reject_too_fast(offsets, pair, params.max_speed)
     if params.fill_holes:
         offsets = fill_offsets(offsets, params.fill_distance)
     return velocity_field(offsets, pair, params)
@@ -417,7 +422,7 @@ class _Grid:
     """The whole grid of offsets, filled tile by tile."""
 
     def __init__(self, shape: tuple[int, int], params: TrackingParameters) -> None:
-        from tracking.kernels.ncc import chip_grid
+        from tracking.kernels import chip_grid
 
         self.tops, self.lefts = chip_grid(shape, params.chip_size, params.step)
         self.centre = (params.chip_size - 1) / 2
@@ -516,25 +521,16 @@ def _inputs(
 
 def _header(path: Path) -> tuple[xr.DataArray, tuple[Any, ...]]:
     """A one-pixel `Scene` with the file's metadata (as `read_scene` gives them) and the file's grid."""
-    from tracking.scenes import _acquisition_time, _check_georeferencing, _sensor_from_name
+    from tracking.scenes import scene_metadata
 
     if not path.is_file():
         raise SceneReadError(f"{path}: no such file: check the path.")
     try:
         with rasterio.open(path) as src:
-            transform, crs, tags = src.transform, src.crs, src.tags()
-            description = src.descriptions[0] if src.descriptions else None
+            metadata = scene_metadata(path, src)
             shape = (int(src.height), int(src.width))
     except RasterioError as err:
         raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
-    _check_georeferencing(path, crs, transform)
-    head = make_scene(
-        np.full((1, 1), np.nan, np.float32),
-        transform=transform,
-        crs=crs,
-        time=_acquisition_time(path, None, tags),
-        sensor=tags.get("SENSOR") or _sensor_from_name(path.name) or "unknown",
-        band=tags.get("BAND") or description or "unknown",
-        scene_id=tags.get("SCENE_ID") or path.name.split(".")[0],
-    )
+    head = make_scene(np.full((1, 1), np.nan, np.float32), **metadata)
+    crs, transform = metadata["crs"], metadata["transform"]
     return head, (crs.to_wkt(), tuple(transform)[:6], shape)

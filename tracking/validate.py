@@ -20,6 +20,7 @@ __all__ = [
     "normalized_median_outliers",
     "outlier_flags",
     "peak_threshold",
+    "too_far",
     "too_fast",
 ]
 
@@ -115,6 +116,40 @@ def too_fast(speed: np.ndarray, max_speed: float | None) -> np.ndarray:
     if max_speed is None:
         return np.zeros(speed.shape, dtype=bool)
     return speed > max_speed
+
+
+def too_far(
+    dx: np.ndarray, dy: np.ndarray, max_speed: float | None, pixel_size: tuple[float, float], dt_days: float
+) -> np.ndarray:
+    """Flag offsets longer than ``max_speed`` allows in ``dt_days``: the speed limit as a displacement.
+
+    Parameters
+    ----------
+    dx, dy : array_like
+        Offsets, px (along columns and rows).
+    max_speed : float or None
+        Largest acceptable speed, m/yr; None for no limit.
+    pixel_size : (float, float)
+        Pixel width and height, m.
+    dt_days : float
+        Time between the images, days (years of 365.25 days).
+
+    Returns
+    -------
+    ndarray of bool
+        True where ``hypot(dx * width, dy * height) > max_speed * dt_days / 365.25`` (metres); NaN offsets are
+        not flagged.
+
+    Examples
+    --------
+    >>> too_far(np.array([1.0, 4.0]), np.array([0.0, 0.0]), 1000.0, (30.0, 30.0), 36.525)  # 100 m allowed
+    array([False,  True])
+    """
+    dx = np.asarray(dx, dtype=np.float64)
+    if max_speed is None:
+        return np.zeros(dx.shape, dtype=bool)
+    metres = np.hypot(dx * pixel_size[0], np.asarray(dy, dtype=np.float64) * pixel_size[1])
+    return metres > max_speed * dt_days / 365.25
 
 
 def normalized_median_outliers(
@@ -228,13 +263,15 @@ def outlier_flags(
     params: TrackingParameters,
     *,
     speed: np.ndarray | xr.DataArray | None = None,
+    pixel_size: tuple[float, float] | None = None,
+    dt_days: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Run every outlier test on a tracked field.
 
     The peak and SNR tests run on every vector. The normalized median test runs on the vectors that pass
     the tracker's own ``valid`` mask and the peak and SNR tests, so that bad matches poison neither their
-    own verdict nor their neighbours' medians. The speed test runs only when both ``speed`` and
-    ``params.max_speed`` are given.
+    own verdict nor their neighbours' medians. The speed test runs when ``params.max_speed`` is set and either
+    ``speed`` or the grid's ``pixel_size`` and ``dt_days`` are given (then on the offsets, `too_far`).
 
     Parameters
     ----------
@@ -247,6 +284,10 @@ def outlier_flags(
         and ``max_speed``.
     speed : array_like or xarray.DataArray, shape of ``dx``, optional
         Speed of each vector in m/yr (a DataArray is aligned to the dims of ``dx``).
+    pixel_size : (float, float), optional
+        Pixel width and height, m, for the speed test on the offsets themselves.
+    dt_days : float, optional
+        Time between the images, days (with ``pixel_size``).
 
     Returns
     -------
@@ -283,7 +324,9 @@ def outlier_flags(
         radius=params.median_radius,
         valid=usable,
     )
-    if speed is None or params.max_speed is None:
+    if params.max_speed is not None and speed is None and pixel_size is not None and dt_days is not None:
+        flags["speed"] = too_far(dx, dy, params.max_speed, pixel_size, dt_days)
+    elif speed is None or params.max_speed is None:
         flags["speed"] = no_flags.copy()
     else:
         values = speed.transpose(*dims).values if isinstance(speed, xr.DataArray) else np.asarray(speed)
@@ -298,6 +341,8 @@ def apply_outlier_tests(
     params: TrackingParameters,
     *,
     speed: np.ndarray | xr.DataArray | None = None,
+    pixel_size: tuple[float, float] | None = None,
+    dt_days: float | None = None,
 ) -> xr.Dataset:
     """A copy of ``field`` whose ``valid`` mask also rejects the outliers found by `outlier_flags`.
 
@@ -309,6 +354,9 @@ def apply_outlier_tests(
         Thresholds of the tests (see `outlier_flags`).
     speed : array_like or xarray.DataArray, optional
         Speed of each vector in m/yr, for the ``max_speed`` test.
+    pixel_size, dt_days : optional
+        The grid's pixel size (m) and the time between the images (days): the ``max_speed`` test on the
+        offsets (`too_far`), without a speed array.
 
     Returns
     -------
@@ -316,7 +364,7 @@ def apply_outlier_tests(
         A shallow copy of ``field`` (data arrays shared, not copied) with ``valid = field.valid & ~(any
         flag)``. ``dx``, ``dy`` and the other variables are untouched, so raw values stay available.
     """
-    flags = outlier_flags(field, params, speed=speed)
+    flags = outlier_flags(field, params, speed=speed, pixel_size=pixel_size, dt_days=dt_days)
     dims = field["dx"].dims
     rejected = np.logical_or.reduce(list(flags.values()))
     if "valid" in field:

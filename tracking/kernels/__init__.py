@@ -1,4 +1,7 @@
-"""Feature-tracking kernels, behind one entry: `track_arrays` dispatches on ``TrackingParameters.kernel``.
+"""Feature-tracking kernels, behind one entry: `match` dispatches on ``TrackingParameters.kernel``.
+
+Kernels only match: `tracking.pipeline` composes the run (pre-filter -> `match` -> outlier tests -> holes ->
+velocity), in `tracking.pipeline.track_arrays` (pixel offsets of two arrays) and `tracking.track` (a Pair).
 
 Built-in kernels
 ----------------
@@ -9,15 +12,14 @@ Built-in kernels
     Orientation correlation by FFT (`tracking.kernels.orientation`): correlates gradient directions, so it
     is robust to illumination and contrast changes between the dates.
 
-Whatever the kernel, `track_arrays` checks the images and parameters, pre-filters both images
-(``params.prefilter``), runs the kernel, checks its result against the contract below and runs the shared
-outlier tests of `tracking.validate` (``min_peak``, ``min_snr``, normalized median); `tracking.track` then
-applies ``max_speed``, fills holes and builds the VelocityField.
+Whatever the kernel, `match` checks the images and parameters, runs the kernel and checks its result against
+the contract below; the pipeline pre-filters both images before (``params.prefilter``) and runs the shared
+outlier tests of `tracking.validate` after (``min_peak``, ``min_snr``, normalized median, ``max_speed``).
 
 Plugging in your own kernel
 ---------------------------
 `register_kernel` adds a function under a name that ``TrackingParameters.kernel`` then accepts, everywhere
-(``track``, ``track_arrays``, and the dashboard and the CLI when registered before they start). The simplest
+(``tracking.track``, ``tracking.track_arrays``, and the dashboard and the CLI when registered before they start). The simplest
 is a *chip* function: ``match(chip, window) -> (dx, dy, score)`` that finds the ``chip_size`` square reference
 chip inside its ``chip_size + 2 * search_range`` square search window; icetrack loops it over the chip grid
 with the same chip centres, pre-filter, outlier tests, progress and cancel as the built-in kernels. An OpenCV
@@ -45,11 +47,11 @@ An `xarray.Dataset` on dims ``("row", "col")`` whose coordinates are the chip ce
 ``chip_grid(shape, chip_size, step) + (chip_size - 1) / 2``, with ``dx``, ``dy`` (float32 px, + right and
 + down, NaN where no match), ``peak`` (similarity, tested against ``min_peak``), ``snr`` (peak over second
 peak, tested against ``min_snr``; NaN everywhere skips that test) and ``valid`` (bool, the kernel's own
-verdict). `track_arrays` adds the parameters as ``attrs`` and folds the outlier tests into ``valid``. A result
+verdict). `match` adds the parameters as ``attrs``; the pipeline folds the outlier tests into ``valid``. A result
 that breaks the contract raises `KernelError`.
 """
 
-from tracking.kernels.dispatch import track_arrays
+from tracking.kernels.dispatch import match
 from tracking.kernels.grid import KernelError, ProgressCallback, chip_grid, offsets_dataset
 from tracking.kernels.registry import KERNELS, Kernel, get_kernel, register_kernel, unregister_kernel
 
@@ -66,8 +68,8 @@ __all__ = [
     "ProgressCallback",
     "chip_grid",
     "get_kernel",
+    "match",
     "offsets_dataset",
     "register_kernel",
-    "track_arrays",
     "unregister_kernel",
 ]

@@ -42,7 +42,7 @@ def track_chips(
     params : TrackingParameters
         ``chip_size``, ``search_range`` and ``step`` are used.
     progress, cancel
-        As in `tracking.kernels.track_arrays`.
+        As in `tracking.kernels.match`.
 
     Returns
     -------

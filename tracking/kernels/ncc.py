@@ -23,13 +23,10 @@ import xarray as xr
 
 from tracking.exceptions import CancelledError
 from tracking.kernels import _ncc
-from tracking.kernels.dispatch import track_arrays
 from tracking.kernels.grid import ProgressCallback, chip_grid, offsets_dataset
 from tracking.params import TrackingParameters
 
-# track_arrays (the entry to every kernel) and chip_grid are re-exported here for code written before the
-# kernel registry, when this module held them.
-__all__ = ["ProgressCallback", "centre_weights", "chip_grid", "ncc_offsets", "track_arrays"]
+__all__ = ["MIN_DATA_SHARE", "centre_weights", "coarse_factor", "data_share", "fill_nodata", "ncc_offsets"]
 
 #: Coarse matches below this NCC do not vote in the guesses of their neighbours.
 _COARSE_MIN_PEAK = 0.15
@@ -59,7 +56,7 @@ def centre_weights(chip_size: int) -> np.ndarray:
     return np.outer(profile, profile).astype(np.float32)
 
 
-def _coarse_factor(search_range: int, chip_size: int) -> int:
+def coarse_factor(search_range: int, chip_size: int) -> int:
     """Reduction of the coarse pass: 4 for wide searches, 2 for medium ones, 1 (no reduction) for short ones."""
     for factor in (4, 2):
         if search_range >= 3 * factor and chip_size >= 4 * factor:
@@ -76,7 +73,7 @@ def _guesses(
     block and covers all four chips.
     """
     chip, search, step = params.chip_size, params.search_range, params.step
-    factor = _coarse_factor(search, chip)
+    factor = coarse_factor(search, chip)
     stride = 2 if 2 * step <= chip and factor > 1 else 1
     if factor == 1:
         coarse_ref, coarse_sec = reference, secondary
@@ -180,7 +177,7 @@ def ncc_offsets(
     Parameters
     ----------
     reference, secondary : ndarray of float32, shape (rows, cols)
-        Pre-filtered images on one grid, NaN = nodata (`tracking.kernels.track_arrays` prepares them).
+        Pre-filtered images on one grid, NaN = nodata (`tracking.pipeline.track_arrays` prepares them).
     params : TrackingParameters
         ``chip_size``, ``search_range``, ``step``, ``subpixel`` and ``oversampling`` are used.
     progress : callable, optional

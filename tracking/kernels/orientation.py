@@ -158,7 +158,7 @@ def oc_offsets(
     Parameters
     ----------
     reference, secondary : ndarray of float32, shape (rows, cols)
-        Pre-filtered images on one grid, NaN = nodata (`tracking.kernels.track_arrays` prepares them).
+        Pre-filtered images on one grid, NaN = nodata (`tracking.pipeline.track_arrays` prepares them).
     params : TrackingParameters
         ``chip_size``, ``search_range``, ``step``, ``subpixel`` and ``oversampling`` are used.
     progress : callable, optional

@@ -9,7 +9,8 @@ A kernel comes in one of two kinds:
     ``function(chip, window) -> (dx, dy, score)``: matches one reference chip inside its search window;
     `tracking.kernels.chips` loops it over the grid.
 
-Either way `tracking.kernels.track_arrays` pre-filters the images before, and runs the outlier tests after.
+Either way `tracking.pipeline` pre-filters the images before `tracking.kernels.match`, and runs the outlier
+tests after.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def register_kernel(
     """Make ``function`` selectable as ``TrackingParameters(kernel=name)``.
 
     The name is added to the choices of the ``kernel`` parameter, so parameter sets, ``track`` and
-    ``track_arrays`` accept it, and so do the dashboard and the command line when the kernel is registered
+    ``tracking.track_arrays`` accept it, and so do the dashboard and the command line when the kernel is registered
     before they start (register it at the import of your module).
 
     Parameters
@@ -107,7 +108,8 @@ def register_kernel(
     A brute-force sum-of-absolute-differences matcher, plugged in and used:
 
     >>> import numpy as np
-    >>> from tracking.kernels import register_kernel, track_arrays, unregister_kernel
+    >>> from tracking import track_arrays
+    >>> from tracking.kernels import register_kernel, unregister_kernel
     >>> def sad(chip, window):
     ...     n, reach = chip.shape[0], (window.shape[0] - chip.shape[0]) // 2
     ...     cost = np.array([[np.abs(window[i:i + n, j:j + n] - chip).sum() for j in range(2 * reach + 1)]
