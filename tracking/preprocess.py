@@ -263,7 +263,7 @@ def _fill(
     valid = 0
     for i in range(rows[0], rows[1]):
         target, source = lines[pad + i - rows[0]], image[i, cols[0]:cols[1]]
-        for j in range(source.size):  # one loop per kind, without branches: they vectorize
+        for j in range(source.size):  # ``kind`` is loop-invariant: the loop is unswitched, and vectorizes
             x = float(source[j])
             if kind == 0:
                 valid += np.isfinite(x)
@@ -286,7 +286,8 @@ def _box_tiles(
     Works tile by tile (``tiles`` rows: first and stop output row, first and stop output column), each tile
     reading ``reach`` more pixels each side. In a tile, channels — the image minus ``centre`` with nodata
     set to 0, its square (for the std) and the valid mask (when the tile has nodata) — are box-smoothed down
-    the columns, transposed and smoothed down again, all in float64 (`_box_down`).
+    the columns, transposed and smoothed down again, all in float64 (`_box_down`). Tile edges are reflected
+    like the image's: only the halo, which is not written out, sees the difference.
     """
     pad = box[0] + 1
     squares = std.size > 0
@@ -318,7 +319,7 @@ def _box_tiles(
             for i in range(bottom - top):  # transpose back the output columns
                 for j in range(stop - first):
                     smooth[kind, i, j] = result[pad + first - cols[0] + j, i]
-        for i in range(bottom - top):  # branch-free loops (selects): they vectorize
+        for i in range(bottom - top):  # selects, not branches, so that the loops vectorize
             source = image[top + i, first:stop]
             value, square, weight = smooth[0, i], smooth[1, i], smooth[2, i]  # weight > 0 at valid pixels
             if weights:
@@ -370,7 +371,7 @@ def _gaussian_boxes(sigma: float) -> tuple[int, float, int]:
     """The `_BOXES` identical extended boxes whose variances add up to ``sigma ** 2``, as ``(radius, tail, passes)``.
 
     A box of radius ``r`` has variance ``r (r + 1) / 3``; tails of weight ``a`` at ``+-(r + 1)`` raise it
-    continuously to ``(r + 1) (r + 2) / 3`` at ``a = 1`` (Gwosdek et al., 2011, eq. 18).
+    continuously to ``(r + 1) (r + 2) / 3`` at ``a = 1`` (Gwosdek et al., 2011).
     """
     variance = sigma**2 / _BOXES
     radius = int((math.sqrt(12.0 * variance + 1.0) - 1.0) / 2.0)  # the widest plain box not above it
