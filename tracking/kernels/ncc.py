@@ -25,6 +25,7 @@ from tracking.exceptions import CancelledError
 from tracking.kernels import _ncc
 from tracking.kernels.grid import ProgressCallback, chip_grid, offsets_dataset
 from tracking.params import TrackingParameters
+from tracking.validate import peak_threshold
 
 __all__ = ["MIN_DATA_SHARE", "centre_weights", "coarse_factor", "data_share", "fill_nodata", "ncc_offsets"]
 
@@ -32,7 +33,10 @@ __all__ = ["MIN_DATA_SHARE", "centre_weights", "coarse_factor", "data_share", "f
 _COARSE_MIN_PEAK = 0.15
 #: A chip is matched only where at least this share of its pixels, and of the secondary window it matches, has data.
 MIN_DATA_SHARE = 0.5
-#: The fine pass searches the whole range at full resolution where its climb ends under this NCC ...
+#: Pre-filters whose output has a local mean of 0: nodata is filled with 0 after them (`fill_nodata`).
+ZERO_MEAN_PREFILTERS = ("gaussian_highpass", "wallis")
+#: The fine pass searches the whole range at full resolution where its climb ends under this NCC (at a 32 px
+#: chip; scaled to the chip size by `tracking.validate.peak_threshold`) ...
 FALLBACK_PEAK = 0.3
 #: ... or this many px from the neighbours' median guess.
 FALLBACK_DISTANCE = 2
@@ -116,20 +120,24 @@ def _guesses(
     return np.round(guesses).astype(np.int64), ratios.reshape(coarse_shape)[pick]
 
 
-def fill_nodata(image: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray | None]:
+def fill_nodata(image: np.ndarray, reach: int, *, zero_mean: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``image`` with nodata (NaN) replaced by the local mean of the data around it, and the data mask.
 
     Chips that straddle a cloud or a scene edge can then be matched on the part that has data, instead of being
     lost whole: each nodata pixel takes the mean of the data within ``reach`` px (a normalized box filter, O(1)
     per pixel), so the fill adds no edge and no texture for the correlation to lock on; pixels with no data that
-    near take 0, the mean of a pre-filtered image. `ncc_offsets` keeps only the chips with at least
-    `MIN_DATA_SHARE` of data. Returns ``(image, None)`` when nothing is missing.
+    near take 0, the mean of a pre-filtered image. For an image that is zero-mean at that scale already (a
+    Gaussian high-pass or a Wallis filter: ``zero_mean``), that local mean is 0 and the box filter is skipped.
+    `ncc_offsets` keeps only the chips with at least `MIN_DATA_SHARE` of data. Returns ``(image, None)`` when
+    nothing is missing.
     """
     from scipy import ndimage
 
     data = np.isfinite(image)
     if data.all():
         return image, None
+    if zero_mean:
+        return np.where(data, image, np.float32(0.0)).astype(np.float32, copy=False), data
     width = 2 * int(reach) + 1
     weights = ndimage.uniform_filter(data.astype(np.float32), width, mode="constant")
     sums = ndimage.uniform_filter(np.where(data, image, np.float32(0.0)), width, mode="constant")
@@ -193,8 +201,9 @@ def ncc_offsets(
         search, ``valid`` the chips that matched.
     """
     tops, lefts = chip_grid(reference.shape, params.chip_size, params.step)
-    reference, reference_data = fill_nodata(reference, params.chip_size // 2)
-    secondary, secondary_data = fill_nodata(secondary, params.chip_size // 2)
+    zero_mean = params.prefilter in ZERO_MEAN_PREFILTERS
+    reference, reference_data = fill_nodata(reference, params.chip_size // 2, zero_mean=zero_mean)
+    secondary, secondary_data = fill_nodata(secondary, params.chip_size // 2, zero_mean=zero_mean)
     guesses, snr = _guesses(tops, lefts, reference, secondary, params)
     grid_t, grid_l = np.meshgrid(tops, lefts, indexing="ij")
     grid_t, grid_l = grid_t.ravel(), grid_l.ravel()
@@ -213,7 +222,7 @@ def ncc_offsets(
         _ncc.fine_search(
             reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,
             guesses[part], method, params.oversampling, weights, offsets[part], peaks[part], status[part],
-            FALLBACK_PEAK, FALLBACK_DISTANCE,
+            peak_threshold(FALLBACK_PEAK, params.chip_size), FALLBACK_DISTANCE,
         )
         if progress is not None:
             progress(part.stop, total)
