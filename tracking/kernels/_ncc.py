@@ -436,9 +436,10 @@ def fine_search(
 
     Each chip hill-climbs the correlation surface from each of its guesses and keeps the best local maximum,
     so only a few dozen offsets are evaluated instead of the whole (2 reach + 1)^2 search area. Where the climb
-    ends low (peak under ``fallback_peak``) or more than ``fallback_distance`` px from the first guess (the
-    neighbours' median), the whole search area is evaluated at full resolution and its highest cell is kept:
-    a climb can stop on a local maximum, and the coarse pass can miss texture that block averaging blurs away.
+    ends low (peak under ``fallback_peak``), or not high (under twice that) and more than ``fallback_distance``
+    px from the first guess (the neighbours' median), the whole search area is evaluated at full resolution
+    (every other offset for ranges beyond 32 px) and the best offset climbed: a climb can stop on a local maximum, and the coarse pass
+    can miss texture that block averaging blurs away.
 
     Parameters
     ----------
@@ -493,14 +494,26 @@ def fine_search(
         far = abs(bi - reach - guesses[k, 0, 0]) > fallback_distance or abs(bj - reach - guesses[k, 0, 1]) > (
             fallback_distance
         )
-        if bi < 0 or best < fallback_peak or far:
-            for i in range(width):
-                for j in range(width):
+        if bi < 0 or best < fallback_peak or (far and best < 2.0 * fallback_peak):
+            # every offset of the whole range (every other one beyond 32 px, where the search would cost more
+            # than the rest of the run: a peak is about 2 px wide after the pre-filter), then a climb from the best
+            stride = 1 if reach <= 32 else 2
+            gi = -1
+            gj = -1
+            top_value = -2.0
+            for i in range(0, width, stride):
+                for j in range(0, width, stride):
                     value = _evaluate(surface, reach, i, j, template, norm, secondary, norms, top, left, columns)
-                    if value > best:
-                        best = value
-                        bi = i
-                        bj = j
+                    if value > top_value:
+                        top_value = value
+                        gi = i
+                        gj = j
+            if gi >= 0:
+                i, j, value = _climb(surface, reach, gi, gj, template, norm, secondary, norms, top, left, columns)
+                if value > best:
+                    best = value
+                    bi = i
+                    bj = j
         status[k] = 2
         if bi < 0 or bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue

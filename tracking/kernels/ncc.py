@@ -38,8 +38,9 @@ ZERO_MEAN_PREFILTERS = ("gaussian_highpass", "wallis")
 #: The fine pass searches the whole range at full resolution where its climb ends under this NCC (at a 32 px
 #: chip; scaled to the chip size by `tracking.validate.peak_threshold`) ...
 FALLBACK_PEAK = 0.3
-#: ... or this many px from the neighbours' median guess.
-FALLBACK_DISTANCE = 2
+#: ... or under twice that and further than one coarse cell plus this many px from the neighbours' median guess
+#: (whose resolution is the coarse pass's block size).
+FALLBACK_DISTANCE = 1
 
 
 #: Width of the Gaussian weights of the sub-pixel fit, as a fraction of the chip size.
@@ -222,7 +223,8 @@ def ncc_offsets(
         _ncc.fine_search(
             reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,
             guesses[part], method, params.oversampling, weights, offsets[part], peaks[part], status[part],
-            peak_threshold(FALLBACK_PEAK, params.chip_size), FALLBACK_DISTANCE,
+            peak_threshold(FALLBACK_PEAK, params.chip_size),
+            coarse_factor(params.search_range, params.chip_size) + FALLBACK_DISTANCE,
         )
         if progress is not None:
             progress(part.stop, total)
