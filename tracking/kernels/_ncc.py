@@ -384,7 +384,7 @@ def _lucas_kanade(reference, secondary, top, left, n, weights, start_i, start_j)
         pj -= step_j
         if abs(pi - start_i) > _LK_REACH or abs(pj - start_j) > _LK_REACH:
             return start_i, start_j, False
-        if step_i * step_i + step_j * step_j < 1e-6:
+        if step_i * step_i + step_j * step_j < 1e-4:  # steps under 0.01 px: converged
             return pi, pj, True
     return pi, pj, True
 
