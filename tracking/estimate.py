@@ -29,31 +29,32 @@ __all__ = [
 ]
 
 #: The cost model of `tracking.track_arrays`, seconds, fitted by ``benchmarks/calibrate_estimate.py --sizes 512
-#: 1024`` (non-negative least squares on relative error) on 2026-11-24 on the 2-core x86_64 development machine
-#: (numba 0.68, 2 threads): best of 2-3 runs after a warm-up on 512 and 1024 px square
-#: `tracking.testing.synthetic_pair` images, chips 16/32/64 x search ranges 10/20/40 x the three sub-pixel
-#: methods (step 16, Wallis, oversampling 16), plus steps 8/32 and the other pre-filters: 68 timings, all within
-#: 7 % of the model (about 16 000 - 25 000 chips/s at 1024 px, step 16, Wallis). Terms:
+#: 1024`` (non-negative least squares on relative error) on 2026-12-04 on the 2-core x86_64 development machine
+#: (numba 0.68, 2 threads): best of 3 runs after a warm-up on 512 and 1024 px square
+#: `tracking.testing.synthetic_pair` images (with their featureless and nodata patches), chips 16/32/64 x search
+#: ranges 10/20/40 x the three sub-pixel methods (step 16, Wallis, oversampling 16), plus steps 8/32 and the other
+#: pre-filters: 68 timings, model / measured 0.65-1.34, median 0.99 (about 20 000 - 50 000 chips/s at 1024 px,
+#: step 16). Terms:
 #:
 #: - serial, not helped by threads: ``per_call`` + chips * step^2 * (``per_image_pixel`` +
 #:   ``per_image_pixel_<prefilter>``): the pre-filter and per-image work, step^2 image pixels per chip;
 #: - parallel (numba ``prange``), scaled by 2 / threads: chips * (``base_<method>`` + ``per_pixel_<method>`` *
 #:   chip_size^2 + ``per_coarse_op`` * the coarse pass's multiply-adds per chip).
 #:
-#: At the default parameters the serial pre-filter is about 90 % of the time.
+#: Since the box-sum pre-filters the Gaussian high-pass costs next to nothing beside the per-image work.
 CALIBRATION: dict[str, float] = {
-    "base_parabolic": 1.271e-06,
-    "base_oversampled": 1.04e-05,
-    "base_lucas-kanade": 2.784e-06,
-    "per_pixel_parabolic": 1.509e-09,
-    "per_pixel_oversampled": 2.337e-09,
-    "per_pixel_lucas-kanade": 3.677e-09,
-    "per_coarse_op": 1.783e-10,
-    "per_image_pixel": 0,
-    "per_image_pixel_gaussian_highpass": 1.335e-07,
-    "per_image_pixel_wallis": 1.247e-07,
-    "per_image_pixel_naof": 1.207e-07,
-    "per_call": 0.01982,
+    "base_parabolic": 9.769e-06,
+    "base_oversampled": 1.967e-05,
+    "base_lucas-kanade": 9.656e-06,
+    "per_pixel_parabolic": 1.404e-09,
+    "per_pixel_oversampled": 1.301e-09,
+    "per_pixel_lucas-kanade": 5.168e-09,
+    "per_coarse_op": 1.771e-10,
+    "per_image_pixel": 3.562e-08,
+    "per_image_pixel_gaussian_highpass": 0,
+    "per_image_pixel_wallis": 7.512e-09,
+    "per_image_pixel_naof": 1.574e-07,
+    "per_call": 0.01153,
 }
 #: numba threads of the calibration run.
 CALIBRATION_THREADS = 2
