@@ -19,11 +19,11 @@ outlier tests of `tracking.validate` after (``min_peak``, ``min_snr``, normalize
 Plugging in your own kernel
 ---------------------------
 `register_kernel` adds a function under a name that ``TrackingParameters.kernel`` then accepts, everywhere
-(``tracking.track``, ``tracking.track_arrays``, and the dashboard and the CLI when registered before they start). The simplest
-is a *chip* function: ``match(chip, window) -> (dx, dy, score)`` that finds the ``chip_size`` square reference
-chip inside its ``chip_size + 2 * search_range`` square search window; icetrack loops it over the chip grid
-with the same chip centres, pre-filter, outlier tests, progress and cancel as the built-in kernels. An OpenCV
-template matcher, for example::
+(``tracking.track``, ``tracking.track_arrays``, and the dashboard and the CLI when registered before they
+start). The simplest is a *chip* function: ``match(chip, window) -> (dx, dy, score)`` that finds the
+``chip_size`` square reference chip inside its ``chip_size + 2 * search_range`` square search window; icetrack
+loops it over the chip grid with the same chip centres, pre-filter, outlier tests, progress and cancel as the
+built-in kernels. An OpenCV template matcher, for example::
 
     import cv2
     import numpy as np
