@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -188,6 +190,28 @@ def test_bad_parameter_is_a_usage_error(scenes, tmp_path, capsys):
     assert "not an integer" in one_error_line(capsys)
     assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc"), "--search-range", "100"]) == 2
     assert "search_range" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("name", ["same", "relative", "symlink", "hardlink"])
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(scenes, tmp_path, capsys, monkeypatch,
+                                                                          name):
+    reference, secondary = scenes
+    before = [reference.read_bytes(), secondary.read_bytes()]
+    if name == "same":
+        output = reference
+    elif name == "relative":
+        monkeypatch.chdir(tmp_path)
+        output = Path("sub", "..", reference.name)
+        (tmp_path / "sub").mkdir()
+    elif name == "symlink":
+        output = tmp_path / "link.tif"
+        output.symlink_to(secondary)
+    else:
+        output = tmp_path / "hard.tif"
+        os.link(reference, output)
+    assert main(["track", *map(str, scenes), "-o", str(output), "--format", "geotiff"]) == 2
+    assert "would destroy it" in one_error_line(capsys)
+    assert [reference.read_bytes(), secondary.read_bytes()] == before
 
 
 def test_unknown_output_suffix_and_missing_output(scenes, tmp_path, capsys):

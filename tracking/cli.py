@@ -10,6 +10,7 @@ scene, pair or run that fails); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -240,6 +241,8 @@ def run_track(args: argparse.Namespace) -> int:
             raise UsageError(f"{role} {path}: no such file")
     if not args.output.parent.is_dir():
         raise UsageError(f"{args.output.parent}: output directory does not exist")
+    refuse_overwriting_inputs(args.output, {"REF": args.reference, "SEC": args.secondary, "--stable": args.stable,
+                                            "--on-ice": args.on_ice})
     started = time.perf_counter()
     areas = {what: None if path is None else read_polygons(path, what)
              for what, path in (("stable-ground", args.stable), ("on-ice", args.on_ice))}
@@ -263,6 +266,17 @@ def run_track(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(summary(field, args.output, time.perf_counter() - started))
     return 0
+
+
+def refuse_overwriting_inputs(output: Path, inputs: dict[str, Path | None]) -> None:
+    """Raise `UsageError` if ``output`` is one of the ``inputs`` (role -> path): the same file by another name,
+    a relative path, a symbolic or a hard link included. Nothing has been written when it raises."""
+    if not output.exists():
+        return
+    for role, path in inputs.items():
+        if path is not None and path.exists() and os.path.samefile(output, path):
+            raise UsageError(f"-o {output} is the input {role} ({path}): writing there would destroy it; "
+                             "choose another output file")
 
 
 def _parameters(args: argparse.Namespace) -> TrackingParameters:

@@ -234,6 +234,10 @@ def run_compare(args: argparse.Namespace) -> int:
     for role, path in (("A", args.field_a), ("B", args.field_b)):
         if not path.is_file():
             raise _UsageError(f"{role} {path}: no such file")
+    if args.output is not None:
+        from tracking.cli import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs(args.output, {"A": args.field_a, "B": args.field_b})
     diff = difference(read_field(args.field_a), read_field(args.field_b), layer=args.layer)
     attrs = diff.attrs
     print(f"a - b over {attrs['count']} nodes: median {attrs['median_dv']:+.1f} m/yr, spread (1.4826 MAD) "
