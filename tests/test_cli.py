@@ -268,3 +268,28 @@ def test_demo_writes_geotiffs_between_dates(tmp_path, capsys, monkeypatch):
 def test_demo_rejects_reversed_dates(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path), "--start", "2021-06-01", "--end", "2021-05-01"]) == 2
     assert "before" in one_error_line(capsys)
+
+
+def test_a_huge_declared_raster_is_refused_from_its_header(tmp_path, capsys):
+    """A 1 MB sparse GeoTIFF that declares 100,000 x 100,000 px: one line, exit 1, no MemoryError."""
+    huge = tmp_path / "huge_20210501.tif"
+    with rasterio.open(huge, "w", driver="GTiff", width=100_000, height=100_000, count=1, dtype="float32",
+                       crs="EPSG:32622", transform=T30, tiled=True, compress="deflate", sparse_ok=True):
+        pass
+    assert huge.stat().st_size < 2_000_000  # the tile index only
+    before = huge.read_bytes()
+    assert main(["track", str(huge), str(huge), "-o", str(tmp_path / "v.nc")]) == 1
+    line = one_error_line(capsys)
+    assert "100,000 x 100,000 px" in line and "budget" in line and "tile by tile" in line
+    assert huge.read_bytes() == before and not (tmp_path / "v.nc").exists()
+
+
+def test_the_memory_budget_can_be_set(scenes, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ICETRACK_MEMORY_BUDGET", "0.0001")  # 100 kB: a 160 x 160 pair needs 614 kB
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc")]) == 1
+    assert "0.0 GB budget" in one_error_line(capsys)
+    monkeypatch.setenv("ICETRACK_MEMORY_BUDGET", "lots")
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc")]) == 1
+    assert "give a number of GB" in one_error_line(capsys)
+    monkeypatch.setenv("ICETRACK_MEMORY_BUDGET", "1")
+    assert main(["track", *map(str, scenes), "-o", str(tmp_path / "v.nc")]) == 0
