@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -179,6 +181,41 @@ def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] 
         while len(_scene_cache) > _SCENE_CACHE_ITEMS:
             _scene_cache.pop(next(iter(_scene_cache)))
     return scene
+
+
+
+#: The folder under which the dashboard may open server paths (batch results); unset, it opens none.
+DATA_ROOT_VARIABLE = "ICETRACK_DATA_ROOT"
+
+
+def data_root() -> Path | None:
+    """The operator's ``ICETRACK_DATA_ROOT``, resolved, or None when it is not set (server paths are off)."""
+    root = os.environ.get(DATA_ROOT_VARIABLE)
+    return Path(root).expanduser().resolve() if root else None
+
+
+def server_path(text: str) -> Path:
+    """The server path a visitor typed, confined to `data_root`.
+
+    Only relative paths are taken, and only if they resolve (``..`` and symbolic links followed) to a place
+    inside the root: a public server must not open ``/etc`` or ``../..`` for a visitor.
+
+    Raises
+    ------
+    TrackingError
+        No root set, an absolute path, or a path that leads out of the root.
+    """
+    root = data_root()
+    if root is None:
+        raise TrackingError(f"opening folders on the server is off: the operator sets {DATA_ROOT_VARIABLE} to the "
+                            "folder that holds the batch runs.")
+    typed = Path(text.strip())
+    if typed.is_absolute() or text.strip().startswith("~"):
+        raise TrackingError(f"{text}: give a path relative to the server's data folder, e.g. runs/jakobshavn.")
+    where = (root / typed).resolve()
+    if not where.is_relative_to(root):
+        raise TrackingError(f"{text}: that leads out of the server's data folder; give a path inside it.")
+    return where
 
 
 class AppState(param.Parameterized):
@@ -695,14 +732,13 @@ class AppState(param.Parameterized):
         Raises
         ------
         TrackingError
-            No such stack or folder, or nothing icetrack wrote in it.
+            Opening server folders is off, a path outside ``ICETRACK_DATA_ROOT`` (see `server_path`), no such
+            stack or folder, or nothing icetrack wrote in it.
         """
-        from pathlib import Path
-
         from tracking.io import read_field
         from tracking.stack import open_stack, stack_fields
 
-        where = Path(path).expanduser()
+        where = server_path(path)
         if where.is_dir() and ((where / ".zmetadata").exists() or (where / "zarr.json").exists()):
             fields = stack_fields(open_stack(where))
         elif where.is_dir():

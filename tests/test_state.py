@@ -220,7 +220,7 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
         assert state.status.startswith("Done: 1 pair")
 
 
-def test_batch_results_open_as_session_results(tmp_path):
+def test_batch_results_open_as_session_results(tmp_path, monkeypatch):
     from tracking.batch import PairSpec, run_batch
     from tracking.exceptions import TrackingError
     from tracking.stack import stack
@@ -233,8 +233,9 @@ def test_batch_results_open_as_session_results(tmp_path):
     assert len(result.done) == 2
     stack(tmp_path / "run", tmp_path / "stack.zarr")
     state = AppState(store=ResultStore())
-    for path in (tmp_path / "run", tmp_path / "stack.zarr"):
-        opened = state.open_batch(str(path))
+    monkeypatch.setenv("ICETRACK_DATA_ROOT", str(tmp_path))
+    for path in ("run", "stack.zarr"):
+        opened = state.open_batch(path)
         assert len(opened) == 2 and all(key.startswith("batch-") for key, _ in opened)
         for key, field in opened:
             state.add_result(key, field)
@@ -242,4 +243,24 @@ def test_batch_results_open_as_session_results(tmp_path):
     state.add_point(state.lon, state.lat)
     assert len(state.series()) == 4
     with pytest.raises(TrackingError, match="no such stack or folder"):
-        state.open_batch(str(tmp_path / "nowhere"))
+        state.open_batch("nowhere")
+
+
+def test_a_visitor_reaches_no_server_path_outside_the_data_root(tmp_path, monkeypatch):
+    from tracking.exceptions import TrackingError
+
+    state = AppState(store=ResultStore())
+    root = tmp_path / "data"
+    (root / "runs").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    (root / "out").symlink_to(tmp_path / "secret")
+    monkeypatch.delenv("ICETRACK_DATA_ROOT", raising=False)
+    with pytest.raises(TrackingError, match="off"):
+        state.open_batch("runs")  # no root set: server paths are off (the Procfile's default)
+    monkeypatch.setenv("ICETRACK_DATA_ROOT", str(root))
+    for typed, why in [("/etc", "relative"), ("~/", "relative"), (str(root / "runs"), "relative"),
+                       ("../secret", "leads out"), ("runs/../../secret", "leads out"), ("out", "leads out")]:
+        with pytest.raises(TrackingError, match=why):
+            state.open_batch(typed)
+    with pytest.raises(TrackingError, match="no velocity field"):
+        state.open_batch("runs")  # inside the root: opened (and empty)

@@ -7,17 +7,22 @@ import asyncio
 import panel as pn
 from panel import ui
 
+from dashboard.state import DATA_ROOT_VARIABLE, data_root
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
 
 class BatchView(StateView):
-    """A server path (the run's folder or its Zarr stack) and an Open button."""
+    """A server path (the run's folder or its Zarr stack, under ``ICETRACK_DATA_ROOT``) and an Open button.
+
+    Without ``ICETRACK_DATA_ROOT`` (the Procfile's default) the step only says that it is off: a public server
+    opens no path a visitor types.
+    """
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.path = ui.TextInput(label="Folder or stack on the server", placeholder="e.g. runs/jakobshavn or "
-                                 "runs/stack.zarr", sizing_mode="stretch_width")  # fmt: skip
+        self.path = ui.TextInput(label="Folder or stack, under the server's data folder",
+                                 placeholder="e.g. runs/jakobshavn or runs/stack.zarr", sizing_mode="stretch_width")  # fmt: skip
         self.open = ui.Button(label="Open batch results", icon="folder_open", variant="outlined",
                               sizing_mode="stretch_width")  # fmt: skip
         self.open.on_click(self._open)
@@ -41,4 +46,8 @@ class BatchView(StateView):
         notify("success", f"{len(fields)} batch results added: see the speed map, the series and Compare.")
 
     def __panel__(self) -> pn.viewable.Viewable:
+        if data_root() is None:
+            return pn.pane.Markdown(f"Opening batch results from the server is off: the operator sets "
+                                    f"`{DATA_ROOT_VARIABLE}` to the folder that holds them.",
+                                    sizing_mode="stretch_width")  # fmt: skip
         return pn.Column(self.path, self.open, sizing_mode="stretch_width")
