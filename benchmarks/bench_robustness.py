@@ -52,7 +52,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +223,6 @@ class Case:
     secondary: np.ndarray
     flow: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
     textured: np.ndarray  # pixels with usable texture on both dates
-    extra: dict = field(default_factory=dict)
 
     def truth(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Displacement of the feature at reference (rows, cols): fixed point of p = x0 + D(p)."""

@@ -41,6 +41,7 @@ from tracking.params import PREFILTER_NAMES
 
 __all__ = [
     "PREFILTERS",
+    "ZERO_MEAN_PREFILTERS",
     "gaussian_highpass",
     "naof",
     "no_filter",
@@ -684,6 +685,9 @@ PREFILTERS: dict[str, Prefilter] = {
     "naof": naof,
 }
 """Pre-filters by name; the built-in keys are `tracking.params.PREFILTER_NAMES`."""
+
+#: Pre-filters whose output has a local mean of 0 (nodata can be filled with 0 after them).
+ZERO_MEAN_PREFILTERS = ("gaussian_highpass", "wallis")
 
 if tuple(PREFILTERS) != PREFILTER_NAMES:  # pragma: no cover - guards against the two lists drifting apart
     raise ImportError(f"PREFILTERS {tuple(PREFILTERS)} does not match PREFILTER_NAMES {PREFILTER_NAMES}.")

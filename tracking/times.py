@@ -6,7 +6,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["utc_naive"]
+__all__ = ["DAYS_PER_YEAR", "utc_naive"]
+
+#: Days in a year of the speeds (m/yr): the Julian year, as ITS_LIVE uses.
+DAYS_PER_YEAR = 365.25
 
 
 def utc_naive(value: Any) -> pd.Timestamp:

@@ -12,6 +12,7 @@ import xarray as xr
 
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.params import TrackingParameters
+from tracking.times import DAYS_PER_YEAR
 
 __all__ = [
     "apply_outlier_tests",
@@ -137,7 +138,7 @@ def too_far(
     Returns
     -------
     ndarray of bool
-        True where ``hypot(dx * width, dy * height) > max_speed * dt_days / 365.25`` (metres); NaN offsets are
+        True where ``hypot(dx * width, dy * height) > max_speed * dt_days / DAYS_PER_YEAR`` (metres); NaN offsets are
         not flagged.
 
     Examples
@@ -149,7 +150,7 @@ def too_far(
     if max_speed is None:
         return np.zeros(dx.shape, dtype=bool)
     metres = np.hypot(dx * pixel_size[0], np.asarray(dy, dtype=np.float64) * pixel_size[1])
-    return metres > max_speed * dt_days / 365.25
+    return metres > max_speed * dt_days / DAYS_PER_YEAR
 
 
 def normalized_median_outliers(
@@ -324,10 +325,11 @@ def outlier_flags(
         radius=params.median_radius,
         valid=usable,
     )
-    if params.max_speed is not None and speed is None and pixel_size is not None and dt_days is not None:
-        flags["speed"] = too_far(dx, dy, params.max_speed, pixel_size, dt_days)
-    elif speed is None or params.max_speed is None:
+    if params.max_speed is None:
         flags["speed"] = no_flags.copy()
+    elif speed is None:  # the limit as a displacement, where the grid and dt are known
+        known = pixel_size is not None and dt_days is not None
+        flags["speed"] = too_far(dx, dy, params.max_speed, pixel_size, dt_days) if known else no_flags.copy()
     else:
         values = speed.transpose(*dims).values if isinstance(speed, xr.DataArray) else np.asarray(speed)
         if values.shape != dx.shape:

@@ -41,6 +41,7 @@ from affine import Affine
 from tracking.exceptions import InvalidPairError
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
+from tracking.times import DAYS_PER_YEAR
 
 __all__ = [
     "COORD_ATTRS",
@@ -56,8 +57,6 @@ __all__ = [
     "velocity_field",
 ]
 
-#: Days per year used for m/yr (Julian year, as ITS_LIVE).
-DAYS_PER_YEAR = 365.25
 
 #: CF attributes of each VelocityField variable; ``units`` spelled as ITS_LIVE does.
 VARIABLE_ATTRS: dict[str, dict[str, str]] = {

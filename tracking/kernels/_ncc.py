@@ -438,8 +438,8 @@ def fine_search(
     so only a few dozen offsets are evaluated instead of the whole (2 reach + 1)^2 search area. Where the climb
     ends low (peak under ``fallback_peak``), or not high (under twice that) and more than ``fallback_distance``
     px from the first guess (the neighbours' median), the whole search area is evaluated at full resolution
-    (every other offset for ranges beyond 32 px) and the best offset climbed: a climb can stop on a local maximum, and the coarse pass
-    can miss texture that block averaging blurs away.
+    (every other offset for ranges beyond 32 px) and the best offset climbed: a climb can stop on a local
+    maximum, and the coarse pass can miss texture that block averaging blurs away.
 
     Parameters
     ----------
@@ -463,7 +463,7 @@ def fine_search(
         0 matched; 1 chip has nodata or no texture; 2 peak on the edge of the search range or next to
         nodata; 3 sub-pixel refinement failed and fell back to the parabolic estimate (still a match).
     fallback_peak, fallback_distance : float
-        When the exhaustive full-resolution search takes over (see above).
+        When the full-resolution search takes over (see above).
     """
     width = 2 * reach + 1
     for k in prange(tops.shape[0]):

@@ -33,8 +33,6 @@ __all__ = ["MIN_DATA_SHARE", "centre_weights", "coarse_factor", "data_share", "f
 _COARSE_MIN_PEAK = 0.15
 #: A chip is matched only where at least this share of its pixels, and of the secondary window it matches, has data.
 MIN_DATA_SHARE = 0.5
-#: Pre-filters whose output has a local mean of 0: nodata is filled with 0 after them (`fill_nodata`).
-ZERO_MEAN_PREFILTERS = ("gaussian_highpass", "wallis")
 #: The fine pass searches the whole range at full resolution where its climb ends under this NCC (at a 32 px
 #: chip; scaled to the chip size by `tracking.validate.peak_threshold`) ...
 FALLBACK_PEAK = 0.3
@@ -202,6 +200,8 @@ def ncc_offsets(
         search, ``valid`` the chips that matched.
     """
     tops, lefts = chip_grid(reference.shape, params.chip_size, params.step)
+    from tracking.preprocess import ZERO_MEAN_PREFILTERS
+
     zero_mean = params.prefilter in ZERO_MEAN_PREFILTERS
     reference, reference_data = fill_nodata(reference, params.chip_size // 2, zero_mean=zero_mean)
     secondary, secondary_data = fill_nodata(secondary, params.chip_size // 2, zero_mean=zero_mean)
