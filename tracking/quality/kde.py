@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from tracking.exceptions import ParameterError, TrackingError
+from tracking.exceptions import NotEnoughSamplesError, ParameterError
 
 __all__ = ["MAX_KDE_SAMPLES", "MIN_SAMPLES", "NotEnoughSamplesError", "kde_box", "static_terrain_metric"]
 
@@ -25,10 +25,6 @@ MIN_SAMPLES = 10
 MAX_KDE_SAMPLES = 1_000_000
 #: Rule-of-thumb bandwidth factor of the Epanechnikov kernel in 2-D (GLAFT, after doi:10.1016/j.spl.2012.07.020).
 _EPANECHNIKOV_FACTOR = 2.1991
-
-
-class NotEnoughSamplesError(TrackingError, ValueError):
-    """Too few finite samples in the area a metric is measured on."""
 
 
 def _check_kde_options(thres_sigma: float, kde_gridsize: int) -> int:

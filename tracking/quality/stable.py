@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio.features import geometry_mask
 from scipy import ndimage
 
-from tracking.exceptions import TrackingError
+from tracking.exceptions import AreaError
 
 __all__ = [
     "MAD_TO_SIGMA",
@@ -46,10 +46,6 @@ _CONTRAST = 1.0 / 3.0
 
 #: What `area_mask` accepts: a vector file, polygons, a boolean mask of the field's shape.
 Area = str | os.PathLike[str] | gpd.GeoDataFrame | gpd.GeoSeries | np.ndarray
-
-
-class AreaError(TrackingError, ValueError):
-    """A stable-ground or on-ice area cannot be used: unreadable, no CRS, no polygons, or off the field."""
 
 
 def read_polygons(
