@@ -245,7 +245,8 @@ def _wallis_samples(
     image: _Image, core_rows: tuple[int, int], core_cols: tuple[int, int], shape: tuple[int, int], width: int
 ) -> dict[str, np.ndarray]:
     """One tile's share of the Wallis filter's whole-image sample: raw values, local std, ``image - mean``."""
-    from tracking.preprocess import sample_stride, wallis_parts
+    from tracking.boxsum import sample_stride
+    from tracking.preprocess import wallis_parts
 
     halo = width // 2
     rows = (max(0, core_rows[0] - halo), min(shape[0], core_rows[1] + halo))
