@@ -38,7 +38,7 @@ import xarray as xr
 from affine import Affine
 
 from tracking.exceptions import InvalidPairError
-from tracking.params import TrackingParameters
+from tracking.params import TrackingParameters, value_text
 from tracking.scenes import Pair
 from tracking.schema import COORD_ATTRS, VARIABLE_ATTRS, field_source, software_version, variable_attrs
 from tracking.times import DAYS_PER_YEAR
@@ -277,12 +277,8 @@ def field_attrs(pair: Pair, params: TrackingParameters, valid: np.ndarray) -> di
 
 
 def _attr_value(value: Any) -> Any:
-    """A netCDF-safe attribute value: None -> "none", bool -> "true"/"false"."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    return value
+    """A netCDF-safe attribute value: numbers as they are, None and bool as text (`value_text`)."""
+    return value_text(value) if value is None or isinstance(value, bool | np.bool_) else value
 
 
 def params_from_attrs(attrs: Mapping[str, Any]) -> TrackingParameters:
@@ -302,8 +298,8 @@ def params_from_attrs(attrs: Mapping[str, Any]) -> TrackingParameters:
         value = attrs[key]
         if isinstance(value, np.generic):
             value = value.item()
-        if isinstance(value, str) and value.lower() in ("none", "true", "false"):
-            value = {"none": None, "true": True, "false": False}[value.lower()]
+        if isinstance(value, str):
+            value = TrackingParameters.parse_text(name, value)
         elif isinstance(TrackingParameters.param[name], param.Integer) and not isinstance(value, str):
             value = int(value)
         values[name] = value

@@ -82,18 +82,18 @@ def _add_parameter_flag(group: Any, name: str, p: param.Parameter) -> None:
     bounds = f" [{p.bounds[0]} to {p.bounds[1]}]" if p.bounds else ""
     none = "; 'none' for no limit" if p.allow_None else ""
     default = "none" if p.default is None else p.default
-    group.add_argument(flag, type=_number_parser(int if kind == "integer" else float, p.allow_None),
+    group.add_argument(flag, type=_value_parser(name, int if kind == "integer" else float),
                        metavar=name.upper(), help=f"{text}{bounds} (default: {default}{none})", **common)
 
 
-def _number_parser(kind: type, allow_none: bool) -> Callable[[str], Any]:
+def _value_parser(name: str, kind: type) -> Callable[[str], Any]:
+    """An argparse ``type`` for parameter ``name``: `TrackingParameters.parse_text`, errors as argparse's."""
+
     def parse(text: str) -> Any:
-        if allow_none and text.strip().lower() in ("none", "off"):
-            return None
         try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+            return TrackingParameters.parse_text(name, text)
+        except ParameterError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{name}: ")) from None
 
     parse.__name__ = kind.__name__
     return parse
