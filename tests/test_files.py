@@ -23,6 +23,8 @@ def test_atomic_path(tmp_path):
         tmp.write_text("partial")
         raise KeyError("boom")
     assert target.read_text() == "done" and len(list(tmp_path.iterdir())) == 1
+    with atomic_path(target, suffix=".tmp.tif") as tmp:
+        assert tmp.name.endswith(".tmp.tif")
     with pytest.raises(FileNotFoundError, match="no such directory"), atomic_path(tmp_path / "no" / "x.nc"):
         pass
 

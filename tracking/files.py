@@ -18,7 +18,7 @@ __all__ = ["atomic_path"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
 
     Parameters
@@ -28,6 +28,8 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Ite
     directory : bool
         The writer makes a folder (a Zarr store, say) rather than a file. The temporary path is then not created
         beforehand, and a folder at ``path`` is replaced (moved aside, then deleted once the new one is in place).
+    suffix : str
+        How the temporary file's name ends (e.g. ``".tmp.tif"`` for a writer that picks its format by it).
 
     Yields
     ------
@@ -54,7 +56,7 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False) -> Ite
     if directory:
         tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     else:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
         os.close(fd)
         tmp = Path(name)
     try:
