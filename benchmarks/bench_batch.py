@@ -173,7 +173,7 @@ def run_tiled(ref: Path, sec: Path, folder: Path, how: str, tile_size: int, size
 def run_batches(n_pairs: int, aoi_km: float, folder: Path) -> list[dict]:
     """The batch on run_batch's own LocalCluster of 1 and of 2 workers (cores // workers Numba threads each)."""
     from tracking.batch import demo_pair_specs, run_batch
-    from tracking.cli_batch import DEMO_CENTRE
+    from tracking.cli.batch import DEMO_CENTRE
     from tracking.params import TrackingParameters
 
     x, y = DEMO_CENTRE

@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from tracking import track_arrays
-from tracking.estimate import _coarse_ops
+from tracking.estimate import coarse_ops
 from tracking.kernels import chip_grid
 from tracking.params import PREFILTER_NAMES, SUBPIXEL_METHODS, TrackingParameters
 from tracking.testing import synthetic_pair
@@ -69,7 +69,7 @@ def measure(size: int, repeat: int) -> list[dict]:
             track_arrays(pair.reference, pair.secondary, params)
             best = min(best, time.perf_counter() - start)
         rows.append({"method": method, "chip": chip, "search": search, "step": step, "prefilter": prefilter,
-                     "n": n, "seconds": best, "coarse": _coarse_ops(params), "size": size})
+                     "n": n, "seconds": best, "coarse": coarse_ops(params), "size": size})
         print(f"{_label(rows[-1])}: {n:>6} chips {best:7.3f} s {n / best:8.0f} chips/s", flush=True)
     return rows
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dashboard.state import AppState
+from tracking.cluster import open_client
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
 from tracking.params import TrackingParameters
@@ -50,9 +51,7 @@ def scheduler_address() -> str | None:
 
 @functools.cache
 def _client(address: str) -> Any:
-    from distributed import Client
-
-    return Client(address, timeout="10s", set_as_default=False)
+    return open_client(address, timeout="10s", set_as_default=False)
 
 
 async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +25,7 @@ import xarray as xr
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
+from tracking import keys
 from tracking.aoi import local_crs
 from tracking.estimate import chip_count, estimated_seconds, format_duration, max_detectable_speed
 from tracking.exceptions import ParameterError, TrackingError
@@ -711,7 +711,7 @@ class AppState(param.Parameterized):
         """The result key of an ITS_LIVE granule cropped to the area of interest."""
         west, south, east, north = self.aoi_bounds("EPSG:4326")
         text = f"{granule_id}|{west:.4f},{south:.4f},{east:.4f},{north:.4f}"
-        return "itslive-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+        return "itslive-" + keys.digest(text)
 
     def load_granule(self, row: Any) -> xr.Dataset:
         """Load one ITS_LIVE granule's velocity over the area of interest (network; run in a worker thread)."""
@@ -756,7 +756,7 @@ class AppState(param.Parameterized):
                 "dt_days": float(field.attrs["date_dt"]),
             })))  # fmt: skip
             text = f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
-            out.append(("batch-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16], field))
+            out.append(("batch-" + keys.digest(text), field))
         return out
 
     def find_cube_series(self) -> pd.DataFrame:

@@ -16,7 +16,8 @@ from affine import Affine
 from scipy import ndimage
 from shapely.geometry import box
 
-from tracking.cli import _ProgressBar, build_parser, main
+from tracking.cli import build_parser, main
+from tracking.cli.common import ProgressBar
 from tracking.io import read_field
 from tracking.params import TrackingParameters
 from tracking.scenes import read_scene, scene_time
@@ -167,10 +168,10 @@ def test_format_flag_wins_over_suffix(scenes, tmp_path):
 
 
 def test_progress_bar_callback(capsys):
-    with _ProgressBar() as bar:  # stderr is not a terminal here: tqdm stays silent, calls still work
+    with ProgressBar() as bar:  # stderr is not a terminal here: tqdm stays silent, calls still work
         for done in (0, 5, 10):
             bar(done, 10)
-    with _ProgressBar(disable=True) as bar:
+    with ProgressBar(disable=True) as bar:
         bar(1, 2)
         assert bar._bar is None
 

@@ -1,11 +1,12 @@
-"""Tests of ``icetrack batch`` (tracking.cli_batch), through a parser built as tracking.cli builds its own."""
+"""Tests of ``icetrack batch`` (tracking.cli.batch), through a parser built as tracking.cli.main builds its own."""
 
 from __future__ import annotations
 
 import pytest
 
-from tracking.cli import UsageError, _date, _debug_flag, _Parser
-from tracking.cli_batch import add_batch_command
+from tracking.cli.batch import add_batch_command
+from tracking.cli.common import Parser
+from tracking.exceptions import UsageError
 from tracking.stack import open_stack
 
 pytest.importorskip("distributed")
@@ -17,9 +18,9 @@ DEMO_ARGS = [
 
 
 def parse(argv):
-    parser = _Parser(prog="icetrack")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    add_batch_command(commands, date=_date, debug_flag=_debug_flag, usage_error=UsageError)
+    parser = Parser(prog="icetrack")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    add_batch_command(commands)
     return parser.parse_args(argv)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import netCDF4
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import xarray as xr
 from affine import Affine
 
 import tracking.io
-from tracking.io import atomic_path, read_field, write_geotiff, write_netcdf
+from tracking.io import read_field, write_geotiff, write_netcdf
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair, make_scene
 from tracking.velocity import velocity_field
@@ -139,24 +137,6 @@ def test_failed_geotiff_write_leaves_the_previous_file(field, tmp_path, monkeypa
         write_geotiff(field, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["v.tif"]
-
-
-def test_atomic_path(tmp_path):
-    target = tmp_path / "out.txt"
-    with atomic_path(target) as tmp:
-        assert tmp.parent == tmp_path and tmp != target
-        tmp.write_text("done")
-        assert not target.exists()
-    assert target.read_text() == "done"
-    umask = os.umask(0)
-    os.umask(umask)
-    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not mkstemp's 0600
-    with pytest.raises(KeyError), atomic_path(target) as tmp:
-        tmp.write_text("partial")
-        raise KeyError("boom")
-    assert target.read_text() == "done" and len(list(tmp_path.iterdir())) == 1
-    with pytest.raises(FileNotFoundError, match="no such directory"), atomic_path(tmp_path / "no" / "x.nc"):
-        pass
 
 
 def test_read_field_missing(tmp_path):

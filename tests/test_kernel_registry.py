@@ -13,7 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 import tracking
-from tracking.cli import add_parameter_flags
+from tracking.cli.common import add_parameter_flags
 from tracking.exceptions import CancelledError, ParameterError
 from tracking.kernels import (
     KERNELS,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from tracking import preprocess
+from tracking import boxsum
 from tracking.exceptions import ParameterError
 from tracking.params import PREFILTER_NAMES
 from tracking.preprocess import (
@@ -196,8 +196,8 @@ def test_blocks_do_not_change_the_result(texture: np.ndarray, name: str, monkeyp
     image = texture.copy()
     image[30:34, 40:45] = np.nan
     whole = prefilter(image, name, 2.0)
-    monkeypatch.setattr(preprocess, "_BLOCK_PIXELS", 7 * image.shape[1])  # blocks of a few rows
-    monkeypatch.setattr(preprocess, "_TILE", 5)  # box-filter tiles as small as their reach allows
+    monkeypatch.setattr(boxsum, "_BLOCK_PIXELS", 7 * image.shape[1])  # blocks of a few rows
+    monkeypatch.setattr(boxsum, "_TILE", 5)  # box-filter tiles as small as their reach allows
     blocked = prefilter(image, name, 2.0)
     np.testing.assert_allclose(blocked, whole, atol=1e-5, equal_nan=True)
 

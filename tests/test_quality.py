@@ -26,7 +26,7 @@ from tracking.quality import (
     strain_rate_metric,
     strain_rates,
 )
-from tracking.quality.kde import _epanechnikov_on_mesh, _mesh
+from tracking.quality.kde import epanechnikov_on_mesh, square_mesh
 from tracking.testing import uniform_field
 from tracking.velocity import DAYS_PER_YEAR
 
@@ -120,10 +120,10 @@ def test_mesh_density_is_the_exact_epanechnikov_sum():
     rng = np.random.default_rng(7)
     x, y = rng.normal(0.3, 1.0, 700), rng.normal(-2.0, 0.5, 700)
     for half, size, bandwidth in ((3.0, 60, 0.4), (0.5, 17, 1.3), (6.0, 5, 0.05)):
-        nodes = _mesh(0.1, -2.1, half, size)
+        nodes = square_mesh(0.1, -2.1, half, size)
         d2 = ((nodes[:, None, :] - np.column_stack([x, y])[None]) ** 2).sum(-1)
         brute = np.clip(1 - d2 / bandwidth**2, 0, None).sum(1)
-        np.testing.assert_allclose(_epanechnikov_on_mesh(x, y, nodes, bandwidth), brute, rtol=1e-9,
+        np.testing.assert_allclose(epanechnikov_on_mesh(x, y, nodes, bandwidth), brute, rtol=1e-9,
                                    atol=1e-9 * brute.max())
 
 

@@ -149,6 +149,14 @@ def test_velocity_field_attrs():
     assert params_from_attrs(a).to_dict() == params.to_dict()
 
 
+@pytest.mark.parametrize(("kernel", "method"), [("ncc", "normalized cross-correlation"),
+                                                ("oc", "orientation correlation")])
+def test_the_field_names_the_kernel_that_made_it(kernel, method):
+    field = velocity_field(make_offsets(), make_pair(), TrackingParameters(kernel=kernel))
+    assert field.attrs["source"] == f"icetrack feature tracking ({method})"
+    assert field.peak.attrs["long_name"] == f"peak {method}"
+
+
 def test_velocity_field_takes_filled_offsets_where_interpolated():
     offsets = make_offsets(dx=np.nan, dy=np.nan, valid=np.zeros((7, 6), bool))
     interpolated = np.zeros((7, 6), bool)

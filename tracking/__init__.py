@@ -10,8 +10,6 @@ The steps, each usable on its own::
 and, on plain arrays, ``track_arrays(reference, secondary, **parameters)`` for pixel offsets.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from tracking.exceptions import (
     CancelledError,
     InvalidPairError,
@@ -24,11 +22,9 @@ from tracking.io import read_field, write_geotiff, write_netcdf
 from tracking.params import TrackingParameters
 from tracking.pipeline import track, track_arrays
 from tracking.scenes import Pair, make_scene, read_scene
+from tracking.schema import software_version
 
-try:
-    __version__ = version("icetrack")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-    __version__ = "0+unknown"
+__version__ = software_version()
 
 __all__ = [
     "CancelledError",

@@ -12,22 +12,24 @@ overlap) is recorded and the others go on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import xarray as xr
 
+from tracking import keys
+from tracking.cluster import DaskConnection
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["BatchResult", "PairOutcome", "PairSpec", "demo_pair_specs", "run_batch"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-ProgressCallback = Callable[[int, int], None]
 
 
 # --- what to track -----------------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ class PairSpec:
         if self.source == "file":
             names = [Path(name).name.split(".")[0] for name in names]
         text = json.dumps([self.source, self.reference, self.secondary, self.bbox, self.band, self.seed])
-        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        digest = keys.digest(text, 8)
         return "__".join(_UNSAFE.sub("-", name) for name in names) + f"__{digest}"
 
     def load(self) -> Pair:
@@ -343,7 +344,7 @@ def run_batch(
             todo.append(spec)
     result = BatchResult(submitted=len(todo))
     if todo:
-        with _connect(client, scheduler, n_workers) as connection:
+        with DaskConnection(client, scheduler, n_workers) as connection:
             result.scheduler = connection.client.scheduler.address
             outcomes.update(_run(connection, todo, params, out, retries, progress, tile_size))
     result.outcomes = [outcomes[spec.key] for spec in specs]
@@ -352,7 +353,7 @@ def run_batch(
 
 
 def _run(
-    connection: _connect, todo: list[PairSpec], params: TrackingParameters, out: Path, retries: int,
+    connection: DaskConnection, todo: list[PairSpec], params: TrackingParameters, out: Path, retries: int,
     progress: ProgressCallback | None, tile_size: int | None,
 ) -> dict[str, PairOutcome]:  # fmt: skip
     """Submit one task per pair and write the results as they complete."""
@@ -438,47 +439,3 @@ def _check_same_parameters(path: Path, params: TrackingParameters) -> None:
             "to another output directory, or delete the old results."
         )
 
-
-class _connect:
-    """A client for the batch: the one given, one connected to ``scheduler``, or a new `LocalCluster`.
-
-    With a local cluster of its own, each worker's tasks use ``cores // n_workers`` Numba threads
-    (``numba_threads``); on a cluster given by client or address the workers' settings are left alone.
-    """
-
-    def __init__(self, client: Client | None, scheduler: str | None, n_workers: int) -> None:
-        self.given, self.address, self.n_workers = client, scheduler, n_workers
-        self.client: Client = client  # type: ignore[assignment]
-        self.cluster: Any = None
-        self.numba_threads: int | None = None
-        self._own_client = False
-
-    def __enter__(self) -> Self:
-        from distributed import Client, LocalCluster
-
-        if self.given is not None:
-            return self
-        if self.address is not None:
-            try:
-                self.client = Client(self.address)
-            except (OSError, TimeoutError) as err:
-                raise TrackingError(
-                    f"cannot reach the Dask scheduler at {self.address} ({err}): start one ('dask scheduler' and "
-                    "'dask worker <address>'), check the address, or leave it out to use local workers."
-                ) from None
-            self._own_client = True
-            return self
-        self.numba_threads = max(1, (os.cpu_count() or 1) // self.n_workers)
-        self.cluster = LocalCluster(
-            n_workers=self.n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": ":0"},  # its health/metrics server: any free port
-        )  # fmt: skip
-        self.client = Client(self.cluster)
-        self._own_client = True
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._own_client:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()

@@ -22,6 +22,7 @@ __all__ = [
     "CALIBRATION_THREADS",
     "KERNEL_COST",
     "chip_count",
+    "coarse_ops",
     "estimated_seconds",
     "format_duration",
     "max_detectable_speed",
@@ -146,7 +147,7 @@ def min_useful_dt(pixel_size: float, speed: float, *, pixels: float = 2.0) -> fl
     return float(pixels) * float(pixel_size) / float(speed) * DAYS_PER_YEAR
 
 
-def _coarse_ops(params: TrackingParameters) -> float:
+def coarse_ops(params: TrackingParameters) -> float:
     """Multiply-adds per chip of the kernel's coarse pass (its reduction, reach and chip sharing)."""
     chip, search, step = params.chip_size, params.search_range, params.step
     factor = coarse_factor(search, chip)
@@ -168,7 +169,7 @@ def _model_seconds(
         c["per_image_pixel"] + c.get(f"per_image_pixel_{params.prefilter}", 0.0)
     )
     kernel = n_chips * (
-        c[f"base_{method}"] + c[f"per_pixel_{method}"] * params.chip_size**2 + c["per_coarse_op"] * _coarse_ops(params)
+        c[f"base_{method}"] + c[f"per_pixel_{method}"] * params.chip_size**2 + c["per_coarse_op"] * coarse_ops(params)
     )
     return serial + kernel * CALIBRATION_THREADS / threads
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 __all__ = [
+    "AreaError",
     "AuthenticationError",
     "CancelledError",
     "InvalidPairError",
+    "KernelError",
     "MissingAssetError",
     "MissingTimeError",
     "NoNetworkError",
     "NoOverlapError",
+    "NotEnoughSamplesError",
     "ParameterError",
     "RemoteError",
     "SceneReadError",
     "TrackingError",
+    "UsageError",
 ]
 
 
@@ -45,6 +49,18 @@ class CancelledError(TrackingError):
     """The user cancelled a long-running job."""
 
 
+class KernelError(TrackingError):
+    """A tracking kernel returned a result that breaks the kernel contract (`tracking.kernels`)."""
+
+
+class AreaError(TrackingError, ValueError):
+    """A stable-ground or on-ice area cannot be used: unreadable, no CRS, no polygons, or off the field."""
+
+
+class NotEnoughSamplesError(TrackingError, ValueError):
+    """Too few finite samples in the area a metric is measured on."""
+
+
 class RemoteError(TrackingError):
     """A remote service (STAC API, cloud storage, ITS_LIVE) failed or answered something unusable."""
 
@@ -59,3 +75,7 @@ class AuthenticationError(RemoteError):
 
 class MissingAssetError(RemoteError):
     """A scene or granule has no such asset, or its file is not there (HTTP 404)."""
+
+
+class UsageError(Exception):
+    """A bad ``icetrack`` command line (exit code 2); not a `TrackingError`: the library never raises it."""

@@ -12,11 +12,9 @@ Every write is atomic: the file is written to a temporary in the destination dir
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,8 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
 
-from tracking.velocity import COORD_ATTRS
+from tracking.files import atomic_path
+from tracking.schema import COORD_ATTRS
 
 __all__ = [
     "ATTRS_TAG",
@@ -44,37 +43,6 @@ GEOTIFF_SUFFIXES = (".tif", ".tiff", ".gtiff", ".cog")
 ATTRS_TAG = "ICETRACK_ATTRS"
 _BOOL_TAG = "ICETRACK_DTYPE"
 _COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The destination. Its directory must exist.
-
-    Yields
-    ------
-    pathlib.Path
-        Where to write.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: no such directory: create it first.")
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --- NetCDF ---------------------------------------------------------------------------------------------------------

@@ -6,13 +6,21 @@ bound or a default is changed here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import param
 
 from tracking.exceptions import ParameterError
 
-__all__ = ["BUILTIN_KERNELS", "PREFILTER_NAMES", "PREFILTER_SIZES", "SUBPIXEL_METHODS", "TrackingParameters"]
+__all__ = [
+    "BUILTIN_KERNELS",
+    "PREFILTER_NAMES",
+    "PREFILTER_SIZES",
+    "SUBPIXEL_METHODS",
+    "TrackingParameters",
+    "value_text",
+]
 
 #: The kernels shipped with icetrack (`tracking.kernels`); `tracking.kernels.register_kernel` adds others.
 BUILTIN_KERNELS = ("ncc", "oc")
@@ -21,6 +29,27 @@ PREFILTER_NAMES = ("none", "gaussian_highpass", "wallis", "naof")
 #: The size each pre-filter starts from when it is chosen (Gaussian sigma, Wallis window, NAOF smoothing), px.
 PREFILTER_SIZES = {"none": 0.0, "gaussian_highpass": 3.0, "wallis": 5.0, "naof": 0.0}
 SUBPIXEL_METHODS = ("lucas-kanade", "oversampled", "parabolic")
+#: Texts read as None by parameters that allow it (case-insensitive).
+_NONE_WORDS = ("none", "off")
+_YES_WORDS = ("true", "yes", "on", "1")
+_NO_WORDS = ("false", "no", "off", "0")
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as text: None -> ``"none"``, booleans -> ``"true"``/``"false"``, numbers as ``str``.
+
+    `TrackingParameters.parse_text` reads every such text back.
+
+    Examples
+    --------
+    >>> value_text(None), value_text(False), value_text(24), value_text(0.5)
+    ('none', 'false', '24', '0.5')
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "true" if value else "false"
+    return str(value)
 
 
 class TrackingParameters(param.Parameterized):
@@ -162,6 +191,73 @@ class TrackingParameters(param.Parameterized):
     def to_dict(self) -> dict[str, Any]:
         """The parameter values as a plain ``dict`` (name -> value), without ``name``."""
         return {k: v for k, v in self.param.values().items() if k != "name"}
+
+    def to_text(self, *, changed_only: bool = False) -> dict[str, str]:
+        """The parameter values as text (`value_text`), name -> text; `from_text` reads them back.
+
+        Parameters
+        ----------
+        changed_only : bool
+            Only the values that differ from the defaults.
+
+        Examples
+        --------
+        >>> TrackingParameters(step=24, max_speed=None).to_text(changed_only=True)
+        {'step': '24'}
+        """
+        defaults = {k: p.default for k, p in self.param.objects("existing").items()}
+        return {k: value_text(v) for k, v in self.to_dict().items() if not changed_only or v != defaults[k]}
+
+    @classmethod
+    def parse_text(cls, name: str, text: str) -> Any:
+        """The value of parameter ``name`` written as ``text`` (by `value_text`, on a command line or in a URL).
+
+        ``"none"`` and ``"off"`` are None where the parameter allows it; booleans read true/false, yes/no,
+        on/off, 1/0; numbers as Python reads them. Bounds are checked later, by the parameter set.
+
+        Raises
+        ------
+        ParameterError
+            An unknown parameter, or a text that is not of the parameter's type.
+
+        Examples
+        --------
+        >>> TrackingParameters.parse_text("max_speed", "off"), TrackingParameters.parse_text("fill_holes", "No")
+        (None, False)
+        """
+        if name not in cls.param or name == "name":
+            known = ", ".join(sorted(k for k in cls.param if k != "name"))
+            raise ParameterError(f"unknown tracking parameter {name!r}: known parameters are {known}.")
+        p = cls.param[name]
+        word = text.strip().lower()
+        if p.allow_None and word in _NONE_WORDS:
+            return None
+        if isinstance(p, param.Boolean):
+            if word in _YES_WORDS or word in _NO_WORDS:
+                return word in _YES_WORDS
+            raise ParameterError(f"{name}: not true or false: {text!r}")
+        if isinstance(p, param.Integer):
+            try:
+                return int(text)
+            except ValueError:
+                raise ParameterError(f"{name}: not an integer: {text!r}") from None
+        if isinstance(p, param.Number):
+            try:
+                return float(text)
+            except ValueError:
+                raise ParameterError(f"{name}: not a number: {text!r}") from None
+        return text
+
+    @classmethod
+    def from_text(cls, texts: Mapping[str, str], params: TrackingParameters | None = None) -> TrackingParameters:
+        """A new parameter set: `from_overrides` with values given as text (`parse_text`).
+
+        Examples
+        --------
+        >>> TrackingParameters.from_text({"step": "24", "max_speed": "none"}).step
+        24
+        """
+        return cls.from_overrides(params, **{name: cls.parse_text(name, text) for name, text in texts.items()})
 
     @classmethod
     def from_overrides(cls, params: TrackingParameters | None = None, **overrides: Any) -> TrackingParameters:

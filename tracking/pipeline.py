@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import CancelledError
-from tracking.kernels import ProgressCallback, match
+from tracking.kernels import match
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 from tracking.scenes import Pair
 from tracking.velocity import velocity_field
 
@@ -108,7 +108,7 @@ def track_arrays(
     from tracking.preprocess import prefilter
 
     params = TrackingParameters.from_overrides(params, **overrides)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     reference = prefilter(reference, params.prefilter, params.prefilter_size)
     secondary = prefilter(secondary, params.prefilter, params.prefilter_size)
     return match_and_validate(reference, secondary, params, progress=progress, cancel=cancel,
@@ -133,7 +133,7 @@ def match_and_validate(
     from tracking.validate import apply_outlier_tests
 
     field = match(reference, secondary, params, progress=progress, cancel=cancel)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     no_snr = bool(field["snr"].isnull().all())
     tested = apply_outlier_tests(field.drop_vars("snr") if no_snr else field, params,
                                  pixel_size=pixel_size, dt_days=dt_days)
@@ -178,7 +178,7 @@ def track(
     params = TrackingParameters.from_overrides(params, **overrides).check(pair.shape)
     offsets = track_arrays(pair.reference.values, pair.secondary.values, params, progress=progress,
                            cancel=cancel, pixel_size=pixel_size(pair), dt_days=pair.dt_days)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     if params.fill_holes:
         offsets = fill_offsets(offsets, params.fill_distance)
     return velocity_field(offsets, pair, params)
@@ -208,7 +208,3 @@ def fill_offsets(offsets: xr.Dataset, max_distance: int) -> xr.Dataset:
         interpolated=(dims, np.asarray(interpolated, dtype=bool) & ~valid),
     )
 
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise CancelledError("tracking was cancelled before it finished; no result was written.")

@@ -9,8 +9,6 @@ atomically; `open_stack` reads one back and `stack_fields` turns it into the per
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from tracking.exceptions import TrackingError
+from tracking.files import atomic_path
 from tracking.times import utc_naive
 
 __all__ = ["QUALITY_COORDS", "STACK_COORDS", "STACK_VARIABLES", "open_stack", "stack", "stack_fields"]
@@ -73,8 +72,7 @@ def stack(out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
     order = sorted(range(len(paths)), key=lambda k: (heads[k]["mid_date"], heads[k]["date_dt"], heads[k]["id_img1"]))
     target = Path(zarr_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_path(target, directory=True) as tmp:
         first = _load_layer(paths[order[0]])
         rows, cols = first.sizes["y"], first.sizes["x"]
         per_chunk = max(1, min(len(order), _CHUNK_BYTES // (4 * rows * cols)))
@@ -88,9 +86,8 @@ def stack(out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
                               combine_attrs="drop")  # fmt: skip
             block = block.drop_vars(list(block.coords))
             block.to_zarr(tmp, region={"mid_date": slice(start, start + len(group))}, zarr_format=2)
-        _replace_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if target.exists() and not (target / ".zgroup").exists() and not (target / "zarr.json").exists():
+            raise TrackingError(f"{target} exists and is not a Zarr store: choose another path for the stack.")
     return open_stack(target)
 
 
@@ -265,15 +262,3 @@ def _common_attrs(all_attrs: list[dict[str, Any]]) -> dict[str, Any]:
     common["title"] = "icetrack surface velocity stack"
     return common
 
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move the finished store ``tmp`` onto ``target``, replacing an older store there."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    if not (target / ".zgroup").exists() and not (target / "zarr.json").exists():
-        raise TrackingError(f"{target} exists and is not a Zarr store: choose another path for the stack.")
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)

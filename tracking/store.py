@@ -7,8 +7,6 @@ as ``<key>.nc`` so that results survive a restart.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import threading
@@ -21,6 +19,7 @@ import xarray as xr
 
 from tracking.exceptions import ParameterError
 from tracking.io import read_field, write_netcdf
+from tracking.keys import canonical_json, digest
 from tracking.params import TrackingParameters
 
 __all__ = ["ResultStore", "result_key"]
@@ -81,8 +80,7 @@ def result_key(
         "band": str(band),
         "bbox": box,
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+    return digest(canonical_json(payload), 16)
 
 
 def _plain(value: Any) -> Any:

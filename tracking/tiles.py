@@ -39,8 +39,9 @@ import xarray as xr
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from tracking.exceptions import CancelledError, InvalidPairError, ParameterError, SceneReadError
+from tracking.exceptions import InvalidPairError, ParameterError, SceneReadError
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 from tracking.scenes import Pair, make_scene
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ __all__ = ["MIN_TILE_SIZE", "Tile", "plan_tiles", "track_tiled"]
 #: The smallest ``tile_size`` accepted, px.
 MIN_TILE_SIZE = 64
 
-ProgressCallback = Callable[[int, int], None]
 _OFFSET_VARIABLES = ("dx", "dy", "peak", "snr")
+_CANCELLED = "tiled tracking was cancelled; no result was written."
 
 
 # --- the images ---------------------------------------------------------------------------------------------------
@@ -244,7 +245,8 @@ def _wallis_samples(
     image: _Image, core_rows: tuple[int, int], core_cols: tuple[int, int], shape: tuple[int, int], width: int
 ) -> dict[str, np.ndarray]:
     """One tile's share of the Wallis filter's whole-image sample: raw values, local std, ``image - mean``."""
-    from tracking.preprocess import sample_stride, wallis_parts
+    from tracking.boxsum import sample_stride
+    from tracking.preprocess import wallis_parts
 
     halo = width // 2
     rows = (max(0, core_rows[0] - halo), min(shape[0], core_rows[1] + halo))
@@ -378,7 +380,7 @@ def track_tiled(
     params = TrackingParameters.from_overrides(params)
     pair, images, shape = _inputs(reference, secondary)
     tiles = plan_tiles(shape, params, tile_size)
-    _check_cancel(cancel)
+    check_cancel(cancel, _CANCELLED)
     runner = _Runner(client, cancel)
     try:
         images = runner.share(images)
@@ -463,7 +465,7 @@ class _Runner:
     def map(self, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> Any:
         if self.client is None:
             for func, args in calls:
-                _check_cancel(self.cancel)
+                check_cancel(self.cancel, _CANCELLED)
                 extra = {"cancel": self.cancel} if func is _track_tile else {}
                 yield func(*args, **extra)
             return
@@ -472,7 +474,7 @@ class _Runner:
         futures = [self.client.submit(func, *args, pure=False) for func, args in calls]
         try:
             for future in as_completed(futures, loop=self.client.loop):
-                _check_cancel(self.cancel)
+                check_cancel(self.cancel, _CANCELLED)
                 yield future.result()
                 future.release()
         finally:
@@ -484,10 +486,6 @@ class _Runner:
             future.release()
         self._scattered.clear()
 
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise CancelledError("tiled tracking was cancelled; no result was written.")
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------

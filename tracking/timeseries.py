@@ -20,25 +20,12 @@ from pyproj import CRS as ProjCRS
 from pyproj import Transformer
 
 from tracking.exceptions import ParameterError, TrackingError
-from tracking.io import atomic_path
+from tracking.files import atomic_path
+from tracking.schema import SERIES_COLUMNS, SERIES_DTYPES, SPEED_COLUMNS, empty_series
 from tracking.times import utc_naive
 from tracking.velocity import vectors
 
 __all__ = ["SERIES_COLUMNS", "empty_series", "is_own", "sample_fields", "write_csv"]
-
-#: Columns of a series table, in order.
-SERIES_COLUMNS = (
-    "point", "lon", "lat", "x", "y", "t0", "t1", "mid_date", "dt_days", "v", "vx", "vy", "valid",
-    "interpolated", "peak", "label", "source", "v_error",
-)  # fmt: skip
-
-_DTYPES: dict[str, Any] = {
-    "point": object, "lon": float, "lat": float, "x": float, "y": float, "t0": "datetime64[ns]",
-    "t1": "datetime64[ns]", "mid_date": "datetime64[ns]", "dt_days": float, "v": float, "vx": float, "vy": float,
-    "valid": bool, "interpolated": bool, "peak": float, "label": object, "source": object, "v_error": float,
-}  # fmt: skip
-_SPEED_COLUMNS = ("v", "vx", "vy", "v_error")
-
 
 def is_own(source: object) -> bool:
     """Whether a field's or a series row's ``source`` is icetrack's own tracking (not ITS_LIVE or another product).
@@ -112,13 +99,8 @@ def sample_fields(
         records.extend(_sample_one(field, names, lons, lats, layer, int(radius)))
     if not records:
         return empty_series()
-    table = pd.DataFrame.from_records(records, columns=list(SERIES_COLUMNS)).astype(_DTYPES)
+    table = pd.DataFrame.from_records(records, columns=list(SERIES_COLUMNS)).astype(SERIES_DTYPES)
     return table.sort_values(["point", "mid_date"], kind="stable").reset_index(drop=True)
-
-
-def empty_series() -> pd.DataFrame:
-    """An empty series table with the columns and dtypes of `sample_fields`'s output."""
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in _DTYPES.items()})
 
 
 def _sample_one(
@@ -226,7 +208,7 @@ def write_csv(series: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     for name in ("t0", "t1", "mid_date"):
         if name in table:
             table[name] = pd.to_datetime(table[name]).dt.strftime("%Y-%m-%dT%H:%M:%S")
-    for name in _SPEED_COLUMNS:
+    for name in SPEED_COLUMNS:
         if name in table:
             table[name] = table[name].astype(float).round(1)
     with atomic_path(path) as tmp:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 import numpy as np
@@ -39,8 +38,9 @@ import xarray as xr
 from affine import Affine
 
 from tracking.exceptions import InvalidPairError
-from tracking.params import TrackingParameters
+from tracking.params import TrackingParameters, value_text
 from tracking.scenes import Pair
+from tracking.schema import COORD_ATTRS, VARIABLE_ATTRS, field_source, software_version, variable_attrs
 from tracking.times import DAYS_PER_YEAR
 
 __all__ = [
@@ -56,54 +56,6 @@ __all__ = [
     "vectors",
     "velocity_field",
 ]
-
-
-#: CF attributes of each VelocityField variable; ``units`` spelled as ITS_LIVE does.
-VARIABLE_ATTRS: dict[str, dict[str, str]] = {
-    "vx": {
-        "standard_name": "land_ice_surface_x_velocity",
-        "long_name": "velocity component in x direction (east)",
-        "units": "meter/year",
-        "description": "measured where valid, interpolated where interpolated, NaN elsewhere",
-    },
-    "vy": {
-        "standard_name": "land_ice_surface_y_velocity",
-        "long_name": "velocity component in y direction (north)",
-        "units": "meter/year",
-        "description": "measured where valid, interpolated where interpolated, NaN elsewhere",
-    },
-    "v": {
-        "standard_name": "land_ice_surface_velocity",
-        "long_name": "velocity magnitude",
-        "units": "meter/year",
-        "description": "measured where valid, interpolated where interpolated, NaN elsewhere",
-    },
-    "dx": {
-        "long_name": "raw pixel offset along image columns (positive right)",
-        "units": "pixel",
-        "description": "kernel offset before outlier rejection; NaN where no match was found",
-    },
-    "dy": {
-        "long_name": "raw pixel offset along image rows (positive down)",
-        "units": "pixel",
-        "description": "kernel offset before outlier rejection; NaN where no match was found",
-    },
-    "peak": {"long_name": "peak normalized cross-correlation", "units": "1"},
-    "snr": {"long_name": "ratio of the correlation peak to the strongest other peak", "units": "1"},
-    "valid": {
-        "long_name": "vector passed every outlier test",
-        "flag_meanings": "rejected valid",
-    },
-    "interpolated": {
-        "long_name": "vector filled by interpolation from valid neighbours",
-        "flag_meanings": "measured interpolated",
-    },
-}
-
-COORD_ATTRS: dict[str, dict[str, str]] = {
-    "x": {"standard_name": "projection_x_coordinate", "long_name": "x coordinate of chip centre", "axis": "X"},
-    "y": {"standard_name": "projection_y_coordinate", "long_name": "y coordinate of chip centre", "axis": "Y"},
-}
 
 
 def chip_coordinates(
@@ -257,11 +209,12 @@ def velocity_field(
         "dx": offsets["dx"].values, "dy": offsets["dy"].values,
         "peak": offsets["peak"].values, "snr": offsets["snr"].values,
     }
+    attrs = variable_attrs(params.kernel)
     variables: dict[str, tuple[Any, ...]] = {
-        name: (dims, np.asarray(values, dtype=np.float32), VARIABLE_ATTRS[name]) for name, values in data.items()
+        name: (dims, np.asarray(values, dtype=np.float32), attrs[name]) for name, values in data.items()
     }
-    variables["valid"] = (dims, valid, VARIABLE_ATTRS["valid"])
-    variables["interpolated"] = (dims, interpolated, VARIABLE_ATTRS["interpolated"])
+    variables["valid"] = (dims, valid, attrs["valid"])
+    variables["interpolated"] = (dims, interpolated, attrs["interpolated"])
     field = xr.Dataset(
         variables,
         coords={"y": ("y", y, _coord_attrs("y", pair)), "x": ("x", x, _coord_attrs("x", pair))},
@@ -299,7 +252,7 @@ def field_attrs(pair: Pair, params: TrackingParameters, valid: np.ndarray) -> di
         "Conventions": "CF-1.8",
         "title": "icetrack surface velocities",
         "institution": "",
-        "source": "icetrack feature tracking (normalized cross-correlation)",
+        "source": field_source(params.kernel),
         "date_created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "icetrack_software_version": software_version(),
         "GDAL_AREA_OR_POINT": "Area",
@@ -324,12 +277,8 @@ def field_attrs(pair: Pair, params: TrackingParameters, valid: np.ndarray) -> di
 
 
 def _attr_value(value: Any) -> Any:
-    """A netCDF-safe attribute value: None -> "none", bool -> "true"/"false"."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    return value
+    """A netCDF-safe attribute value: numbers as they are, None and bool as text (`value_text`)."""
+    return value_text(value) if value is None or isinstance(value, bool | np.bool_) else value
 
 
 def params_from_attrs(attrs: Mapping[str, Any]) -> TrackingParameters:
@@ -349,8 +298,8 @@ def params_from_attrs(attrs: Mapping[str, Any]) -> TrackingParameters:
         value = attrs[key]
         if isinstance(value, np.generic):
             value = value.item()
-        if isinstance(value, str) and value.lower() in ("none", "true", "false"):
-            value = {"none": None, "true": True, "false": False}[value.lower()]
+        if isinstance(value, str):
+            value = TrackingParameters.parse_text(name, value)
         elif isinstance(TrackingParameters.param[name], param.Integer) and not isinstance(value, str):
             value = int(value)
         values[name] = value
@@ -391,12 +340,4 @@ def vectors(field: xr.Dataset, which: Literal["raw", "masked", "filled"] = "fill
 def _image_transform(field: xr.Dataset) -> Affine:
     """The transform of the reference image's pixels, recorded in the ``image_geotransform`` attr."""
     return Affine.from_gdal(*(float(v) for v in np.ravel(field.attrs["image_geotransform"])))
-
-
-def software_version() -> str:
-    """The installed icetrack version, or ``"unknown"``."""
-    try:
-        return version("icetrack")
-    except PackageNotFoundError:
-        return "unknown"
 

@@ -114,7 +114,7 @@ def _zncc(template, norm, image, norms, top, left, columns):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _finite_around(surface, i, j, half):
+def finite_around(surface, i, j, half):
     """Whether the ``2 half + 1`` square of ``surface`` centred on (i, j) holds no NaN."""
     for a in range(i - half, i + half + 1):
         for b in range(j - half, j + half + 1):
@@ -124,7 +124,7 @@ def _finite_around(surface, i, j, half):
 
 
 @njit(nogil=True, cache=True)
-def _parabolic(minus, centre, plus):
+def parabolic(minus, centre, plus):
     """Vertex of the parabola through three equally spaced samples, relative to the centre (in [-0.5, 0.5])."""
     curvature = minus - 2.0 * centre + plus
     if not curvature < 0.0:
@@ -134,7 +134,7 @@ def _parabolic(minus, centre, plus):
 
 
 @njit(nogil=True, cache=True)
-def _second_peak_ratio(surface, pi, pj, peak):
+def second_peak_ratio(surface, pi, pj, peak):
     """Peak over the highest *other local maximum* of the surface (1 / 0.05 floor if there is none).
 
     A cell counts as a second peak only if no evaluated neighbour is higher, so the flanks of a broad main peak
@@ -206,13 +206,13 @@ def coarse_search(reference, secondary, norms, tops, lefts, chip, reach, offsets
         if bi < 0:
             continue
         peaks[k] = best
-        ratios[k] = _second_peak_ratio(surface, bi, bj, best)
+        ratios[k] = second_peak_ratio(surface, bi, bj, best)
         di = 0.0
         dj = 0.0
         if 0 < bi < width - 1:
-            di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
+            di = parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
         if 0 < bj < width - 1:
-            dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
+            dj = parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
         offsets[k, 0] = bi - reach + di
         offsets[k, 1] = bj - reach + dj
 
@@ -266,7 +266,7 @@ def _keys_weights(t, w):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _lucas_kanade(reference, secondary, top, left, n, weights, start_i, start_j):
+def lucas_kanade(reference, secondary, top, left, n, weights, start_i, start_j):
     """Refine an offset by inverse-compositional Gauss-Newton on the zero-mean normalized SSD.
 
     Fits a translation of the secondary window to the zero-mean reference chip ``template``, invariant to gain
@@ -396,7 +396,7 @@ def _cubic(p0, p1, p2, p3, t):
 
 
 @njit(nogil=True, cache=True)
-def _oversampled_peak(surface, bi, bj, factor):
+def oversampled_peak(surface, bi, bj, factor):
     """Peak of the correlation surface interpolated bicubically on a 1/factor px lattice within +-1 px.
 
     Needs the 5 x 5 cells around (bi, bj) evaluated and finite; returns (d_rows, d_cols) from the cell.
@@ -517,12 +517,12 @@ def fine_search(
         status[k] = 2
         if bi < 0 or bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue
-        if not _finite_around(surface, bi, bj, 1):
+        if not finite_around(surface, bi, bj, 1):
             continue
         status[k] = 0
         peaks[k] = best
-        di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
-        dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
+        di = parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
+        dj = parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
         if method == 1:
             if 2 <= bi <= width - 3 and 2 <= bj <= width - 3:
                 finite = True
@@ -532,13 +532,13 @@ def fine_search(
                         if math.isnan(value):
                             finite = False
                 if finite:
-                    di, dj = _oversampled_peak(surface, bi, bj, oversampling)
+                    di, dj = oversampled_peak(surface, bi, bj, oversampling)
                 else:
                     status[k] = 3
             else:
                 status[k] = 3
         elif method == 2:
-            ri, rj, converged = _lucas_kanade(
+            ri, rj, converged = lucas_kanade(
                 reference, secondary, top, left, chip, weights, bi - reach + di, bj - reach + dj
             )
             if converged:

@@ -13,11 +13,11 @@ import numpy as np
 from numba import njit, prange
 
 from tracking.kernels._ncc import (
-    _finite_around,
-    _lucas_kanade,
-    _oversampled_peak,
-    _parabolic,
-    _second_peak_ratio,
+    finite_around,
+    lucas_kanade,
+    oversampled_peak,
+    parabolic,
+    second_peak_ratio,
 )
 
 __all__ = ["surface_peaks"]
@@ -31,8 +31,8 @@ def _gaussian(minus, centre, plus):
     Suits sharp peaks better than a parabola; falls back to the parabola where a sample is not positive.
     """
     if not (minus > 0.0 and centre > 0.0 and plus > 0.0):
-        return _parabolic(minus, centre, plus)
-    return _parabolic(math.log(minus), math.log(centre), math.log(plus))
+        return parabolic(minus, centre, plus)
+    return parabolic(math.log(minus), math.log(centre), math.log(plus))
 
 
 @njit(parallel=True, nogil=True, cache=True)
@@ -89,26 +89,26 @@ def surface_peaks(
         if bi < 0:
             continue
         peaks[k] = best
-        ratios[k] = _second_peak_ratio(surface, bi, bj, best)
+        ratios[k] = second_peak_ratio(surface, bi, bj, best)
         status[k] = 2
         if bi == 0 or bj == 0 or bi == width - 1 or bj == width - 1:
             continue
-        if not _finite_around(surface, bi, bj, 1):
+        if not finite_around(surface, bi, bj, 1):
             continue
         status[k] = 0
         if gaussian:
             di = _gaussian(surface[bi - 1, bj], best, surface[bi + 1, bj])
             dj = _gaussian(surface[bi, bj - 1], best, surface[bi, bj + 1])
         else:
-            di = _parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
-            dj = _parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
+            di = parabolic(surface[bi - 1, bj], best, surface[bi + 1, bj])
+            dj = parabolic(surface[bi, bj - 1], best, surface[bi, bj + 1])
         if method == 1:
-            if 2 <= bi <= width - 3 and 2 <= bj <= width - 3 and _finite_around(surface, bi, bj, 2):
-                di, dj = _oversampled_peak(surface, bi, bj, oversampling)
+            if 2 <= bi <= width - 3 and 2 <= bj <= width - 3 and finite_around(surface, bi, bj, 2):
+                di, dj = oversampled_peak(surface, bi, bj, oversampling)
             else:
                 status[k] = 3
         elif method == 2:
-            ri, rj, converged = _lucas_kanade(
+            ri, rj, converged = lucas_kanade(
                 reference, secondary, tops[k], lefts[k], chip, weights, bi - reach + di, bj - reach + dj
             )
             if converged:

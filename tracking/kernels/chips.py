@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import CancelledError
-from tracking.kernels.grid import KernelError, ProgressCallback, chip_grid, offsets_dataset
+from tracking.exceptions import KernelError
+from tracking.kernels.grid import chip_grid, offsets_dataset
 from tracking.kernels.registry import Kernel
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 
 __all__ = ["track_chips"]
 
@@ -83,8 +84,7 @@ def track_chips(
     pool = ThreadPoolExecutor(kernel.threads) if kernel.threads > 1 else None
     try:
         for start in range(0, tops.size, block):
-            if cancel is not None and cancel.is_set():
-                raise CancelledError("tracking was cancelled before it finished; no result was written.")
+            check_cancel(cancel)
             stop = min(start + block, tops.size)
             if pool is None:
                 for r in range(start, stop):

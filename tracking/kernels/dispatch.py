@@ -10,10 +10,11 @@ import threading
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import CancelledError, ParameterError
-from tracking.kernels.grid import ProgressCallback, as_image, check_offsets
+from tracking.exceptions import ParameterError
+from tracking.kernels.grid import as_image, check_offsets
 from tracking.kernels.registry import get_kernel
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 
 __all__ = ["match"]
 
@@ -65,8 +66,7 @@ def match(
             "one grid first (tracking.scenes.Pair.from_scenes does this for georeferenced scenes)."
         )
     params.check(reference.shape)
-    if cancel is not None and cancel.is_set():
-        raise CancelledError("tracking was cancelled before it finished; no result was written.")
+    check_cancel(cancel)
     if kernel.kind == "chip":
         field = track_chips(kernel, reference, secondary, params, progress=progress, cancel=cancel)
     else:

@@ -7,31 +7,21 @@ result to that contract, so a user kernel that returns something else fails with
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import ParameterError, TrackingError
+from tracking.exceptions import KernelError, ParameterError
 
 __all__ = [
     "OFFSET_VARIABLES",
-    "KernelError",
-    "ProgressCallback",
     "as_image",
     "check_offsets",
     "chip_grid",
     "offsets_dataset",
 ]
 
-ProgressCallback = Callable[[int, int], None]
-
 #: The variables of a kernel's result, with their dtypes.
 OFFSET_VARIABLES = {"dx": np.float32, "dy": np.float32, "peak": np.float32, "snr": np.float32, "valid": np.bool_}
-
-
-class KernelError(TrackingError):
-    """A tracking kernel returned a result that breaks the kernel contract (`tracking.kernels`)."""
 
 
 def chip_grid(shape: tuple[int, int], chip_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:

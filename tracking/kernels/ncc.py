@@ -21,10 +21,10 @@ import threading
 import numpy as np
 import xarray as xr
 
-from tracking.exceptions import CancelledError
 from tracking.kernels import _ncc
-from tracking.kernels.grid import ProgressCallback, chip_grid, offsets_dataset
+from tracking.kernels.grid import chip_grid, offsets_dataset
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 from tracking.validate import peak_threshold
 
 __all__ = ["MIN_DATA_SHARE", "centre_weights", "coarse_factor", "data_share", "fill_nodata", "ncc_offsets"]
@@ -217,8 +217,7 @@ def ncc_offsets(
     weights = centre_weights(params.chip_size)
     block = max(lefts.size, total // 20)
     for start in range(0, total, block):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("tracking was cancelled before it finished; no result was written.")
+        check_cancel(cancel)
         part = slice(start, min(start + block, total))
         _ncc.fine_search(
             reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,

@@ -43,11 +43,11 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
-from tracking.exceptions import CancelledError
 from tracking.kernels import _ncc, _refine
-from tracking.kernels.grid import ProgressCallback, chip_grid, offsets_dataset
+from tracking.kernels.grid import chip_grid, offsets_dataset
 from tracking.kernels.ncc import centre_weights
 from tracking.params import TrackingParameters
+from tracking.progress import ProgressCallback, check_cancel
 
 __all__ = ["oc_offsets", "orientation_image", "upsampled_peaks"]
 
@@ -200,8 +200,7 @@ def oc_offsets(
     oversample = method == _ncc.SUBPIXEL_CODES["oversampled"]
     block = int(max(1, min(total, _BLOCK_BYTES // (3 * 8 * n_fft * n_fft))))
     for start in range(0, total, block):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("tracking was cancelled before it finished; no result was written.")
+        check_cancel(cancel)
         part = slice(start, min(start + block, total))
         t, left = grid_t[part], grid_l[part]
         # the chip fills only `chip` of the n_fft rows, and only `width` lags are wanted: prune those FFTs

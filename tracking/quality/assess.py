@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from tracking.quality.kde import NotEnoughSamplesError, static_terrain_metric
-from tracking.quality.stable import Area, _stable, _stats, area_mask
+from tracking.exceptions import NotEnoughSamplesError
+from tracking.quality.kde import static_terrain_metric
+from tracking.quality.stable import Area, area_mask, offset_stats, stable_ground
 from tracking.quality.strain import strain_rate_metric
 
 __all__ = ["QUALITY_ATTRS", "assess"]
@@ -99,8 +100,8 @@ def assess(
     >>> bool(abs(float(out["vx"][:, :10].median())) < 1.0)
     True
     """
-    mask, source, usable, vx, vy, stable_area = _stable(field, stable)
-    stats = _stats(vx[mask], vy[mask], source, usable)
+    mask, source, usable, vx, vy, stable_area = stable_ground(field, stable)
+    stats = offset_stats(vx[mask], vy[mask], source, usable)
     wanted = stable is not None if correct_offset is None else correct_offset
     apply = bool(wanted and stats["usable"] and np.isfinite(stats["shift_x"]))
     if apply:

@@ -14,9 +14,17 @@ import math
 
 import numpy as np
 
-from tracking.exceptions import ParameterError, TrackingError
+from tracking.exceptions import NotEnoughSamplesError, ParameterError
 
-__all__ = ["MAX_KDE_SAMPLES", "MIN_SAMPLES", "NotEnoughSamplesError", "kde_box", "static_terrain_metric"]
+__all__ = [
+    "MAX_KDE_SAMPLES",
+    "MIN_SAMPLES",
+    "NotEnoughSamplesError",
+    "epanechnikov_on_mesh",
+    "kde_box",
+    "square_mesh",
+    "static_terrain_metric",
+]
 
 #: Fewest finite sample pairs a metric accepts.
 MIN_SAMPLES = 10
@@ -27,10 +35,6 @@ MAX_KDE_SAMPLES = 1_000_000
 _EPANECHNIKOV_FACTOR = 2.1991
 
 
-class NotEnoughSamplesError(TrackingError, ValueError):
-    """Too few finite samples in the area a metric is measured on."""
-
-
 def _check_kde_options(thres_sigma: float, kde_gridsize: int) -> int:
     if not (np.isfinite(thres_sigma) and thres_sigma > 0):
         raise ParameterError(f"thres_sigma must be a positive number; got {thres_sigma!r}.")
@@ -39,10 +43,10 @@ def _check_kde_options(thres_sigma: float, kde_gridsize: int) -> int:
     return int(kde_gridsize)
 
 
-def _epanechnikov_on_mesh(x: np.ndarray, y: np.ndarray, nodes: np.ndarray, bandwidth: float) -> np.ndarray:
+def epanechnikov_on_mesh(x: np.ndarray, y: np.ndarray, nodes: np.ndarray, bandwidth: float) -> np.ndarray:
     """Unnormalized Epanechnikov density ``sum(1 - d^2 / h^2)`` over the samples within ``h`` of each node.
 
-    Exact (no approximation), for the square meshes of `_mesh` (``nodes`` evenly spaced, equal spacing on both
+    Exact (no approximation), for the square meshes of `square_mesh` (``nodes`` evenly spaced, equal spacing on both
     axes). Per mesh row, each sample within ``h`` of the row covers a run of nodes on which its kernel is a
     quadratic in the node index; the runs are summed with difference arrays, so the cost is linear in the number
     of (row, sample) pairs. The normalizing constant is left out: the metrics use only ratios of densities.
@@ -79,7 +83,7 @@ def _epanechnikov_on_mesh(x: np.ndarray, y: np.ndarray, nodes: np.ndarray, bandw
     return np.clip(density.ravel() * (step**2 / h2), 0.0, None)
 
 
-def _mesh(mid_x: float, mid_y: float, half_width: float, size: int) -> np.ndarray:
+def square_mesh(mid_x: float, mid_y: float, half_width: float, size: int) -> np.ndarray:
     """``size`` x ``size`` evaluation nodes, (x, y) per row, x varying fastest (as GLAFT's meshgrid)."""
     xs = np.linspace(mid_x - half_width, mid_x + half_width, size)
     ys = np.linspace(mid_y - half_width, mid_y + half_width, size)
@@ -109,7 +113,7 @@ def kde_box(
     6. the result is half the a-extent and half the b-extent of the kept fine nodes; the KDE peak is the
        densest fine node; outliers are the samples outside the box of kept fine nodes.
 
-    The density is computed exactly by `_epanechnikov_on_mesh` (GLAFT uses scikit-learn's ``KernelDensity``,
+    The density is computed exactly by `epanechnikov_on_mesh` (GLAFT uses scikit-learn's ``KernelDensity``,
     also exact; the two differ only by a constant factor, which the thresholds ignore).
 
     Parameters
@@ -173,14 +177,14 @@ def kde_box(
     bandwidth = _EPANECHNIKOV_FACTOR * xystd * fit_x.size ** (-1.0 / 6.0)
 
     crude_half = (thres_sigma + 1) * xystd
-    crude = _mesh(mid_x, mid_y, crude_half, kde_gridsize)
-    kept = _kept(_epanechnikov_on_mesh(fit_x, fit_y, crude, bandwidth), thres_sigma)
+    crude = square_mesh(mid_x, mid_y, crude_half, kde_gridsize)
+    kept = _kept(epanechnikov_on_mesh(fit_x, fit_y, crude, bandwidth), thres_sigma)
     fine_half = float(np.ptp(crude[kept, 0]) + np.ptp(crude[kept, 1])) / 2
     if fine_half <= 0:
         fine_half = 2 * crude_half / (kde_gridsize - 1)
 
-    fine = _mesh(mid_x, mid_y, fine_half, kde_gridsize)
-    density = _epanechnikov_on_mesh(fit_x, fit_y, fine, bandwidth)
+    fine = square_mesh(mid_x, mid_y, fine_half, kde_gridsize)
+    density = epanechnikov_on_mesh(fit_x, fit_y, fine, bandwidth)
     kept = _kept(density, thres_sigma)
     low_x, high_x = fine[kept, 0].min(), fine[kept, 0].max()
     low_y, high_y = fine[kept, 1].min(), fine[kept, 1].max()

@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio.features import geometry_mask
 from scipy import ndimage
 
-from tracking.exceptions import TrackingError
+from tracking.exceptions import AreaError
 
 __all__ = [
     "MAD_TO_SIGMA",
@@ -28,8 +28,10 @@ __all__ = [
     "AreaError",
     "area_mask",
     "measured_vectors",
+    "offset_stats",
     "polygon_mask",
     "read_polygons",
+    "stable_ground",
     "stable_ground_mask",
     "stable_ground_stats",
 ]
@@ -46,10 +48,6 @@ _CONTRAST = 1.0 / 3.0
 
 #: What `area_mask` accepts: a vector file, polygons, a boolean mask of the field's shape.
 Area = str | os.PathLike[str] | gpd.GeoDataFrame | gpd.GeoSeries | np.ndarray
-
-
-class AreaError(TrackingError, ValueError):
-    """A stable-ground or on-ice area cannot be used: unreadable, no CRS, no polygons, or off the field."""
 
 
 def read_polygons(
@@ -225,11 +223,14 @@ def _slowest(vx: np.ndarray, vy: np.ndarray) -> tuple[np.ndarray, bool]:
     return slow, contrast
 
 
-def _stable(
+def stable_ground(
     field: xr.Dataset, stable: Area | None
 ) -> tuple[np.ndarray, str, bool, np.ndarray, np.ndarray, np.ndarray | None]:
     """Stable-ground mask (measured nodes only), its source, whether its offset may be removed, the measured
-    vx and vy, and the nodes inside the given area (None for the fallback)."""
+    vx and vy, and the nodes inside the given area (None for the fallback).
+
+    `stable_ground_mask` and `stable_ground_stats` in one pass, with what `tracking.quality.assess` needs besides.
+    """
     vx, vy = measured_vectors(field)
     if stable is None:
         mask, usable = _slowest(vx, vy)
@@ -270,7 +271,7 @@ def stable_ground_mask(field: xr.Dataset, stable: Area | None = None) -> np.ndar
     >>> int(mask.sum()), bool(mask[:, :20].sum() == mask.sum())  # a quarter of the nodes, all in the west
     (200, True)
     """
-    return _stable(field, stable)[0]
+    return stable_ground(field, stable)[0]
 
 
 def stable_ground_stats(field: xr.Dataset, stable: Area | None = None) -> dict[str, Any]:
@@ -311,11 +312,12 @@ def stable_ground_stats(field: xr.Dataset, stable: Area | None = None) -> dict[s
     >>> stats["shift_x"], stats["spread_x"], stats["source"], stats["usable"]
     (3.0, 0.0, 'slowest 25%', False)
     """
-    mask, source, usable, vx, vy, _ = _stable(field, stable)
-    return _stats(vx[mask], vy[mask], source, usable)
+    mask, source, usable, vx, vy, _ = stable_ground(field, stable)
+    return offset_stats(vx[mask], vy[mask], source, usable)
 
 
-def _stats(x: np.ndarray, y: np.ndarray, source: str, usable: bool) -> dict[str, Any]:
+def offset_stats(x: np.ndarray, y: np.ndarray, source: str, usable: bool) -> dict[str, Any]:
+    """The dict of `stable_ground_stats` for the stable-ground velocities ``x`` and ``y`` (m/yr)."""
     count = int(x.size)
     if count == 0:
         nan = float("nan")

@@ -24,7 +24,8 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from tracking.exceptions import MissingTimeError, SceneReadError
-from tracking.scenes import TIME_TAGS, _parse_tag_time, date_from_name, read_scene
+from tracking.scenes import TIME_TAGS, date_from_name, read_scene
+from tracking.scenes import parse_tag_time as _parse_tag_time
 from tracking.times import utc_naive
 
 __all__ = ["MAX_UPLOAD_BYTES", "MissingTimeError", "footprint", "read_upload", "scene_table"]

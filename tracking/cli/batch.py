@@ -11,39 +11,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tracking.cli.common import (
+    ProgressBar,
+    add_parameter_flags,
+    debug_flag,
+    int_at_least,
+    parameters_from_args,
+    parse_date,
+)
+from tracking.exceptions import UsageError
 
 __all__ = ["DEMO_CENTRE", "add_batch_command", "run_batch_command"]
 
 #: The demo's default area centre (EPSG:32622 m): the trunk of the demo Jakobshavn, 25 km above the front.
 DEMO_CENTRE = (572_000.0, 7_670_000.0)
 
-_UsageError: type[Exception] = ValueError
-
-
-def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], debug_flag: Callable[[Any], None],
-                      usage_error: type[Exception]) -> None:  # fmt: skip
+def add_batch_command(commands: Any) -> None:
     """Add ``batch`` to the ``icetrack`` sub-command parsers.
 
     Parameters
     ----------
     commands : argparse sub-parsers
         From ``parser.add_subparsers()``.
-    date : callable
-        Parses a date argument.
-    debug_flag : callable
-        Adds ``--debug`` to a parser.
-    usage_error : type
-        The exception that means a bad command line (exit code 2).
     """
-    from tracking.cli import add_parameter_flags, int_at_least
-
-    global _UsageError
-    _UsageError = usage_error
     batch = commands.add_parser(
         "batch", help="track many pairs on a Dask cluster, then stack them",
         description="Track many pairs, one task each, on local worker processes or a Dask cluster. Each result is "
@@ -57,8 +52,8 @@ def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     which.add_argument("--pairs", type=Path, metavar="CSV",
                        help="a CSV file with columns reference, secondary: GeoTIFF paths (relative ones from the "
                             "CSV's folder), the reference acquired first")  # fmt: skip
-    inputs.add_argument("--start", type=date, default=None, metavar="DATE", help="demo: first acquisition date")
-    inputs.add_argument("--end", type=date, default=None, metavar="DATE", help="demo: last acquisition date")
+    inputs.add_argument("--start", type=parse_date, default=None, metavar="DATE", help="demo: first acquisition date")
+    inputs.add_argument("--end", type=parse_date, default=None, metavar="DATE", help="demo: last acquisition date")
     inputs.add_argument("--dt-min", type=float, default=1.0, metavar="DAYS",
                         help="demo: shortest time between the scenes of a pair (default: %(default)s)")  # fmt: skip
     inputs.add_argument("--dt-max", type=float, default=48.0, metavar="DAYS",
@@ -94,18 +89,17 @@ def add_batch_command(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
 def run_batch_command(args: argparse.Namespace) -> int:
     """``icetrack batch``: track the pairs, write each result, stack them; 1 when some pair failed."""
     from tracking.batch import run_batch
-    from tracking.cli import _parameters, _ProgressBar
     from tracking.stack import stack
 
-    params = _parameters(args)
+    params = parameters_from_args(args)
     specs = _demo_specs(args) if args.demo else _csv_specs(args.pairs)
     if not specs:
-        raise _UsageError("no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)")
+        raise UsageError("no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)")
     started = time.perf_counter()
     if not args.quiet:
         where = args.scheduler or f"{args.workers} local worker(s)"
         print(f"{len(specs)} pair(s) to track on {where}, results in {args.output}", file=sys.stderr)
-    with _ProgressBar(disable=args.quiet, unit="pair", desc="batch") as bar:
+    with ProgressBar(disable=args.quiet, unit="pair", desc="batch") as bar:
         result = run_batch(specs, params, args.output, scheduler=args.scheduler, n_workers=args.workers,
                            retries=args.retries, progress=bar, tile_size=args.tile_size)  # fmt: skip
     if args.stack is not None and result.paths:
@@ -125,13 +119,13 @@ def _demo_specs(args: argparse.Namespace) -> list[Any]:
     from tracking.sources import demo
 
     if (args.lon is None) != (args.lat is None):
-        raise _UsageError("give both --lon and --lat, or neither (the demo trunk)")
+        raise UsageError("give both --lon and --lat, or neither (the demo trunk)")
     if not args.aoi_km > 0:
-        raise _UsageError(f"--aoi-km must be positive, got {args.aoi_km}")
+        raise UsageError(f"--aoi-km must be positive, got {args.aoi_km}")
     if args.start is not None and args.end is not None and args.end < args.start:
-        raise _UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
+        raise UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
     if args.dt_min > args.dt_max or args.dt_min < 0:
-        raise _UsageError(f"--dt-min {args.dt_min} and --dt-max {args.dt_max}: need 0 <= dt-min <= dt-max")
+        raise UsageError(f"--dt-min {args.dt_min} and --dt-max {args.dt_max}: need 0 <= dt-min <= dt-max")
     if args.lon is None:
         x, y = DEMO_CENTRE
         half = args.aoi_km * 500.0
@@ -146,14 +140,14 @@ def _csv_specs(path: Path) -> list[Any]:
     from tracking.batch import PairSpec
 
     if not path.is_file():
-        raise _UsageError(f"--pairs {path}: no such file")
+        raise UsageError(f"--pairs {path}: no such file")
     try:
         table = pd.read_csv(path, dtype=str, skipinitialspace=True)
     except (ValueError, OSError) as err:
-        raise _UsageError(f"--pairs {path}: cannot read it as CSV ({err})") from None
+        raise UsageError(f"--pairs {path}: cannot read it as CSV ({err})") from None
     missing = [c for c in ("reference", "secondary") if c not in table.columns]
     if missing:
-        raise _UsageError(f"--pairs {path}: no column {', '.join(missing)}; give columns reference, secondary "
+        raise UsageError(f"--pairs {path}: no column {', '.join(missing)}; give columns reference, secondary "
                           "(GeoTIFF paths)")  # fmt: skip
     table = table.dropna(subset=["reference", "secondary"])
     folder = path.parent

@@ -10,30 +10,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tracking.cli.common import debug_flag, output_format, parse_date, refuse_overwriting_inputs
+from tracking.exceptions import UsageError
+from tracking.files import atomic_path
+
 __all__ = ["add_data_commands"]
 
 _SOURCES = ("landsat", "sentinel2", "landsat-pan")
 
 
-def add_data_commands(commands: Any, *, date: Callable[[str], pd.Timestamp], debug_flag: Callable[[Any], None],
-                      usage_error: type[Exception]) -> None:  # fmt: skip
+def add_data_commands(commands: Any) -> None:
     """Add ``search``, ``fetch``, ``compare`` and ``itslive`` to the ``icetrack`` sub-command parsers."""
-    global _UsageError
-    _UsageError = usage_error
-
     search = commands.add_parser(
         "search", help="list Landsat / Sentinel-2 scenes at a point (STAC)",
         description="List the scenes that cover a point in a date range, with their cloud cover and how much of "
                     "the area of interest they cover. Needs the internet.",
     )  # fmt: skip
-    _place(search, date)
+    _place(search)
     search.add_argument("--max-cloud", type=float, default=30.0, metavar="PCT",
                         help="largest cloud cover, %% (default: %(default)s)")  # fmt: skip
     search.add_argument("--platform", nargs="+", default=None, metavar="NAME",
@@ -49,7 +48,7 @@ def add_data_commands(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
                     "($ICETRACK_CACHE, default ~/.cache/icetrack).",
     )  # fmt: skip
     fetch.add_argument("scene_ids", nargs="+", metavar="SCENE_ID", help="scene ids from 'icetrack search'")
-    _place(fetch, date, dates_required=False)
+    _place(fetch, dates_required=False)
     fetch.add_argument("-o", "--output", type=Path, default=Path("scenes"), metavar="DIR",
                        help="directory to write to (default: %(default)s)")  # fmt: skip
     debug_flag(fetch)
@@ -75,7 +74,7 @@ def add_data_commands(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     actions = itslive.add_subparsers(dest="action", metavar="ACTION", parser_class=type(itslive))
     actions.required = True
     found = actions.add_parser("search", help="list ITS_LIVE image pairs at a point")
-    _place(found, date, area=False, source=False)
+    _place(found, area=False, source=False)
     found.add_argument("--min-valid", type=float, default=20.0, metavar="PCT",
                        help="smallest share of valid pixels, %% (default: %(default)s)")  # fmt: skip
     found.add_argument("--dt", type=float, nargs=2, default=(5.0, 120.0), metavar=("MIN", "MAX"),
@@ -106,11 +105,8 @@ def add_data_commands(commands: Any, *, date: Callable[[str], pd.Timestamp], deb
     series.set_defaults(handler=run_itslive_series)
 
 
-_UsageError: type[Exception] = ValueError
-
-
-def _place(parser: argparse.ArgumentParser, date: Callable[[str], pd.Timestamp], *, area: bool = True,
-           source: bool = True, dates_required: bool = True) -> None:  # fmt: skip
+def _place(parser: argparse.ArgumentParser, *, area: bool = True, source: bool = True,
+           dates_required: bool = True) -> None:
     if source:
         parser.add_argument("--source", choices=_SOURCES, default="landsat",
                             help="landsat: Landsat 8/9 red band, 30 m (Planetary Computer, anonymous); sentinel2: "
@@ -122,8 +118,8 @@ def _place(parser: argparse.ArgumentParser, date: Callable[[str], pd.Timestamp],
     if area:
         parser.add_argument("--aoi-km", type=float, default=30.0,
                             help="side of the square area of interest, km (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--start", type=date, required=dates_required, metavar="DATE", help="first date, e.g. 2021-04-01")
-    parser.add_argument("--end", type=date, required=dates_required, metavar="DATE", help="last date, e.g. 2021-07-31")
+    parser.add_argument("--start", type=parse_date, required=dates_required, metavar="DATE", help="first date, e.g. 2021-04-01")
+    parser.add_argument("--end", type=parse_date, required=dates_required, metavar="DATE", help="last date, e.g. 2021-07-31")
 
 
 def _print_table(frame: pd.DataFrame) -> None:
@@ -137,8 +133,6 @@ def _print_table(frame: pd.DataFrame) -> None:
 def _write_csv(frame: pd.DataFrame, path: Path | None) -> None:
     if path is None:
         return
-    from tracking.io import atomic_path
-
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     print(f"wrote {path}", file=sys.stderr)
@@ -165,7 +159,7 @@ def _search(args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp, ma
 def run_search(args: argparse.Namespace) -> int:
     """``icetrack search``: the scenes at a point."""
     if args.end < args.start:
-        raise _UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
+        raise UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
     table = _search(args, args.start, args.end, args.max_cloud)
     shown = pd.DataFrame({
         "date": pd.to_datetime(table["time"]).dt.strftime("%Y-%m-%d") if len(table) else [],
@@ -191,13 +185,13 @@ def run_fetch(args: argparse.Namespace) -> int:
 
     dates = [date_from_name(scene_id) for scene_id in args.scene_ids]
     if (args.start is None or args.end is None) and any(d is None for d in dates):
-        raise _UsageError("cannot read a date from every scene id: give --start and --end")
+        raise UsageError("cannot read a date from every scene id: give --start and --end")
     start = args.start or min(dates) - pd.Timedelta(days=1)
     end = args.end or max(dates) + pd.Timedelta(days=1)
     table = _search(args, start, end)
     missing = [s for s in args.scene_ids if s not in set(table["scene_id"])] if len(table) else args.scene_ids
     if missing:
-        raise _UsageError(f"not found at this point and these dates: {', '.join(missing)} (check the ids with "
+        raise UsageError(f"not found at this point and these dates: {', '.join(missing)} (check the ids with "
                           "'icetrack search')")  # fmt: skip
     crs = local_crs(args.lon, args.lat)
     bbox = aoi_bounds(args.lon, args.lat, args.aoi_km, crs)
@@ -215,8 +209,6 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def _write_scene(scene: Any, path: Path) -> None:
     """A Scene as a GeoTIFF with the tags `tracking.scenes.read_scene` reads back."""
-    from tracking.io import atomic_path
-
     tags = {"ACQUISITION_TIME": scene.attrs["time"], "SENSOR": scene.attrs["sensor"], "BAND": scene.attrs["band"],
             "SCENE_ID": scene.attrs["scene_id"]}  # fmt: skip
     with atomic_path(path) as tmp:
@@ -233,18 +225,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
     for role, path in (("A", args.field_a), ("B", args.field_b)):
         if not path.is_file():
-            raise _UsageError(f"{role} {path}: no such file")
+            raise UsageError(f"{role} {path}: no such file")
     if args.output is not None:
-        from tracking.cli import refuse_overwriting_inputs
-
         refuse_overwriting_inputs(args.output, {"A": args.field_a, "B": args.field_b})
     diff = difference(read_field(args.field_a), read_field(args.field_b), layer=args.layer)
     attrs = diff.attrs
     print(f"a - b over {attrs['count']} nodes: median {attrs['median_dv']:+.1f} m/yr, spread (1.4826 MAD) "
           f"{attrs['mad_dv']:.1f} m/yr, rms {attrs['rms_dv']:.1f} m/yr")  # fmt: skip
     if args.output is not None:
-        from tracking.io import atomic_path
-
         with atomic_path(args.output) as tmp:
             diff.to_netcdf(tmp)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -259,7 +247,7 @@ def run_itslive_search(args: argparse.Namespace) -> int:
     from tracking.sources import itslive
 
     if args.end < args.start:
-        raise _UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
+        raise UsageError(f"--end {args.end.date()} is before --start {args.start.date()}")
     table = itslive.search_granules(lon=args.lon, lat=args.lat, start=args.start, end=args.end,
                                     min_valid=args.min_valid, dt_days=tuple(args.dt), mission=args.mission,
                                     url=args.url or itslive.STAC_URL)  # fmt: skip
@@ -277,13 +265,12 @@ def run_itslive_search(args: argparse.Namespace) -> int:
 
 def run_itslive_field(args: argparse.Namespace) -> int:
     """``icetrack itslive field``: one granule as a velocity field file."""
-    from tracking.cli import _output_format
     from tracking.io import write_geotiff, write_netcdf
     from tracking.sources import itslive
 
     if (args.lon is None) != (args.lat is None):
-        raise _UsageError("give both --lon and --lat (or neither, for the whole granule)")
-    fmt = _output_format(args.output, None)
+        raise UsageError("give both --lon and --lat (or neither, for the whole granule)")
+    fmt = output_format(args.output, None)
     bbox = _lonlat_box(args) if args.lon is not None else None
     field = itslive.load_granule(args.granule, bbox=bbox)
     (write_netcdf if fmt == "netcdf" else write_geotiff)(field, args.output)

@@ -1,0 +1,44 @@
+"""Tests of tracking.files: atomic writes of files and folders."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tracking.files import atomic_path
+
+
+def test_atomic_path(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # like any new file, not mkstemp's 0600
+    with pytest.raises(KeyError), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise KeyError("boom")
+    assert target.read_text() == "done" and len(list(tmp_path.iterdir())) == 1
+    with atomic_path(target, suffix=".tmp.tif") as tmp:
+        assert tmp.name.endswith(".tmp.tif")
+    with pytest.raises(FileNotFoundError, match="no such directory"), atomic_path(tmp_path / "no" / "x.nc"):
+        pass
+
+
+def test_atomic_path_replaces_a_folder(tmp_path):
+    target = tmp_path / "cube.zarr"
+    target.mkdir()
+    (target / "old").write_text("old")
+    with atomic_path(target, directory=True) as tmp:
+        assert not tmp.exists() and tmp.parent == tmp_path
+        tmp.mkdir()
+        (tmp / "new").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == ["cube.zarr"]
+    with pytest.raises(KeyError), atomic_path(target, directory=True) as tmp:
+        tmp.mkdir()
+        raise KeyError("boom")
+    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == ["cube.zarr"]

@@ -1,0 +1,9 @@
+"""The ``icetrack`` command: ``demo``, ``track`` (`tracking.cli.track`), the data commands ``search``, ``fetch``,
+``compare``, ``itslive`` (`tracking.cli.data`) and ``batch`` (`tracking.cli.batch`); `main` (`tracking.cli.main`)
+runs one. What they share (flags, argument types, the progress bar) is in `tracking.cli.common`.
+"""
+
+from tracking.cli.common import EXIT_RUNTIME, EXIT_USAGE
+from tracking.cli.main import build_parser, main
+
+__all__ = ["EXIT_RUNTIME", "EXIT_USAGE", "build_parser", "main"]

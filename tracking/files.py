@@ -1,0 +1,94 @@
+"""Atomic writes: a reader sees the old file (or folder) or the new one, never half of one.
+
+`atomic_path` yields a temporary path beside the destination; whatever is written there is flushed to disk and
+moved onto the destination with `os.replace` when the block ends without an error, and removed when it raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination. Its directory must exist.
+    directory : bool
+        The writer makes a folder (a Zarr store, say) rather than a file. The temporary path is then not created
+        beforehand, and a folder at ``path`` is replaced (moved aside, then deleted once the new one is in place).
+    suffix : str
+        How the temporary file's name ends (e.g. ``".tmp.tif"`` for a writer that picks its format by it).
+
+    Yields
+    ------
+    pathlib.Path
+        Where to write: an empty file (or, with ``directory``, a path that does not exist yet).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path``'s directory does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "table.csv"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("a,b\\n")
+    >>> target.read_text()
+    'a,b\\n'
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent}: no such directory: create it first.")
+    if directory:
+        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory:
+            _replace_dir(tmp, path)
+        else:
+            _sync(tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o666 & ~umask)
+            os.replace(tmp, path)
+    except BaseException:
+        if directory:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path``'s data to the disk, so the rename cannot land before the data."""
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _replace_dir(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` onto ``target``, replacing an older folder there."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
