@@ -18,6 +18,7 @@ from remote_world import TRUNK
 
 from dashboard import state as state_module
 from dashboard.jobs import run_pairs
+from dashboard.loaders import find_cube_series, find_granules, granule_key, load_granule, set_granules
 from dashboard.state import AppState
 from tracking.compare import difference, onto_grid
 from tracking.exceptions import NoNetworkError
@@ -93,12 +94,12 @@ def test_a_remote_pair_tracks_to_the_known_motion_and_loads_from_cache_the_secon
 
 def test_itslive_granules_become_results_that_match_the_truth_on_our_grid(session, world):
     session.start, session.end = dt.date(2015, 1, 1), dt.date(2019, 12, 31)
-    granules = session.find_granules()
-    session.set_granules(granules)
+    granules = find_granules(session)
+    set_granules(session, granules)
     assert list(granules["granule_id"]) == world.granule_ids
     row = granules.iloc[1]  # May 2018
-    field = session.load_granule(row)
-    session.add_result(session.granule_key(row["granule_id"]), field)
+    field = load_granule(session, row)
+    session.add_result(granule_key(session, row["granule_id"]), field)
     assert session.current_field().attrs["source"] == "ITS_LIVE"
     # resampled onto a UTM grid, the polar-stereographic ITS_LIVE vectors are the demo's true velocity
     ours = session.aoi_bounds()
@@ -123,8 +124,8 @@ def test_difference_map_of_ours_against_itslive_shows_the_speed_up_since_2018(se
     _run(run_pairs(session))
     ours = session.current_field()
     session.start, session.end = dt.date(2018, 1, 1), dt.date(2018, 12, 31)
-    granule = session.find_granules().iloc[0]
-    theirs = session.load_granule(granule)
+    granule = find_granules(session).iloc[0]
+    theirs = load_granule(session, granule)
     diff = difference(ours, theirs)
     x, y = np.meshgrid(diff["x"].values, diff["y"].values)
     expected = (np.hypot(*demo.true_velocity(ours.attrs["acquisition_date_img1"], ours.attrs["acquisition_date_img2"], x, y))
@@ -136,7 +137,7 @@ def test_difference_map_of_ours_against_itslive_shows_the_speed_up_since_2018(se
 
 def test_datacube_and_csv_series_join_our_own_in_one_table(session, world):
     session.add_point(*TRUNK, name="trunk")
-    cube = session.find_cube_series()
+    cube = find_cube_series(session)
     session.add_series(cube)
     series = session.series()
     assert set(series["source"]) == {"ITS_LIVE"}

@@ -10,6 +10,7 @@ import param
 from panel import ui
 
 from dashboard import plots
+from dashboard.loaders import demo_truth
 from dashboard.views.base import StateView
 
 
@@ -54,7 +55,7 @@ class SeriesView(StateView):
         series = s.series()
         shown, total = plots.series_counts(series, s.series_dt)
         self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
-        truth = s.truth()
+        truth = demo_truth(s)
         outliers, fits = s.series_analysis(series)
         self.fit_table.object = fit_table(fits, outliers)
         plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=truth,
