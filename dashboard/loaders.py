@@ -1,5 +1,5 @@
-"""What the dashboard opens beside its own tracking: ITS_LIVE granules and datacube series, the fields of a batch
-run on the server, and the demo's known truth.
+"""What the dashboard opens beside its own tracking: ITS_LIVE granules and datacube series, and the fields of a
+batch run on the server.
 
 Each function takes the session's `AppState` (or only a path) and returns data; the network and disk work is meant
 to run in a worker thread (``asyncio.to_thread``). The views add what comes back to the state (`AppState.add_result`,
@@ -13,17 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import xarray as xr
-from pyproj import Transformer
 
 from dashboard.state import ENDPOINTS, AppState, remote_cache
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import pair_label
-from tracking.sources import demo
 
-__all__ = ["DATA_ROOT_VARIABLE", "data_root", "demo_truth", "find_cube_series", "find_granules", "granule_key",
+__all__ = ["DATA_ROOT_VARIABLE", "data_root", "find_cube_series", "find_granules", "granule_key",
            "load_granule", "open_batch", "server_path", "set_granules"]  # fmt: skip
 
 # ----------------------------------------------------------------------------------------------------------
@@ -160,27 +157,3 @@ def open_batch(path: str) -> list[tuple[str, xr.Dataset]]:
         text = f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
         out.append(("batch-" + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16], field))
     return out
-
-
-# ----------------------------------------------------------------------------------------------------------
-# the demo's truth
-# ----------------------------------------------------------------------------------------------------------
-
-
-def demo_truth(state: AppState) -> pd.DataFrame | None:
-    """For the demo: the true speed at each point, sampled every 4 days over the results' span (8 days more each
-    side); None for other sources, or without points or results."""
-    if state.source != "demo" or not len(state.points) or not state.results:
-        return None
-    fields = list(state.results.values())
-    t_min = min(pd.Timestamp(f.attrs["acquisition_date_img1"]) for f in fields) - pd.Timedelta(days=8)
-    t_max = max(pd.Timestamp(f.attrs["acquisition_date_img2"]) for f in fields) + pd.Timedelta(days=8)
-    times = pd.date_range(t_min, t_max, freq="4D")
-    to_xy = Transformer.from_crs("EPSG:4326", demo.DEMO_CRS, always_xy=True)
-    frames = []
-    for p in state.points.itertuples():
-        x, y = to_xy.transform(p.lon, p.lat)
-        speeds = [np.hypot(*demo.true_velocity(t, t + pd.Timedelta(days=1), x, y)) for t in times]
-        frames.append(pd.DataFrame({"point": p.name, "time": times + pd.Timedelta(hours=12),
-                                    "v": np.asarray(speeds, dtype=float).ravel()}))  # fmt: skip
-    return pd.concat(frames, ignore_index=True)

@@ -24,14 +24,12 @@ from pyproj import Transformer
 from shapely.geometry import Point, box
 
 from tracking.aoi import local_crs
-from tracking.estimate import chip_count, estimated_seconds, format_duration, max_detectable_speed
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.sources import demo, wrs2
 from tracking.store import ResultStore, result_key
-from tracking.timeseries import empty_series, is_own, sample_fields
 
 __all__ = ["ENDPOINTS", "PRESETS", "REMOTE", "SOURCES", "AppState", "empty_scenes", "scene_loader"]
 
@@ -509,17 +507,6 @@ class AppState(param.Parameterized):
         side = round(self.aoi_km * 1000.0 / self.pixel_size())
         return side, side
 
-    def estimate(self) -> dict[str, Any]:
-        """Live parameter physics for the chosen pairs: chips, run time and the largest detectable speed."""
-        pairs = self.pairs_to_run()
-        n_pairs = max(1, len(pairs))
-        chips = chip_count(self.aoi_shape(), self.params)
-        seconds = estimated_seconds(chips, self.params) * n_pairs
-        dt_days = float(pairs["dt_days"].min()) if len(pairs) else 16.0
-        fastest = max_detectable_speed(self.params.search_range, self.pixel_size(), dt_days)
-        return {"chips": chips, "pairs": len(pairs), "seconds": seconds, "duration": format_duration(seconds),
-                "max_speed": fastest, "dt_days": dt_days}  # fmt: skip
-
     # ------------------------------------------------------------------------------------------------------
     # results
     # ------------------------------------------------------------------------------------------------------
@@ -559,13 +546,6 @@ class AppState(param.Parameterized):
             return "Jakobshavn demo"
         return f"{abs(self.lat):.2f}{'N' if self.lat >= 0 else 'S'} {abs(self.lon):.2f}{'E' if self.lon >= 0 else 'W'}"
 
-    def file_stem(self, field: xr.Dataset) -> str:
-        """A file name stem carrying the place and the two dates: ``jakobshavn-demo_20210516_20210601``."""
-        place = "".join(c if c.isalnum() else "-" for c in self.place().lower()).strip("-")
-        d0 = pd.Timestamp(field.attrs["acquisition_date_img1"]).strftime("%Y%m%d")
-        d1 = pd.Timestamp(field.attrs["acquisition_date_img2"]).strftime("%Y%m%d")
-        return f"{place}_{d0}_{d1}"
-
     # ------------------------------------------------------------------------------------------------------
     # points and time series
     # ------------------------------------------------------------------------------------------------------
@@ -586,47 +566,6 @@ class AppState(param.Parameterized):
     def remove_point(self, name: str) -> None:
         """Remove the point called ``name``."""
         self.points = self.points[self.points["name"] != name].reset_index(drop=True)
-
-    def series(self) -> pd.DataFrame:
-        """Speed at every point in every result, then the external series (ITS_LIVE): one table, see
-        `tracking.timeseries`."""
-        frames = []
-        if len(self.points) and self.results:
-            frames.append(sample_fields(list(self.results.values()), self.points, layer=self.layer))
-        if self.external_series is not None and len(self.external_series):
-            frames.append(self.external_series)
-        if not frames:
-            return empty_series()
-        series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        names = list(self.points["name"]) + [n for n in pd.unique(series["point"]) if n not in set(self.points["name"])]
-        order = {name: i for i, name in enumerate(names)}  # the points' order sets their colours
-        rank = series["point"].map(order)
-        return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
-
-    def series_analysis(self, series: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame | None]:
-        """Outliers and robust fits (`tracking.trends`) of the series rows shown (dt in ``series_dt``).
-
-        Each point's own results and each external source (ITS_LIVE) are analysed apart: their fits are named
-        ``"P1"`` and ``"P1 · ITS_LIVE"``.
-
-        Returns
-        -------
-        (pandas.Series of bool, pandas.DataFrame) or (None, None)
-            The outlier flags (indexed like ``series``) and one fit row per series; None when switched off or
-            when nothing is shown.
-        """
-        from tracking.trends import fit_series, reject_outliers
-
-        if not self.analyse_series or series.empty:
-            return None, None
-        shown = series[series["dt_days"].between(*self.series_dt) & np.isfinite(series["v"].astype(float))]
-        if shown.empty:
-            return None, None
-        external = ~shown["source"].map(is_own).astype(bool)
-        named = shown.assign(point=np.where(external, shown["point"].astype(str) + " · " + shown["source"].astype(str),
-                                            shown["point"].astype(str)))  # fmt: skip
-        outliers = reject_outliers(named)
-        return outliers, fit_series(named, outliers=outliers)
 
     def add_series(self, frame: pd.DataFrame) -> None:
         """Add external series (e.g. `tracking.sources.itslive.cube_series`) to the time-series plot.

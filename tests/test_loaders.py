@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.derived import point_series
 from dashboard.loaders import open_batch
 from dashboard.state import AppState
 from tracking.sources import demo
@@ -35,7 +36,7 @@ def test_batch_results_open_as_session_results(tmp_path, monkeypatch):
             state.add_result(key, field)
     assert len(state.results) == 4  # the folder's and the stack's fields: other paths, other keys
     state.add_point(state.lon, state.lat)
-    assert len(state.series()) == 4
+    assert len(point_series(state)) == 4
     with pytest.raises(TrackingError, match="no such stack or folder"):
         open_batch("nowhere")
 

@@ -17,6 +17,7 @@ from fake_remote import FakeRemote
 from remote_world import TRUNK
 
 from dashboard import state as state_module
+from dashboard.derived import point_series, series_analysis
 from dashboard.jobs import run_pairs
 from dashboard.loaders import find_cube_series, find_granules, granule_key, load_granule, set_granules
 from dashboard.state import AppState
@@ -139,25 +140,25 @@ def test_datacube_and_csv_series_join_our_own_in_one_table(session, world):
     session.add_point(*TRUNK, name="trunk")
     cube = find_cube_series(session)
     session.add_series(cube)
-    series = session.series()
+    series = point_series(session)
     assert set(series["source"]) == {"ITS_LIVE"}
     assert (series["point"] == "trunk").all() and len(series) == 40
     assert series["mid_date"].is_monotonic_increasing
     session.add_series(cube)  # loading it again keeps one copy
-    assert len(session.series()) == 40
+    assert len(point_series(session)) == 40
     session.series_dt = (1.0, 120.0)
-    outliers, fits = session.series_analysis(session.series())
+    outliers, fits = series_analysis(session, point_series(session))
     assert list(fits["point"]) == ["trunk · ITS_LIVE"]
-    speeds = session.series()["v"]
+    speeds = point_series(session)["v"]
     assert speeds.min() < fits["mean"].iloc[0] < speeds.max() and fits["n"].iloc[0] + outliers.sum() == 40
     session.analyse_series = False
-    assert session.series_analysis(session.series()) == (None, None)
+    assert series_analysis(session, point_series(session)) == (None, None)
     if not JAKOBSHAVN_CSV.is_file():
         pytest.skip(f"fixture not found: {JAKOBSHAVN_CSV}")
     from tracking.sources.itslive import read_series_csv
 
     session.add_series(read_series_csv(JAKOBSHAVN_CSV))
-    series = session.series()
+    series = point_series(session)
     assert len(series) == 40 + 4225
     assert series["point"].iloc[0] == "trunk"
 

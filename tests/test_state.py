@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dashboard.derived import demo_truth, estimate, file_stem, point_series
 from dashboard.jobs import run_pairs
-from dashboard.loaders import demo_truth
 from dashboard.state import DEFAULT_LAT, DEFAULT_LON, AppState
 from tracking.exceptions import ParameterError
 from tracking.sources import demo
@@ -89,9 +89,9 @@ def test_presets_set_parameters_and_a_manual_change_makes_it_custom(state):
 
 def test_estimate_follows_the_parameters(state):
     state.search()
-    before = state.estimate()
+    before = estimate(state)
     state.params.step = 8
-    after = state.estimate()
+    after = estimate(state)
     assert after["chips"] > 3 * before["chips"]
     assert after["seconds"] > before["seconds"]
     side = round(10_000 / 30)
@@ -165,7 +165,7 @@ def test_points_series_and_truth(state):
     with pytest.raises(ParameterError, match="exists"):
         state.add_point(0, 0, "P1")
     state.layer = "filled"  # valid and interpolated: a value at both points
-    series = state.series()
+    series = point_series(state)
     assert len(series) == 2 and np.isfinite(series["v"]).all()
     truth = demo_truth(state)
     assert set(truth["point"]) == {"P1", "P2"}
@@ -179,7 +179,7 @@ def test_points_series_and_truth(state):
 def test_file_names_carry_place_and_dates(state):
     _first_16_day_pair(state)
     _run(run_pairs(state))
-    stem = state.file_stem(state.current_field())
+    stem = file_stem(state, state.current_field())
     row = state.pairs_to_run().iloc[0]
     assert stem == f"jakobshavn-demo_{row['t0']:%Y%m%d}_{row['t1']:%Y%m%d}"
 

@@ -6,6 +6,7 @@ import panel as pn
 import param
 from panel import ui
 
+from dashboard.derived import estimate
 from dashboard.views.base import StateView
 from tracking.params import TrackingParameters
 
@@ -58,7 +59,7 @@ class ParametersView(StateView):
 
     def _physics(self) -> str:
         try:
-            e = self.state.estimate()
+            e = estimate(self.state)
         except Exception as err:  # noqa: BLE001 - an estimate must never break the page
             return f"Estimate unavailable: {err}"
         run = (f"about **{e['duration']}** for {e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"]
