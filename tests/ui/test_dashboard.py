@@ -158,3 +158,16 @@ def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wa
     page.wait_for_timeout(3000)
     assert page.locator(".bk-Canvas:visible").count() >= 1
     screenshot("09_compare")
+
+
+
+def test_the_address_bar_keeps_a_link_to_the_view(served, wait_for):
+    page, state, _ = served
+    state.move_marker(-49.4, 69.2)
+    state.params.step = 32
+    state.add_point(-49.2, 69.13, "front")
+    wait_for(lambda: "lon=-49.4" in page.url and "p.step=32" in page.url and "points=front" in page.url, page)
+    state.params.step = 16  # back to the default: no longer in the link
+    state.remove_point("front")
+    wait_for(lambda: "p.step" not in page.url and "points" not in page.url, page)
+    assert "lat=69.2" in page.url
