@@ -6,14 +6,14 @@ gets its own `AppState`; tracking results are shared by every session of the pro
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from urllib.parse import urlencode
 
 import panel as pn
 from panel import ui
 
+from dashboard.caches import ProjectedCache, shared_store
 from dashboard.state import AppState
+from dashboard.urls import sync_url
 from dashboard.views import (
     BatchView,
     CompareView,
@@ -29,9 +29,6 @@ from dashboard.views import (
     WhereView,
 )  # fmt: skip
 from dashboard.views.base import notify
-from dashboard.views.results import ProjectedCache
-from tracking.exceptions import TrackingError
-from tracking.store import ResultStore
 
 pn.extension(
     "tabulator", notifications=True, disconnect_notification="Connection to the server lost: reload the page.",
@@ -55,38 +52,9 @@ HELP = {
 }
 
 
-def shared_store() -> ResultStore:
-    """The process's result store, shared by all sessions (``ICETRACK_RESULTS`` keeps it on disk)."""
-    return pn.state.as_cached("icetrack-result-store", ResultStore, directory=os.environ.get("ICETRACK_RESULTS"),
-                              max_items=128)  # fmt: skip
-
-
 def _step(title: str, key: str, *objects) -> ui.Card:
     help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
     return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
-
-
-def _restore_from_url(state: AppState) -> None:
-    args = {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v}
-    if not args:
-        return
-    try:
-        state.from_query(args)
-    except TrackingError as err:
-        notify("error", str(err))
-
-
-def _keep_url_current(state: AppState) -> None:
-    """Write the view into the address bar, so that the link restores it."""
-    location = pn.state.location
-    if location is None:
-        return
-
-    def update(*_events) -> None:
-        location.search = "?" + urlencode(state.to_query())
-
-    state.param.watch(update, ["lon", "lat", "aoi_km", "band", "start", "end", "max_cloud", "selected", "points"])
-    state.params.param.watch(update, [n for n in state.params.param if n != "name"])
 
 
 def create_app(state: AppState | None = None) -> ui.Page:
@@ -137,8 +105,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
         sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered
     )
 
-    _restore_from_url(state)
-    _keep_url_current(state)
+    sync_url(state, notify)
     page = ui.Page(
         title=TITLE, logo=str(LOGO), sidebar=sidebar, main=[tabs], sidebar_width=400, theme_toggle=True,
         busy_indicator="linear",

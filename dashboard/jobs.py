@@ -10,14 +10,13 @@ set on the loop, between pairs, so no HoloViews object is ever built in a worker
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from dashboard.caches import dask_client
 from dashboard.state import AppState
-from tracking.cluster import open_client
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
 from tracking.params import TrackingParameters
@@ -49,16 +48,11 @@ def scheduler_address() -> str | None:
     return os.environ.get("ICETRACK_SCHEDULER") or None
 
 
-@functools.cache
-def _client(address: str) -> Any:
-    return open_client(address, timeout="10s", set_as_default=False)
-
-
 async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:
     """Load the pair here (cached crops), track it on the cluster; cancel and retry as the local run does."""
     pair = await asyncio.to_thread(state.load_pair, row)
     try:
-        client = await asyncio.to_thread(_client, address)
+        client = await asyncio.to_thread(dask_client, address)
     except OSError as err:
         raise TrackingError(f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
                             "ICETRACK_SCHEDULER to track in the dashboard's own process.") from None  # fmt: skip

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -25,16 +23,13 @@ import xarray as xr
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from tracking import keys
 from tracking.aoi import local_crs
-from tracking.estimate import chip_count, estimated_seconds, format_duration, max_detectable_speed
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
 from tracking.sources import demo, wrs2
 from tracking.store import ResultStore, result_key
-from tracking.timeseries import empty_series, is_own, sample_fields
 
 __all__ = ["ENDPOINTS", "PRESETS", "REMOTE", "SOURCES", "AppState", "empty_scenes", "scene_loader"]
 
@@ -181,41 +176,6 @@ def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] 
         while len(_scene_cache) > _SCENE_CACHE_ITEMS:
             _scene_cache.pop(next(iter(_scene_cache)))
     return scene
-
-
-
-#: The folder under which the dashboard may open server paths (batch results); unset, it opens none.
-DATA_ROOT_VARIABLE = "ICETRACK_DATA_ROOT"
-
-
-def data_root() -> Path | None:
-    """The operator's ``ICETRACK_DATA_ROOT``, resolved, or None when it is not set (server paths are off)."""
-    root = os.environ.get(DATA_ROOT_VARIABLE)
-    return Path(root).expanduser().resolve() if root else None
-
-
-def server_path(text: str) -> Path:
-    """The server path a visitor typed, confined to `data_root`.
-
-    Only relative paths are taken, and only if they resolve (``..`` and symbolic links followed) to a place
-    inside the root: a public server must not open ``/etc`` or ``../..`` for a visitor.
-
-    Raises
-    ------
-    TrackingError
-        No root set, an absolute path, or a path that leads out of the root.
-    """
-    root = data_root()
-    if root is None:
-        raise TrackingError(f"opening folders on the server is off: the operator sets {DATA_ROOT_VARIABLE} to the "
-                            "folder that holds the batch runs.")
-    typed = Path(text.strip())
-    if typed.is_absolute() or text.strip().startswith("~"):
-        raise TrackingError(f"{text}: give a path relative to the server's data folder, e.g. runs/jakobshavn.")
-    where = (root / typed).resolve()
-    if not where.is_relative_to(root):
-        raise TrackingError(f"{text}: that leads out of the server's data folder; give a path inside it.")
-    return where
 
 
 class AppState(param.Parameterized):
@@ -547,17 +507,6 @@ class AppState(param.Parameterized):
         side = round(self.aoi_km * 1000.0 / self.pixel_size())
         return side, side
 
-    def estimate(self) -> dict[str, Any]:
-        """Live parameter physics for the chosen pairs: chips, run time and the largest detectable speed."""
-        pairs = self.pairs_to_run()
-        n_pairs = max(1, len(pairs))
-        chips = chip_count(self.aoi_shape(), self.params)
-        seconds = estimated_seconds(chips, self.params) * n_pairs
-        dt_days = float(pairs["dt_days"].min()) if len(pairs) else 16.0
-        fastest = max_detectable_speed(self.params.search_range, self.pixel_size(), dt_days)
-        return {"chips": chips, "pairs": len(pairs), "seconds": seconds, "duration": format_duration(seconds),
-                "max_speed": fastest, "dt_days": dt_days}  # fmt: skip
-
     # ------------------------------------------------------------------------------------------------------
     # results
     # ------------------------------------------------------------------------------------------------------
@@ -597,13 +546,6 @@ class AppState(param.Parameterized):
             return "Jakobshavn demo"
         return f"{abs(self.lat):.2f}{'N' if self.lat >= 0 else 'S'} {abs(self.lon):.2f}{'E' if self.lon >= 0 else 'W'}"
 
-    def file_stem(self, field: xr.Dataset) -> str:
-        """A file name stem carrying the place and the two dates: ``jakobshavn-demo_20210516_20210601``."""
-        place = "".join(c if c.isalnum() else "-" for c in self.place().lower()).strip("-")
-        d0 = pd.Timestamp(field.attrs["acquisition_date_img1"]).strftime("%Y%m%d")
-        d1 = pd.Timestamp(field.attrs["acquisition_date_img2"]).strftime("%Y%m%d")
-        return f"{place}_{d0}_{d1}"
-
     # ------------------------------------------------------------------------------------------------------
     # points and time series
     # ------------------------------------------------------------------------------------------------------
@@ -625,47 +567,6 @@ class AppState(param.Parameterized):
         """Remove the point called ``name``."""
         self.points = self.points[self.points["name"] != name].reset_index(drop=True)
 
-    def series(self) -> pd.DataFrame:
-        """Speed at every point in every result, then the external series (ITS_LIVE): one table, see
-        `tracking.timeseries`."""
-        frames = []
-        if len(self.points) and self.results:
-            frames.append(sample_fields(list(self.results.values()), self.points, layer=self.layer))
-        if self.external_series is not None and len(self.external_series):
-            frames.append(self.external_series)
-        if not frames:
-            return empty_series()
-        series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        names = list(self.points["name"]) + [n for n in pd.unique(series["point"]) if n not in set(self.points["name"])]
-        order = {name: i for i, name in enumerate(names)}  # the points' order sets their colours
-        rank = series["point"].map(order)
-        return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
-
-    def series_analysis(self, series: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame | None]:
-        """Outliers and robust fits (`tracking.trends`) of the series rows shown (dt in ``series_dt``).
-
-        Each point's own results and each external source (ITS_LIVE) are analysed apart: their fits are named
-        ``"P1"`` and ``"P1 · ITS_LIVE"``.
-
-        Returns
-        -------
-        (pandas.Series of bool, pandas.DataFrame) or (None, None)
-            The outlier flags (indexed like ``series``) and one fit row per series; None when switched off or
-            when nothing is shown.
-        """
-        from tracking.trends import fit_series, reject_outliers
-
-        if not self.analyse_series or series.empty:
-            return None, None
-        shown = series[series["dt_days"].between(*self.series_dt) & np.isfinite(series["v"].astype(float))]
-        if shown.empty:
-            return None, None
-        external = ~shown["source"].map(is_own).astype(bool)
-        named = shown.assign(point=np.where(external, shown["point"].astype(str) + " · " + shown["source"].astype(str),
-                                            shown["point"].astype(str)))  # fmt: skip
-        outliers = reject_outliers(named)
-        return outliers, fit_series(named, outliers=outliers)
-
     def add_series(self, frame: pd.DataFrame) -> None:
         """Add external series (e.g. `tracking.sources.itslive.cube_series`) to the time-series plot.
 
@@ -680,113 +581,6 @@ class AppState(param.Parameterized):
         self.add_log(f"Series added: {len(frame)} rows ({names}).")
 
     # ------------------------------------------------------------------------------------------------------
-    # ITS_LIVE
-    # ------------------------------------------------------------------------------------------------------
-
-    def find_granules(self) -> pd.DataFrame:
-        """ITS_LIVE image pairs at the marker, in the dates, with enough valid pixels; sets nothing (network).
-
-        Raises
-        ------
-        RemoteError
-            No network, or the ITS_LIVE API failed.
-        """
-        from tracking.sources import itslive
-
-        if self.start > self.end:
-            raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
-        return itslive.search_granules(
-            lon=self.lon, lat=self.lat, start=self.start, end=self.end, min_valid=self.itslive_min_valid,
-            dt_days=self.itslive_dt, mission=None if self.itslive_mission == "any" else self.itslive_mission,
-            url=ENDPOINTS["itslive"] or itslive.STAC_URL,
-        )
-
-    def set_granules(self, table: pd.DataFrame) -> None:
-        """Show the ITS_LIVE granules found."""
-        self.granules = table
-        self.add_log(f"ITS_LIVE: {len(table)} image pairs between {self.start} and {self.end} with >= "
-                     f"{self.itslive_min_valid:.0f}% valid pixels at {self.lat:.3f} N, {self.lon:.3f} E.")  # fmt: skip
-
-    def granule_key(self, granule_id: str) -> str:
-        """The result key of an ITS_LIVE granule cropped to the area of interest."""
-        west, south, east, north = self.aoi_bounds("EPSG:4326")
-        text = f"{granule_id}|{west:.4f},{south:.4f},{east:.4f},{north:.4f}"
-        return "itslive-" + keys.digest(text)
-
-    def load_granule(self, row: Any) -> xr.Dataset:
-        """Load one ITS_LIVE granule's velocity over the area of interest (network; run in a worker thread)."""
-        from tracking.sources import itslive
-
-        key = self.granule_key(str(row["granule_id"]))
-        field = self.store.get(key)
-        if field is None:
-            field = itslive.load_granule(row["href"], bbox=self.aoi_bounds("EPSG:4326"), cache=remote_cache())
-            self.store.put(key, field)
-        return field
-
-    def open_batch(self, path: str) -> list[tuple[str, xr.Dataset]]:
-        """The fields of a batch run (`tracking.batch`): a Zarr stack or a folder of its NetCDF fields.
-
-        Reads only (the dashboard adds them with `add_result`); keys are stable per path and pair.
-
-        Raises
-        ------
-        TrackingError
-            Opening server folders is off, a path outside ``ICETRACK_DATA_ROOT`` (see `server_path`), no such
-            stack or folder, or nothing icetrack wrote in it.
-        """
-        from tracking.io import read_field
-        from tracking.stack import open_stack, stack_fields
-
-        where = server_path(path)
-        if where.is_dir() and ((where / ".zmetadata").exists() or (where / "zarr.json").exists()):
-            fields = stack_fields(open_stack(where))
-        elif where.is_dir():
-            fields = [read_field(p) for p in sorted(where.glob("*.nc"))]
-        else:
-            raise TrackingError(f"{path}: no such stack or folder on the server: give the path 'icetrack batch' "
-                                "wrote (its -o folder or its --stack .zarr).")  # fmt: skip
-        if not fields:
-            raise TrackingError(f"{path}: no velocity field in it: give the -o folder of an 'icetrack batch' run.")
-        out = []
-        for field in fields:
-            field.attrs.setdefault("label", pair_label(pd.Series({
-                "t0": pd.Timestamp(field.attrs["acquisition_date_img1"]),
-                "t1": pd.Timestamp(field.attrs["acquisition_date_img2"]),
-                "dt_days": float(field.attrs["date_dt"]),
-            })))  # fmt: skip
-            text = f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
-            out.append(("batch-" + keys.digest(text), field))
-        return out
-
-    def find_cube_series(self) -> pd.DataFrame:
-        """ITS_LIVE datacube series at every sample point (network; run in a worker thread)."""
-        from tracking.sources import itslive
-
-        if not len(self.points):
-            raise ParameterError("add a point first: click the speed map, or add one on the time-series tab.")
-        frames = [itslive.cube_series(p.lon, p.lat, name=p.name, catalog=ENDPOINTS["itslive-catalog"])
-                  for p in self.points.itertuples()]  # fmt: skip
-        return pd.concat(frames, ignore_index=True)
-
-    def truth(self) -> pd.DataFrame | None:
-        """For the demo: the true speed at each point, sampled every 8 days over the results' span."""
-        if self.source != "demo" or not len(self.points) or not self.results:
-            return None
-        fields = list(self.results.values())
-        t_min = min(pd.Timestamp(f.attrs["acquisition_date_img1"]) for f in fields) - pd.Timedelta(days=8)
-        t_max = max(pd.Timestamp(f.attrs["acquisition_date_img2"]) for f in fields) + pd.Timedelta(days=8)
-        times = pd.date_range(t_min, t_max, freq="4D")
-        to_xy = Transformer.from_crs("EPSG:4326", demo.DEMO_CRS, always_xy=True)
-        frames = []
-        for p in self.points.itertuples():
-            x, y = to_xy.transform(p.lon, p.lat)
-            speeds = [np.hypot(*demo.true_velocity(t, t + pd.Timedelta(days=1), x, y)) for t in times]
-            frames.append(pd.DataFrame({"point": p.name, "time": times + pd.Timedelta(hours=12),
-                                        "v": np.asarray(speeds, dtype=float).ravel()}))  # fmt: skip
-        return pd.concat(frames, ignore_index=True)
-
-    # ------------------------------------------------------------------------------------------------------
     # log
     # ------------------------------------------------------------------------------------------------------
 
@@ -794,70 +588,3 @@ class AppState(param.Parameterized):
         """Append a time-stamped line to the session log."""
         stamp = dt.datetime.now().strftime("%H:%M:%S")
         self.log = [*self.log[-199:], f"{stamp}  {message}"]
-
-    # ------------------------------------------------------------------------------------------------------
-    # a link that restores the view
-    # ------------------------------------------------------------------------------------------------------
-
-    def to_query(self) -> dict[str, str]:
-        """The place, dates, pair, changed parameters and points as URL query arguments."""
-        query = {"lon": f"{self.lon:.4f}", "lat": f"{self.lat:.4f}", "aoi": f"{self.aoi_km:g}", "band": self.band,
-                 "start": str(self.start), "end": str(self.end), "cloud": f"{self.max_cloud:g}"}  # fmt: skip
-        pairs = self.pairs_to_run()
-        if self.pair_mode == "one" and len(pairs):
-            query["pair"] = f"{pairs.iloc[0]['reference']}~{pairs.iloc[0]['secondary']}"
-        defaults = TrackingParameters().to_dict()
-        for name, value in self.params.to_dict().items():
-            if value != defaults[name]:
-                query[f"p.{name}"] = str(value)
-        if len(self.points):
-            query["points"] = ";".join(f"{p.name}:{p.lat:.5f}:{p.lon:.5f}" for p in self.points.itertuples())
-        return query
-
-    def from_query(self, args: dict[str, str]) -> None:
-        """Restore what `to_query` wrote (unknown or bad arguments raise `ParameterError`)."""
-        try:
-            self.param.update(
-                lon=float(args.get("lon", self.lon)), lat=float(args.get("lat", self.lat)),
-                aoi_km=float(args.get("aoi", self.aoi_km)), band=args.get("band", self.band),
-                start=dt.date.fromisoformat(args.get("start", str(self.start))),
-                end=dt.date.fromisoformat(args.get("end", str(self.end))),
-                max_cloud=float(args.get("cloud", self.max_cloud)),
-            )
-            overrides = {k[2:]: v for k, v in args.items() if k.startswith("p.")}
-            if overrides:
-                current = self.params.to_dict()
-                typed = {k: _parse_like(current.get(k), v) for k, v in overrides.items()}
-                new = TrackingParameters.from_overrides(self.params, **typed)
-                self.params.param.update(**{k: getattr(new, k) for k in typed})
-                if "prefilter_size" in typed:
-                    self.params.prefilter_size = typed["prefilter_size"]
-            if args.get("points"):
-                self.points = self.points.iloc[0:0]
-                for item in args["points"].split(";"):
-                    name, lat, lon = item.rsplit(":", 2)
-                    self.add_point(float(lon), float(lat), name)
-        except (ValueError, KeyError) as err:
-            raise ParameterError(f"the link is not valid ({err}): open the app without arguments.") from None
-        if "pair" in args:
-            self.search()
-            ref, _, sec = args["pair"].partition("~")
-            match = self.pairs.index[(self.pairs["reference"] == ref) & (self.pairs["secondary"] == sec)]
-            if len(match):
-                self.selected = [int(match[0])]
-
-
-def _parse_like(current: Any, text: str) -> Any:
-    """Parse a query value to the type of the parameter's current value."""
-    if text in ("None", ""):
-        return None
-    if isinstance(current, bool):
-        return text.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(text)
-    if isinstance(current, float) or current is None:
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    return text

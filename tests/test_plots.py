@@ -1,4 +1,4 @@
-"""Tests of the dashboard's pure plotting builders (``dashboard.plots``), browserless.
+"""Tests of the dashboard's pure plotting builders (the ``dashboard.plots`` package), browserless.
 
 Rendering is checked by building the Bokeh model (``pn.pane.HoloViews(...).get_root()``) and by the static
 ``rasterize(..., dynamic=False)`` path, whose arrays can be asserted on.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import cartopy.crs as ccrs
 import geopandas as gpd
 import holoviews as hv
 import numpy as np
@@ -250,7 +251,7 @@ def test_footprints_markers_and_box() -> None:
         crs="EPSG:32622",
     )  # fmt: skip
     polys = plots.footprints(utm, selected=["B"])
-    assert polys.crs.proj4_params == plots.ccrs.GOOGLE_MERCATOR.proj4_params
+    assert polys.crs.proj4_params == ccrs.GOOGLE_MERCATOR.proj4_params
     assert [d.name for d in polys.vdims] == ["scene_id", "time", "cloud_cover", "selected"]
     expected = utm.to_crs(3857).total_bounds
     xs, ys = polys.dimension_values(0), polys.dimension_values(1)

@@ -17,7 +17,9 @@ from fake_remote import FakeRemote
 from remote_world import TRUNK
 
 from dashboard import state as state_module
+from dashboard.derived import point_series, series_analysis
 from dashboard.jobs import run_pairs
+from dashboard.loaders import find_cube_series, find_granules, granule_key, load_granule, set_granules
 from dashboard.state import AppState
 from tracking.compare import difference, onto_grid
 from tracking.exceptions import NoNetworkError
@@ -93,12 +95,12 @@ def test_a_remote_pair_tracks_to_the_known_motion_and_loads_from_cache_the_secon
 
 def test_itslive_granules_become_results_that_match_the_truth_on_our_grid(session, world):
     session.start, session.end = dt.date(2015, 1, 1), dt.date(2019, 12, 31)
-    granules = session.find_granules()
-    session.set_granules(granules)
+    granules = find_granules(session)
+    set_granules(session, granules)
     assert list(granules["granule_id"]) == world.granule_ids
     row = granules.iloc[1]  # May 2018
-    field = session.load_granule(row)
-    session.add_result(session.granule_key(row["granule_id"]), field)
+    field = load_granule(session, row)
+    session.add_result(granule_key(session, row["granule_id"]), field)
     assert session.current_field().attrs["source"] == "ITS_LIVE"
     # resampled onto a UTM grid, the polar-stereographic ITS_LIVE vectors are the demo's true velocity
     ours = session.aoi_bounds()
@@ -123,8 +125,8 @@ def test_difference_map_of_ours_against_itslive_shows_the_speed_up_since_2018(se
     _run(run_pairs(session))
     ours = session.current_field()
     session.start, session.end = dt.date(2018, 1, 1), dt.date(2018, 12, 31)
-    granule = session.find_granules().iloc[0]
-    theirs = session.load_granule(granule)
+    granule = find_granules(session).iloc[0]
+    theirs = load_granule(session, granule)
     diff = difference(ours, theirs)
     x, y = np.meshgrid(diff["x"].values, diff["y"].values)
     expected = (np.hypot(*demo.true_velocity(ours.attrs["acquisition_date_img1"], ours.attrs["acquisition_date_img2"], x, y))
@@ -136,27 +138,27 @@ def test_difference_map_of_ours_against_itslive_shows_the_speed_up_since_2018(se
 
 def test_datacube_and_csv_series_join_our_own_in_one_table(session, world):
     session.add_point(*TRUNK, name="trunk")
-    cube = session.find_cube_series()
+    cube = find_cube_series(session)
     session.add_series(cube)
-    series = session.series()
+    series = point_series(session)
     assert set(series["source"]) == {"ITS_LIVE"}
     assert (series["point"] == "trunk").all() and len(series) == 40
     assert series["mid_date"].is_monotonic_increasing
     session.add_series(cube)  # loading it again keeps one copy
-    assert len(session.series()) == 40
+    assert len(point_series(session)) == 40
     session.series_dt = (1.0, 120.0)
-    outliers, fits = session.series_analysis(session.series())
+    outliers, fits = series_analysis(session, point_series(session))
     assert list(fits["point"]) == ["trunk · ITS_LIVE"]
-    speeds = session.series()["v"]
+    speeds = point_series(session)["v"]
     assert speeds.min() < fits["mean"].iloc[0] < speeds.max() and fits["n"].iloc[0] + outliers.sum() == 40
     session.analyse_series = False
-    assert session.series_analysis(session.series()) == (None, None)
+    assert series_analysis(session, point_series(session)) == (None, None)
     if not JAKOBSHAVN_CSV.is_file():
         pytest.skip(f"fixture not found: {JAKOBSHAVN_CSV}")
     from tracking.sources.itslive import read_series_csv
 
     session.add_series(read_series_csv(JAKOBSHAVN_CSV))
-    series = session.series()
+    series = point_series(session)
     assert len(series) == 40 + 4225
     assert series["point"].iloc[0] == "trunk"
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dashboard.derived import demo_truth, estimate, file_stem, point_series
 from dashboard.jobs import run_pairs
 from dashboard.state import DEFAULT_LAT, DEFAULT_LON, AppState
 from tracking.exceptions import ParameterError
@@ -88,9 +89,9 @@ def test_presets_set_parameters_and_a_manual_change_makes_it_custom(state):
 
 def test_estimate_follows_the_parameters(state):
     state.search()
-    before = state.estimate()
+    before = estimate(state)
     state.params.step = 8
-    after = state.estimate()
+    after = estimate(state)
     assert after["chips"] > 3 * before["chips"]
     assert after["seconds"] > before["seconds"]
     side = round(10_000 / 30)
@@ -164,9 +165,9 @@ def test_points_series_and_truth(state):
     with pytest.raises(ParameterError, match="exists"):
         state.add_point(0, 0, "P1")
     state.layer = "filled"  # valid and interpolated: a value at both points
-    series = state.series()
+    series = point_series(state)
     assert len(series) == 2 and np.isfinite(series["v"]).all()
-    truth = state.truth()
+    truth = demo_truth(state)
     assert set(truth["point"]) == {"P1", "P2"}
     p1 = series[series["point"] == "P1"].iloc[0]
     near = truth[(truth["point"] == "P1") & (truth["time"].between(p1["t0"], p1["t1"]))]
@@ -175,33 +176,10 @@ def test_points_series_and_truth(state):
     assert list(state.points["name"]) == ["P2"]
 
 
-def test_link_restores_place_pair_parameters_and_points(state):
-    _first_16_day_pair(state)
-    state.params.step = 24
-    state.params.prefilter = "gaussian_highpass"
-    state.add_point(-49.2, 69.13, "front")
-    query = state.to_query()
-    assert query["p.step"] == "24" and "points" in query and "~" in query["pair"]
-
-    restored = AppState(store=ResultStore())
-    restored.from_query(query)
-    assert (restored.lon, restored.lat, restored.aoi_km) == (state.lon, state.lat, state.aoi_km)
-    assert restored.params.step == 24 and restored.params.prefilter == "gaussian_highpass"
-    assert restored.params.prefilter_size == state.params.prefilter_size
-    assert list(restored.points["name"]) == ["front"]
-    row_a, row_b = restored.pairs_to_run().iloc[0], state.pairs_to_run().iloc[0]
-    assert (row_a["reference"], row_a["secondary"]) == (row_b["reference"], row_b["secondary"])
-
-
-def test_a_bad_link_says_so(state):
-    with pytest.raises(ParameterError, match="link"):
-        state.from_query({"lon": "east"})
-
-
 def test_file_names_carry_place_and_dates(state):
     _first_16_day_pair(state)
     _run(run_pairs(state))
-    stem = state.file_stem(state.current_field())
+    stem = file_stem(state, state.current_field())
     row = state.pairs_to_run().iloc[0]
     assert stem == f"jakobshavn-demo_{row['t0']:%Y%m%d}_{row['t1']:%Y%m%d}"
 
@@ -218,49 +196,3 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
         ran = {str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log}  # what the scheduler ran
         assert {"track", "assess"} <= ran
         assert state.status.startswith("Done: 1 pair")
-
-
-def test_batch_results_open_as_session_results(tmp_path, monkeypatch):
-    from tracking.batch import PairSpec, run_batch
-    from tracking.exceptions import TrackingError
-    from tracking.stack import stack
-
-    catalog = demo.catalog()
-    ids = catalog[catalog["time"].dt.year == 2021]["scene_id"].tolist()[:3]
-    bbox = (568_000.0, 7_666_000.0, 574_000.0, 7_672_000.0)
-    specs = [PairSpec.demo(ids[0], ids[1], bbox), PairSpec.demo(ids[1], ids[2], bbox)]
-    result = run_batch(specs, None, tmp_path / "run", n_workers=1)
-    assert len(result.done) == 2
-    stack(tmp_path / "run", tmp_path / "stack.zarr")
-    state = AppState(store=ResultStore())
-    monkeypatch.setenv("ICETRACK_DATA_ROOT", str(tmp_path))
-    for path in ("run", "stack.zarr"):
-        opened = state.open_batch(path)
-        assert len(opened) == 2 and all(key.startswith("batch-") for key, _ in opened)
-        for key, field in opened:
-            state.add_result(key, field)
-    assert len(state.results) == 4  # the folder's and the stack's fields: other paths, other keys
-    state.add_point(state.lon, state.lat)
-    assert len(state.series()) == 4
-    with pytest.raises(TrackingError, match="no such stack or folder"):
-        state.open_batch("nowhere")
-
-
-def test_a_visitor_reaches_no_server_path_outside_the_data_root(tmp_path, monkeypatch):
-    from tracking.exceptions import TrackingError
-
-    state = AppState(store=ResultStore())
-    root = tmp_path / "data"
-    (root / "runs").mkdir(parents=True)
-    (tmp_path / "secret").mkdir()
-    (root / "out").symlink_to(tmp_path / "secret")
-    monkeypatch.delenv("ICETRACK_DATA_ROOT", raising=False)
-    with pytest.raises(TrackingError, match="off"):
-        state.open_batch("runs")  # no root set: server paths are off (the Procfile's default)
-    monkeypatch.setenv("ICETRACK_DATA_ROOT", str(root))
-    for typed, why in [("/etc", "relative"), ("~/", "relative"), (str(root / "runs"), "relative"),
-                       ("../secret", "leads out"), ("runs/../../secret", "leads out"), ("out", "leads out")]:
-        with pytest.raises(TrackingError, match=why):
-            state.open_batch(typed)
-    with pytest.raises(TrackingError, match="no velocity field"):
-        state.open_batch("runs")  # inside the root: opened (and empty)

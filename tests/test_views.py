@@ -15,6 +15,7 @@ import rasterio
 import xarray as xr
 
 from dashboard.app import create_app
+from dashboard.derived import file_stem, point_series
 from dashboard.jobs import run_pairs
 from dashboard.state import AppState
 from dashboard.views import (
@@ -112,7 +113,7 @@ def test_series_view_spans_each_pair(tracked):
     plot = SeriesView(state=tracked)._plot()
     segments = [el for el in plot if isinstance(el, hv.Segments)]
     assert segments
-    series = tracked.series()
+    series = point_series(tracked)
     assert len(series) == 2 and ((series["t1"] - series["t0"]).dt.total_seconds() / 86400).round().eq(16).all()
 
 
@@ -126,7 +127,7 @@ def test_compare_view_shares_one_colour_scale(tracked):
 def test_export_writes_readable_files_named_by_place_and_dates(tracked, tmp_path):
     view = ExportView(state=tracked)
     field = tracked.current_field()
-    assert view.geotiff.filename == tracked.file_stem(field) + "_speed.tif"
+    assert view.geotiff.filename == file_stem(tracked, field) + "_speed.tif"
     with rasterio.open(io.BytesIO(view._geotiff().getvalue())) as src:
         assert src.count == 3 and src.crs.to_epsg() == 32622
     (tmp_path / "v.nc").write_bytes(view._netcdf().getvalue())

@@ -7,7 +7,7 @@ import asyncio
 import panel as pn
 from panel import ui
 
-from dashboard.state import DATA_ROOT_VARIABLE, data_root
+from dashboard.loaders import DATA_ROOT_VARIABLE, data_root, open_batch
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
@@ -34,7 +34,7 @@ class BatchView(StateView):
             return
         self.open.loading = True
         try:
-            fields = await asyncio.to_thread(self.state.open_batch, path)
+            fields = await asyncio.to_thread(open_batch, path)
         except TrackingError as err:
             notify("error", str(err))
             return

@@ -8,8 +8,8 @@ import param
 from panel import ui
 
 from dashboard import plots
+from dashboard.caches import ProjectedCache
 from dashboard.views.base import StateView
-from dashboard.views.results import ProjectedCache
 from tracking.compare import difference
 from tracking.exceptions import TrackingError
 from tracking.timeseries import is_own

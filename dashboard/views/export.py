@@ -10,6 +10,7 @@ import panel as pn
 from panel import ui
 
 from dashboard import plots
+from dashboard.derived import file_stem, point_series
 from dashboard.views.base import StateView, notify
 from tracking.io import write_geotiff, write_netcdf
 from tracking.timeseries import write_csv
@@ -47,7 +48,7 @@ class ExportView(StateView):
             button.disabled = disabled
         if field is None:
             return
-        stem = self.state.file_stem(field)
+        stem = file_stem(self.state, field)
         self.geotiff.filename = f"{stem}_speed.tif"
         self.netcdf.filename = f"{stem}_velocity.nc"
         self.png.filename = f"{stem}_speed.png"
@@ -68,7 +69,7 @@ class ExportView(StateView):
         return None if field is None else _file_bytes(lambda p: write_netcdf(field, p), ".nc")
 
     def _csv(self) -> io.BytesIO:
-        series = self.state.series()
+        series = point_series(self.state)
         return _file_bytes(lambda p: write_csv(series, p), ".csv")
 
     def _png(self) -> io.BytesIO | None:

@@ -10,6 +10,7 @@ import pandas as pd
 import panel as pn
 from panel import ui
 
+from dashboard.loaders import find_cube_series, find_granules, granule_key, load_granule, set_granules
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
@@ -72,14 +73,14 @@ class ItsLiveView(StateView):
     async def _find(self, _event=None) -> None:
         self.find.loading = True
         try:
-            table = await asyncio.to_thread(self.state.find_granules)
+            table = await asyncio.to_thread(find_granules, self.state)
         except TrackingError as err:
             self.state.add_log(f"ITS_LIVE search failed: {err}")
             notify("error", str(err))
             return
         finally:
             self.find.loading = False
-        self.state.set_granules(table)
+        set_granules(self.state, table)
         if table.empty:
             notify("warning", "No ITS_LIVE pair here with these dates and filters: widen the dates, lower the "
                               "valid-pixel share or widen the time separation.")  # fmt: skip
@@ -104,8 +105,8 @@ class ItsLiveView(StateView):
         try:
             for _, row in rows.iterrows():
                 self.state.status = f"Loading ITS_LIVE {row['granule_id']} ({added + 1} of {len(rows)})"
-                field = await asyncio.to_thread(self.state.load_granule, row)
-                self.state.add_result(self.state.granule_key(str(row["granule_id"])), field.copy())
+                field = await asyncio.to_thread(load_granule, self.state, row)
+                self.state.add_result(granule_key(self.state, str(row["granule_id"])), field.copy())
                 added += 1
         except TrackingError as err:
             self.state.add_log(f"ITS_LIVE load failed: {err}")
@@ -122,7 +123,7 @@ class ItsLiveView(StateView):
     async def _cube(self, _event=None) -> None:
         self.cube.loading = True
         try:
-            frame = await asyncio.to_thread(self.state.find_cube_series)
+            frame = await asyncio.to_thread(find_cube_series, self.state)
         except TrackingError as err:
             self.state.add_log(f"ITS_LIVE datacube failed: {err}")
             notify("error", str(err))

@@ -1,4 +1,5 @@
-"""Step 3, parameters: widgets generated from `TrackingParameters`, presets and live parameter physics."""
+"""Step 3, parameters: widgets generated from `TrackingParameters` by `pn.Param`, presets and live parameter
+physics."""
 
 from __future__ import annotations
 
@@ -6,39 +7,32 @@ import panel as pn
 import param
 from panel import ui
 
+from dashboard.derived import estimate
 from dashboard.views.base import StateView
 from tracking.params import TrackingParameters
 
-#: Units shown in the widget labels.
+#: Units added to the parameters' labels.
 UNITS = {"chip_size": "px", "search_range": "px", "step": "px", "oversampling": "1/px", "prefilter_size": "px",
          "median_epsilon": "px", "max_speed": "m/yr", "fill_distance": "nodes", "median_radius": "nodes"}  # fmt: skip
 
 
-def _label(name: str) -> str:
-    text = name.replace("_", " ").capitalize()
-    return f"{text} ({UNITS[name]})" if name in UNITS else text
-
-
 def parameter_widget(params: TrackingParameters, name: str) -> pn.widgets.Widget:
-    """One widget for one tracking parameter, with its bounds, its unit in the label and its doc as help."""
+    """One widget for one tracking parameter, made by `pn.Param`: its bounds (soft bounds first) and step, its
+    label with the unit, its doc as help; switches for booleans. ``max_speed`` is a slider where 0 is no limit."""
     p = params.param[name]
-    common = {"label": _label(name), "description": p.doc, "sizing_mode": "stretch_width"}
-    if isinstance(p, param.Boolean):
-        return ui.Switch.from_param(p, **common)
-    if isinstance(p, param.Selector):
-        return ui.Select.from_param(p, **common)
+    label = f"{p.label} ({UNITS[name]})" if name in UNITS else p.label
     if name == "max_speed":
-        return _max_speed_widget(params, common)
-    lo, hi = p.softbounds or p.bounds
-    if isinstance(p, param.Integer):
-        return ui.IntSlider.from_param(p, start=lo, end=hi, step=p.step or 1, **common)
-    return ui.FloatSlider.from_param(p, start=lo, end=hi, step=p.step or 0.05, **common)
+        return _max_speed_widget(params, p.doc)
+    spec: dict = {"name": label, "sizing_mode": "stretch_width"}
+    if isinstance(p, param.Boolean):
+        spec["type"] = ui.Switch
+    return pn.Param.widget(name, params, spec)
 
 
-def _max_speed_widget(params: TrackingParameters, common: dict) -> pn.widgets.Widget:
+def _max_speed_widget(params: TrackingParameters, doc: str) -> pn.widgets.Widget:
     """A slider for the speed limit where 0 means no limit (the parameter's None)."""
-    slider = ui.IntSlider(value=int(params.max_speed or 0), start=0, end=20_000, step=250,
-                          **{**common, "label": "Max speed (m/yr, 0: no limit)"})  # fmt: skip
+    slider = ui.IntSlider(value=int(params.max_speed or 0), start=0, end=20_000, step=250, description=doc,
+                          label="Max speed (m/yr, 0: no limit)", sizing_mode="stretch_width")  # fmt: skip
     slider.param.watch(lambda e: setattr(params, "max_speed", float(e.new) or None), "value")
     params.param.watch(lambda e: setattr(slider, "value", int(e.new or 0)), "max_speed")
     return slider
@@ -58,7 +52,7 @@ class ParametersView(StateView):
 
     def _physics(self) -> str:
         try:
-            e = self.state.estimate()
+            e = estimate(self.state)
         except Exception as err:  # noqa: BLE001 - an estimate must never break the page
             return f"Estimate unavailable: {err}"
         run = (f"about **{e['duration']}** for {e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"]

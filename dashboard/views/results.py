@@ -5,39 +5,15 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 import param
-import xarray as xr
 from panel import ui
 from pyproj import Transformer
 
 from dashboard import plots
+from dashboard.caches import ProjectedCache
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
 _TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
-_CACHE_ITEMS = 32
-
-
-class ProjectedCache:
-    """Results and scenes reprojected to Web Mercator once, shared by the views of a session."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple, xr.Dataset | xr.DataArray] = {}
-
-    def field(self, key: str, field: xr.Dataset, layer: str) -> xr.Dataset:
-        """``plots.web_mercator(field, layer)``, computed once per (result, layer)."""
-        return self._get(("field", key, layer), lambda: plots.web_mercator(field, layer))
-
-    def scene(self, scene: xr.DataArray) -> xr.DataArray:
-        """``plots.scene_grey(scene)``, computed once per scene crop."""
-        ident = (scene.attrs.get("scene_id"), tuple(round(b, 1) for b in scene.rio.bounds()))
-        return self._get(("scene", *ident), lambda: plots.scene_grey(scene))
-
-    def _get(self, key: tuple, make):
-        if key not in self._items:
-            self._items[key] = make()
-            while len(self._items) > _CACHE_ITEMS:
-                self._items.pop(next(iter(self._items)))
-        return self._items[key]
 
 
 class ResultsView(StateView):

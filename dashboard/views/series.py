@@ -10,6 +10,7 @@ import param
 from panel import ui
 
 from dashboard import plots
+from dashboard.derived import demo_truth, point_series, series_analysis
 from dashboard.views.base import StateView
 
 
@@ -51,11 +52,11 @@ class SeriesView(StateView):
                    "state.external_series", "state.analyse_series")  # fmt: skip
     def _plot(self):
         s = self.state
-        series = s.series()
+        series = point_series(s)
         shown, total = plots.series_counts(series, s.series_dt)
         self.count.object = f"**{shown}** of {total} measurements shown (dt {s.series_dt[0]:.0f}-{s.series_dt[1]:.0f} d)"
-        truth = s.truth()
-        outliers, fits = s.series_analysis(series)
+        truth = demo_truth(s)
+        outliers, fits = series_analysis(s, series)
         self.fit_table.object = fit_table(fits, outliers)
         plot = plots.series_plot(series, colour_by=s.colour_by, dt_range=s.series_dt, truth=truth,
                                  outliers=outliers, fits=fits)  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 import rasterio
 
 from dashboard import plots
+from dashboard.derived import point_series
 
 TILE_NOISE = ("Failed to load resource", "ERR_NAME_NOT_RESOLVED", "ERR_FAILED", "ERR_INTERNET_DISCONNECTED")
 
@@ -83,7 +84,7 @@ def test_click_a_point_see_its_series_and_download_a_geotiff(served, screenshot,
     screenshot("05_before_click")
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
     wait_for(lambda: len(state.points) == 1, page)
-    series = state.series()
+    series = point_series(state)
     assert len(series) == 1 and series["point"].iloc[0] == "P1"
     shown, total = plots.series_counts(series, state.series_dt)
     wait_for(lambda: page.get_by_text(f"{shown} of {total} measurements shown").count() > 0, page)
@@ -145,15 +146,28 @@ def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wa
     wait_for(lambda: len(state.results) == n_pairs and not state.running, page, timeout=240)
     speed_tab = page.get_by_role("tab", name="Speed map")
     wait_for(lambda: speed_tab.get_attribute("aria-selected") == "true", page)
-    shown, total = plots.series_counts(state.series(), state.series_dt)
+    shown, total = plots.series_counts(point_series(state), state.series_dt)
     assert total >= n_pairs
     wait_for(lambda: page.get_by_text(f"{shown} of {total} measurements shown").count() > 0, page, timeout=60)
     page.wait_for_timeout(2000)
     screenshot("08_time_series")
-    series = state.series()
+    series = point_series(state)
     trunk = series[series["point"] == "trunk"]
     assert len(trunk) == n_pairs and trunk["v"].notna().sum() >= n_pairs // 3  # cloudy pairs leave gaps
     page.get_by_role("tab", name="Compare").click()
     page.wait_for_timeout(3000)
     assert page.locator(".bk-Canvas:visible").count() >= 1
     screenshot("09_compare")
+
+
+
+def test_the_address_bar_keeps_a_link_to_the_view(served, wait_for):
+    page, state, _ = served
+    state.move_marker(-49.4, 69.2)
+    state.params.step = 32
+    state.add_point(-49.2, 69.13, "front")
+    wait_for(lambda: "lon=-49.4" in page.url and "p.step=32" in page.url and "points=front" in page.url, page)
+    state.params.step = 16  # back to the default: no longer in the link
+    state.remove_point("front")
+    wait_for(lambda: "p.step" not in page.url and "points" not in page.url, page)
+    assert "lat=69.2" in page.url

@@ -14,6 +14,7 @@ import remote_world
 from fake_remote import FakeRemote
 
 from dashboard import state as state_module
+from dashboard.derived import point_series
 
 LANDSAT = "Landsat 8/9 · red, 30 m (Planetary Computer)"
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
@@ -67,7 +68,7 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
 
     page.get_by_role("tab", name="Speed map").click()
     state.series_dt = (1.0, 60.0)
-    series = state.series()
+    series = point_series(state)
     ours = series[series["source"].str.startswith("icetrack")]
     assert set(ours["point"]) == {"trunk", "north branch"}
     assert (series["source"] == "ITS_LIVE").sum() > 80  # cube series plus the two granules sampled at the points
@@ -84,7 +85,7 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
         page.get_by_role("tab", name="Speed map").click()
         page.locator("input[type=file][accept='.csv']").set_input_files(str(JAKOBSHAVN_CSV))
         wait_for(lambda: len(state.external_series) == 80 + 4225, page, timeout=60)
-        assert "69.1117 N, 49.4604 W" in set(state.series()["point"])
+        assert "69.1117 N, 49.4604 W" in set(point_series(state)["point"])
     assert [e for e in errors if "tile" not in e.lower() and "Failed to load resource" not in e] == []
 
 
