@@ -18,6 +18,11 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter, maximum_filte
 
 from tracking.sources.demo.kernels import EDGE_NOISE
 
+__all__ = [
+    "BANDS", "DEMO_BOUNDS", "DEMO_CRS", "EPOCH_DAYS", "GENERATOR_VERSION", "MAP_STEP", "RK_STEP",
+    "SURFACE_CODES", "front_position", "glacier_model", "speed_history", "tau_of_days", "to_days",
+]
+
 DEMO_CRS = "EPSG:32622"
 #: (xmin, ymin, xmax, ymax) in DEMO_CRS metres: 99.99 km x 60 km, a whole number of 30 m and 15 m pixels.
 DEMO_BOUNDS = (520000.0, 7640000.0, 619990.0, 7700000.0)
@@ -49,10 +54,6 @@ _ANNUAL_KNOTS = (
     (2025.5, 0.88),
 )  # fmt: skip
 
-__all__ = [
-    "BANDS", "DEMO_BOUNDS", "DEMO_CRS", "EPOCH_DAYS", "GENERATOR_VERSION", "MAP_STEP", "RK_STEP",
-    "SURFACE_CODES", "front_position", "glacier_model", "speed_history", "tau_of_days", "to_days",
-]
 _SUMMER_GAIN = 0.16  # summer speed-up (fraction)
 _SUMMER_DOY, _SUMMER_WIDTH = 200.0, 32.0
 
