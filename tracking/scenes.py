@@ -288,7 +288,7 @@ def _acquisition_time(path: Path, time: object, tags: dict[str, str]) -> pd.Time
                 f"{path}: cannot read the time {time!r}: give an ISO date such as 2021-05-01."
             ) from None
     for tag in TIME_TAGS:
-        stamp = _parse_tag_time(tags.get(tag))
+        stamp = parse_tag_time(tags.get(tag))
         if stamp is not None:
             return stamp
     stamp = date_from_name(path.name)
@@ -300,7 +300,7 @@ def _acquisition_time(path: Path, time: object, tags: dict[str, str]) -> pd.Time
     return stamp
 
 
-def _parse_tag_time(text: str | None) -> pd.Timestamp | None:
+def parse_tag_time(text: str | None) -> pd.Timestamp | None:
     """Parse an ISO time, or a TIFF ``YYYY:MM:DD HH:MM:SS`` one; None when absent or unreadable."""
     if not text:
         return None

@@ -24,7 +24,7 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from tracking.exceptions import MissingTimeError, SceneReadError
-from tracking.scenes import TIME_TAGS, _parse_tag_time, date_from_name, read_scene
+from tracking.scenes import TIME_TAGS, date_from_name, parse_tag_time, read_scene
 from tracking.times import utc_naive
 
 __all__ = ["MAX_UPLOAD_BYTES", "MissingTimeError", "footprint", "read_upload", "scene_table"]
@@ -158,7 +158,7 @@ def _has_time(path: Path) -> bool:
             tags = src.tags()
     except RasterioError:
         return True  # not readable: let read_scene say so
-    return any(_parse_tag_time(tags.get(tag)) is not None for tag in TIME_TAGS)
+    return any(parse_tag_time(tags.get(tag)) is not None for tag in TIME_TAGS)
 
 
 def footprint(scene: xr.DataArray, *, points_per_side: int = 21) -> Polygon:
