@@ -36,6 +36,7 @@ REGISTRY: dict[str, str] = {
     "landsat": "tracking.sources.stac.source:StacSource",
     "sentinel2": "tracking.sources.stac.source:StacSource",
     "landsat-pan": "tracking.sources.stac.source:StacSource",
+    "folder": "tracking.sources.folder:LocalFolderSource",
 }
 
 
