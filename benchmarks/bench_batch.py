@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from tracking.sources.demo import _gnoise, _hash3
+from tracking.sources.demo.kernels import gnoise, hash3
 
 PIXEL = 15.0  # m
 _OCTAVES = ((4.0, 1.0), (8.0, 0.8), (16.0, 0.6), (32.0, 0.4))  # (period px, weight)
@@ -63,8 +63,8 @@ def _render(out, row0, col0, size, moved, noise_seed):
             value = 0.0
             for k in range(len(_OCTAVES)):
                 period, weight = _OCTAVES[k]
-                value += weight * _gnoise(x / period, y / period, 17 + k)  # the demo glacier's texture noise
-            noise = (_hash3(r, c, noise_seed) / 4294967296.0 - 0.5) * 0.1
+                value += weight * gnoise(x / period, y / period, 17 + k)  # the demo glacier's texture noise
+            noise = (hash3(r, c, noise_seed) / 4294967296.0 - 0.5) * 0.1
             out[i, j] = value + noise
 
 

@@ -68,7 +68,7 @@ def series_analysis(state: AppState, series: pd.DataFrame) -> tuple[pd.Series | 
 def demo_truth(state: AppState) -> pd.DataFrame | None:
     """For the demo: the true speed at each point, sampled every 4 days over the results' span (8 days more each
     side); None for other sources, or without points or results."""
-    if state.source != "demo" or not len(state.points) or not state.results:
+    if not state.source_obj.has_truth or not len(state.points) or not state.results:
         return None
     fields = list(state.results.values())
     t_min = min(pd.Timestamp(f.attrs["acquisition_date_img1"]) for f in fields) - pd.Timedelta(days=8)

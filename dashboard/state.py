@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
+from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -21,19 +22,19 @@ import pandas as pd
 import param
 import xarray as xr
 from pyproj import Transformer
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
-from tracking.aoi import local_crs
+from tracking import sources
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair
-from tracking.sources import demo, wrs2
+from tracking.sources import demo
 from tracking.store import ResultStore, result_key
 
-__all__ = ["ENDPOINTS", "PRESETS", "REMOTE", "SOURCES", "AppState", "empty_scenes", "scene_loader"]
+__all__ = ["ENDPOINTS", "PRESETS", "SOURCES", "AppState", "empty_scenes", "scene_loader", "source_for"]
 
-#: Data sources the session can search, by label.
+#: Data sources the session can search, by label (keys of `tracking.sources.REGISTRY`).
 SOURCES = {
     "Demo glacier (offline)": "demo",
     "My GeoTIFFs": "local",
@@ -41,9 +42,6 @@ SOURCES = {
     "Sentinel-2 · NIR B08, 10 m (Earth Search)": "sentinel2",
     "Landsat 8/9 · pan, 15 m (USGS, needs credentials)": "landsat-pan",
 }
-#: The sources searched through STAC APIs (`tracking.sources.stac.PROVIDERS`).
-REMOTE = ("landsat", "sentinel2", "landsat-pan")
-
 #: Remote endpoints, by source key; None means the library's default. Mirrors and tests set them.
 ENDPOINTS: dict[str, str | None] = {
     "landsat": None, "sentinel2": None, "landsat-pan": None,  # STAC API roots
@@ -79,24 +77,17 @@ def empty_scenes() -> gpd.GeoDataFrame:
 # scene loading, shared by every session of the process (pure functions of their arguments)
 # ----------------------------------------------------------------------------------------------------------
 
-_scene_cache: dict[tuple, xr.DataArray] = {}
-_remote_rows: dict[tuple[str, str], dict[str, Any]] = {}  # (source, scene id) -> its scene-table row
-_scene_loading: dict[tuple, Future] = {}
+_scene_cache: dict[Hashable, xr.DataArray] = {}
+_scene_loading: dict[Hashable, Future] = {}
 _scene_lock = threading.Lock()
 _scene_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="icetrack-scenes")
 _SCENE_CACHE_ITEMS = 48
 
 
-def _load(key: tuple) -> xr.DataArray:
-    source, scene_id, band, bbox, crs = key
-    if source == "demo":
-        return demo.load_scene(scene_id, band, bbox=bbox)
-    from tracking.sources import stac
-
-    row = _remote_rows.get((source, scene_id))
-    if row is None:
-        raise TrackingError(f"scene {scene_id} is not in the last search: search again.")
-    return stac.load_scene(row, bbox, bbox_crs=crs, cache=remote_cache(), signer=sas_signer(), provider=source)
+def source_for(name: str, uploads: dict[str, xr.DataArray] | None = None) -> sources.Source:
+    """The source called ``name`` set up for this process (`ENDPOINTS`, download cache, signer) and a session's
+    uploads."""
+    return sources.get(name, scenes=uploads, url=ENDPOINTS.get(name), cache=remote_cache, signer=sas_signer)
 
 
 @functools.cache
@@ -121,47 +112,43 @@ def sas_signer() -> Any:
 _SIGNER: Any = None
 
 
-def _scene_future(key: tuple) -> Future:
-    """The cached crop as a finished future, the crop being loaded, or a newly started load."""
+def _scene_future(key: Hashable, load: Any) -> Future:
+    """The cached crop as a finished future, the crop being loaded, or a newly started ``load()``."""
     with _scene_lock:
         if key in _scene_cache:
             done: Future = Future()
             done.set_result(_scene_cache[key])
             return done
         if key not in _scene_loading:
-            _scene_loading[key] = _scene_pool.submit(_load, key)
+            _scene_loading[key] = _scene_pool.submit(load)
         return _scene_loading[key]
 
 
-def scene_loader(source: str, scene_id: str, band: str, bbox: tuple[float, ...] | None,
-                 uploads: dict[str, xr.DataArray], *, wait: bool = True,
-                 crs: str | None = None) -> xr.DataArray | None:  # fmt: skip
+def scene_loader(source: sources.Source, scene_id: str, band: str, bbox: tuple[float, ...] | None, *,
+                 wait: bool = True, crs: str | None = None) -> xr.DataArray | None:  # fmt: skip
     """Load one scene's area of interest, cached per process (the same crop is asked for by many pairs).
 
     A crop asked for twice is loaded once, also when the second request comes while the first is loading
-    (the dashboard prefetches the chosen pair's crops while the user sets parameters).
+    (the dashboard prefetches the chosen pair's crops while the user sets parameters). Scenes the source holds
+    in memory already (its `cache_key` is None) are returned as they are.
 
     Parameters
     ----------
-    source : {"demo", "local", "landsat", "sentinel2", "landsat-pan"}
+    source : tracking.sources.Source
     scene_id : str
     band : str
-        Demo band ("red" or "pan"); ignored for local files and remote sources (their provider's band).
+        The band (`AppState.band_name`).
     bbox : (xmin, ymin, xmax, ymax) or None
         Area of interest in ``crs``.
-    uploads : dict
-        The session's uploaded scenes by id (the local source).
     wait : bool
         False starts the load in the background and returns None (a prefetch).
     crs : str, optional
-        CRS of ``bbox`` (default: the demo's).
+        CRS of ``bbox`` (default: the source's).
     """
-    if source == "local":
-        if scene_id not in uploads:
-            raise TrackingError(f"the uploaded scene {scene_id!r} is gone: upload it again.")
-        return uploads[scene_id]
-    key = (source, scene_id, band, bbox, crs or demo.DEMO_CRS)
-    future = _scene_future(key)
+    key = source.cache_key(scene_id, band, bbox, crs=crs)
+    if key is None:
+        return source.load(scene_id, band, bbox, crs=crs) if wait else None
+    future = _scene_future(key, functools.partial(source.load, scene_id, band, bbox, crs=crs))
     if not wait:
         return None
     try:
@@ -264,33 +251,26 @@ class AppState(param.Parameterized):
     # where and when
     # ------------------------------------------------------------------------------------------------------
 
-    def _first_upload(self) -> xr.DataArray:
-        """The first uploaded scene: the others are brought onto its grid."""
-        return next(iter(self.uploads.values()))
+    @property
+    def source_obj(self) -> sources.Source:
+        """The chosen source (`tracking.sources.Source`), set up with `ENDPOINTS` and the session's uploads."""
+        return source_for(self.source, self.uploads)
 
     @property
     def remote(self) -> bool:
-        """Whether the source is searched through a STAC API (needs the network)."""
-        return self.source in REMOTE
+        """Whether the source needs the network."""
+        return self.source_obj.remote
 
     @property
     def crs(self) -> str:
-        """CRS of the area of interest: the demo's UTM zone, the first uploaded scene's CRS, or (remote sources)
-        the marker's own UTM zone."""
-        if self.source == "local" and self.uploads:
-            return str(self._first_upload().rio.crs)
-        if self.remote:
-            return local_crs(self.lon, self.lat)
-        return demo.DEMO_CRS
+        """CRS of the area of interest: the source's (the demo's UTM zone, the first uploaded scene's CRS, or the
+        marker's own UTM zone), else the demo's."""
+        return self.source_obj.aoi_crs(self.lon, self.lat) or demo.DEMO_CRS
 
     @property
     def band_name(self) -> str:
-        """The band tracked: the chosen demo band, or the remote provider's band (red, nir, pan)."""
-        if self.remote:
-            from tracking.sources.stac import PROVIDERS
-
-            return PROVIDERS[self.source].band
-        return self.band
+        """The band tracked: the source's own band (red, nir, pan), or the chosen one (demo)."""
+        return self.source_obj.band or self.band
 
     def aoi_bounds(self, crs: str | None = None) -> tuple[float, float, float, float]:
         """The square area of interest around the marker, ``(xmin, ymin, xmax, ymax)`` in ``crs``.
@@ -310,23 +290,9 @@ class AppState(param.Parameterized):
         """Put the marker at ``(lon, lat)`` (degrees), as a click on the map does."""
         self.param.update(lon=round(float(lon), 4), lat=round(float(lat), 4))
 
-    def catalog(self) -> gpd.GeoDataFrame:
-        """Every scene of an offline source (demo, uploads), before filtering."""
-        if self.source == "demo":
-            return demo.catalog()
-        from tracking.sources.local import scene_table
-
-        return scene_table(list(self.uploads.values()))
-
     def footprints(self) -> gpd.GeoDataFrame:
         """The map's outlines: the WRS-2 path/rows (daytime) that cover the marker, or the uploaded scenes."""
-        if self.source == "local":
-            return self.catalog()
-        covering = wrs2.path_rows(self.lon, self.lat)
-        if not covering:
-            return empty_scenes()
-        frames = [wrs2.grid(paths=[path], rows=[row]) for path, row in covering]
-        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+        return self.source_obj.footprints(self.lon, self.lat)
 
     def find_scenes(self) -> gpd.GeoDataFrame:
         """The scenes that cover the marker, in the date range and under the cloud limit; sets nothing.
@@ -347,25 +313,10 @@ class AppState(param.Parameterized):
         """
         if self.start > self.end:
             raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
-        if self.source == "local":
-            return self.catalog().sort_values("time").reset_index(drop=True)
-        if self.remote:
-            from tracking.sources import stac
-
-            table = stac.search(self.source, lon=self.lon, lat=self.lat, start=self.start, end=self.end,
-                                max_cloud=self.max_cloud, url=ENDPOINTS[self.source],
-                                signer=sas_signer())  # fmt: skip
-            for row in table.to_dict("records"):
-                _remote_rows[(self.source, str(row["scene_id"]))] = row
-        else:
-            table = self.catalog()
-        if table.empty:
+        source = self.source_obj
+        table = source.search(lon=self.lon, lat=self.lat, start=self.start, end=self.end, max_cloud=self.max_cloud)
+        if table.empty or not source.crops:  # scenes used whole (uploads) cover the area they set
             return table
-        times = pd.to_datetime(table["time"]).dt.tz_localize(None).dt.normalize()
-        keep = ((times >= pd.Timestamp(self.start)) & (times <= pd.Timestamp(self.end))
-                & table.intersects(Point(self.lon, self.lat)))  # fmt: skip
-        keep &= table["cloud_cover"].fillna(0) <= self.max_cloud
-        table = table[keep].sort_values("time").reset_index(drop=True)
         aoi = box(*self.aoi_bounds())
         covered = table.to_crs(self.crs).intersection(aoi).area / aoi.area * 100.0
         table["aoi_cover"] = covered.round(1).to_numpy()
@@ -373,11 +324,12 @@ class AppState(param.Parameterized):
 
     def set_scenes(self, table: gpd.GeoDataFrame) -> None:
         """Show a search's scenes (and their pairs), and log it."""
-        if self.source == "local" and len(table):
+        whole = not self.source_obj.crops  # scenes used whole: they set the place
+        if whole and len(table):
             centre = table.union_all().centroid
             self.move_marker(centre.x, centre.y)
         self.scenes = table
-        where = "your files" if self.source == "local" else f"{self.lat:.3f} N, {self.lon:.3f} E"
+        where = "your files" if whole else f"{self.lat:.3f} N, {self.lon:.3f} E"
         self.add_log(f"Search: {len(table)} scenes ({self.source}) between {self.start} and {self.end} "
                      f"with cloud cover <= {self.max_cloud:.0f}% at {where}.")  # fmt: skip
 
@@ -426,12 +378,12 @@ class AppState(param.Parameterized):
     @param.depends("selected", "pair_mode", watch=True)
     def _prefetch(self) -> None:
         """Start loading the chosen pair's crops in the background, so that Run starts from memory."""
-        if self.source == "local" or self.pair_mode != "one":
+        if self.pair_mode != "one":
             return
-        bbox = self.aoi_bounds()
+        source, bbox = self.source_obj, self._bbox()
         for _, row in self.pairs_to_run().iterrows():
             for scene_id in (row["reference"], row["secondary"]):
-                scene_loader(self.source, scene_id, self.band_name, bbox, self.uploads, wait=False, crs=self.crs)
+                scene_loader(source, scene_id, self.band_name, bbox, wait=False, crs=self.crs)
 
     def refresh_tracked(self) -> None:
         """Recompute the pairs' ``tracked`` column (after a run or a parameter change)."""
@@ -454,8 +406,8 @@ class AppState(param.Parameterized):
         return self.pairs.iloc[rows]
 
     def _bbox(self) -> tuple[float, float, float, float] | None:
-        """The area of interest to load (None: uploaded scenes are used whole)."""
-        return None if self.source == "local" else self.aoi_bounds()
+        """The area of interest to load (None: the source's scenes are used whole, e.g. uploads)."""
+        return self.aoi_bounds() if self.source_obj.crops else None
 
     def result_key(self, row: Any, *, bbox: Any = "aoi") -> str:
         """The result-store key of a pair row (its scenes, the area, the band and the parameters)."""
@@ -465,9 +417,9 @@ class AppState(param.Parameterized):
 
     def load_pair(self, row: Any) -> Pair:
         """Load the area of interest of a pair's two scenes and put them on one grid."""
-        bbox = self._bbox()
-        reference = scene_loader(self.source, row.reference, self.band_name, bbox, self.uploads, crs=self.crs)
-        secondary = scene_loader(self.source, row.secondary, self.band_name, bbox, self.uploads, crs=self.crs)
+        source, bbox = self.source_obj, self._bbox()
+        reference = scene_loader(source, row.reference, self.band_name, bbox, crs=self.crs)
+        secondary = scene_loader(source, row.secondary, self.band_name, bbox, crs=self.crs)
         return Pair.from_scenes(reference, secondary)
 
     # ------------------------------------------------------------------------------------------------------
@@ -492,18 +444,14 @@ class AppState(param.Parameterized):
 
     def pixel_size(self) -> float:
         """Pixel size of the scenes tracked, m."""
-        if self.source == "local" and self.uploads:
-            return float(abs(self._first_upload().rio.resolution()[0]))
-        if self.remote:
-            from tracking.sources.stac import PROVIDERS
-
-            return float(PROVIDERS[self.source].pixel_size)
-        return demo.BANDS[self.band]
+        size = self.source_obj.pixel_size(self.band)
+        return float(size) if size is not None else demo.BANDS[self.band]
 
     def aoi_shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the area of interest in the scenes' pixels."""
-        if self.source == "local" and self.uploads:
-            return self._first_upload().shape
+        shape = self.source_obj.scene_shape()
+        if shape is not None:
+            return shape
         side = round(self.aoi_km * 1000.0 / self.pixel_size())
         return side, side
 
@@ -536,14 +484,14 @@ class AppState(param.Parameterized):
         if scene_id is None:
             return None
         try:
-            return scene_loader(self.source, scene_id, self.band_name, self._bbox(), self.uploads, crs=self.crs)
+            return scene_loader(self.source_obj, scene_id, self.band_name, self._bbox(), crs=self.crs)
         except TrackingError:
             return None
 
     def place(self) -> str:
         """A short place name for titles and file names."""
-        if self.source == "demo":
-            return "Jakobshavn demo"
+        if self.source_obj.place:
+            return self.source_obj.place
         return f"{abs(self.lat):.2f}{'N' if self.lat >= 0 else 'S'} {abs(self.lon):.2f}{'E' if self.lon >= 0 else 'W'}"
 
     # ------------------------------------------------------------------------------------------------------

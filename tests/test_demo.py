@@ -13,6 +13,9 @@ from scipy.signal import fftconvolve
 
 from tracking.exceptions import TrackingError
 from tracking.sources import demo
+from tracking.sources.demo import catalogue as demo_catalogue
+from tracking.sources.demo import kernels as demo_kernels
+from tracking.sources.demo import render as demo_render
 
 # A cloud-free path-9 pair, 16 days apart, in the fast summer of 2015 (seed 0).
 PAIR = ("LC08_L1TP_009011_20150721_DEMO", "LC08_L1TP_009011_20150806_DEMO")
@@ -97,8 +100,8 @@ def test_grid_crs_transform_and_bbox_snapping() -> None:
     assert demo.DEMO_CRS == "EPSG:32622"
     xmin, ymin, xmax, ymax = demo.DEMO_BOUNDS
     assert ((xmax - xmin) / 30.0, (ymax - ymin) / 30.0) == (3333.0, 2000.0)
-    assert demo._grid_shape("red") == (2000, 3333)
-    assert demo._grid_shape("pan") == (4000, 6666)
+    assert demo_render._grid_shape("red") == (2000, 3333)
+    assert demo_render._grid_shape("pan") == (4000, 6666)
     bbox = (550010.0, 7660020.0, 552995.0, 7662990.0)
     red = demo.load_scene(PAIR[0], "red", bbox=bbox)
     assert red.rio.crs.to_epsg() == 32622
@@ -142,7 +145,7 @@ def test_deterministic_from_seed() -> None:
 
 
 def test_footprint_nodata() -> None:
-    frame = demo._full_catalog(0)
+    frame = demo_catalogue.full_catalog(0)
     path8 = _scene_id_where(frame, frame["path"] == 8)
     west = (520000.0, 7690000.0, 526000.0, 7700000.0)
     east = (610000.0, 7640000.0, 619990.0, 7650000.0)
@@ -167,13 +170,13 @@ def test_surface_classes_and_featureless_snow() -> None:
 
 
 def test_cloud_cover_metadata_matches_cloud_pixels() -> None:
-    frame = demo._full_catalog(0)
+    frame = demo_catalogue.full_catalog(0)
     for scene_id in frame.loc[frame["cloud_cover"] > 10, "scene_id"].iloc[:4]:
         entry = frame.loc[scene_id]
         xmin, ymin, xmax, ymax = demo.DEMO_BOUNDS
         xx, yy = np.meshgrid(np.arange(xmin + 45, xmax, 120.0), np.arange(ymax - 45, ymin, -120.0))
-        inside = demo._inside(entry["_fp"], xx.ravel(), yy.ravel())
-        noise = demo._cloud_noise(xx.ravel()[inside], yy.ravel()[inside], int(entry["_seed"]))
+        inside = demo_catalogue._inside(entry["_fp"], xx.ravel(), yy.ravel())
+        noise = demo_kernels.cloud_noise(xx.ravel()[inside], yy.ravel()[inside], int(entry["_seed"]))
         fraction = 100.0 * np.mean(noise > entry["_cloud_thr"])
         assert abs(fraction - entry["cloud_cover"]) < 3.0, scene_id
     # thick cloud is bright in the image
@@ -181,7 +184,7 @@ def test_cloud_cover_metadata_matches_cloud_pixels() -> None:
     entry = frame.loc[scene_id]
     scene = demo.load_scene(scene_id, bbox=(560000.0, 7650000.0, 580000.0, 7690000.0))
     xx, yy = np.meshgrid(scene["x"].values, scene["y"].values)
-    noise = demo._cloud_noise(xx.ravel(), yy.ravel(), int(entry["_seed"])).reshape(xx.shape)
+    noise = demo_kernels.cloud_noise(xx.ravel(), yy.ravel(), int(entry["_seed"])).reshape(xx.shape)
     thick = noise > entry["_cloud_thr"] + 0.6
     clear = noise < entry["_cloud_thr"]
     assert thick.any() and clear.any()
@@ -337,10 +340,10 @@ def test_cache_hit_and_crops_from_cache(tmp_path) -> None:
 
 def test_cache_dir_env_and_default(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("ICETRACK_CACHE", str(tmp_path / "x"))
-    assert demo._cache_dir(None) == tmp_path / "x"
-    assert demo._cache_dir(tmp_path / "y") == tmp_path / "y"
+    assert demo_render._cache_dir(None) == tmp_path / "x"
+    assert demo_render._cache_dir(tmp_path / "y") == tmp_path / "y"
     monkeypatch.delenv("ICETRACK_CACHE")
-    assert demo._cache_dir(None).parts[-3:] == (".cache", "icetrack", "demo")
+    assert demo_render._cache_dir(None).parts[-3:] == (".cache", "icetrack", "demo")
 
 
 def test_write_geotiffs(tmp_path) -> None:
@@ -368,8 +371,8 @@ def test_write_geotiffs(tmp_path) -> None:
 
 
 def test_demo_pair_picks_a_clear_same_path_pair() -> None:
-    ref_id, sec_id = demo._pick_pair("2015-07-15", 16, seed=0)
-    frame = demo._full_catalog(0)
+    ref_id, sec_id = demo_render._pick_pair("2015-07-15", 16, seed=0)
+    frame = demo_catalogue.full_catalog(0)
     a, b = frame.loc[ref_id], frame.loc[sec_id]
     assert a["path"] == b["path"]
     assert a["cloud_cover"] == 0 and b["cloud_cover"] == 0

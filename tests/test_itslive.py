@@ -27,7 +27,7 @@ from tracking.exceptions import (
 )
 from tracking.sources import itslive
 from tracking.sources.cache import DownloadCache
-from tracking.sources.itslive import _common, cubes
+from tracking.sources.itslive import common, cubes
 from tracking.timeseries import SERIES_COLUMNS, empty_series, sample_fields
 from tracking.velocity import vectors
 
@@ -198,7 +198,7 @@ def test_search_granules_server_error(remote):
 
 def test_search_granules_time_limit_and_retry(remote, monkeypatch):
     """A search page that does not come in time is asked again (the time limit survives Client.open)."""
-    monkeypatch.setattr(_common, "_STAC_TIMEOUT", (2.0, 0.3))
+    monkeypatch.setattr(common, "_STAC_TIMEOUT", (2.0, 0.3))
     stac_search_route(remote, [itslive_item()])
     remote.delay("/stac/search", 1.0, times=1)
     table = itslive.search_granules(lon=-49.5, lat=69.1, start="2018-01-01", end="2018-12-31",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from tracking.scenes import Pair
+    from tracking.sources import Source
 
 __all__ = ["BatchResult", "PairOutcome", "PairSpec", "demo_pair_specs", "run_batch"]
 
@@ -55,8 +56,8 @@ class PairSpec:
     ----------
     reference, secondary : str
         Absolute file paths (``source="file"``) or demo scene ids (``source="demo"``).
-    source : {"file", "demo"}
-        Where the scenes come from.
+    source : str
+        Where the scenes come from: a name in `tracking.sources.REGISTRY` (``"file"``, ``"demo"``, ...).
     bbox : tuple of float, optional
         Demo only: the area ``(xmin, ymin, xmax, ymax)`` in the demo's CRS (EPSG:32622), metres.
     band : str
@@ -67,7 +68,7 @@ class PairSpec:
 
     reference: str
     secondary: str
-    source: Literal["file", "demo"] = "file"
+    source: str = "file"
     bbox: tuple[float, float, float, float] | None = None
     band: str = "red"
     seed: int = 0
@@ -96,25 +97,21 @@ class PairSpec:
         >>> PairSpec.demo("LC08_A", "LC08_B", (0, 0, 3000, 3000)).key
         'LC08_A__LC08_B__ba349152'
         """
-        names = [self.reference, self.secondary]
-        if self.source == "file":
-            names = [Path(name).name.split(".")[0] for name in names]
+        source = self.source_obj()
+        names = [source.scene_name(name) for name in (self.reference, self.secondary)]
         text = json.dumps([self.source, self.reference, self.secondary, self.bbox, self.band, self.seed])
         digest = keys.digest(text, 8)
         return "__".join(_UNSAFE.sub("-", name) for name in names) + f"__{digest}"
 
+    def source_obj(self) -> Source:
+        """The `tracking.sources.Source` the scenes come from."""
+        from tracking import sources
+
+        return sources.get(self.source, seed=self.seed)
+
     def load(self) -> Pair:
         """Read both scenes and pair them (on the worker)."""
-        from tracking.scenes import Pair, read_scene
-
-        if self.source == "demo":
-            from tracking.sources import demo
-
-            scenes = [demo.load_scene(i, self.band, bbox=self.bbox, seed=self.seed)
-                      for i in (self.reference, self.secondary)]  # fmt: skip
-        else:
-            scenes = [read_scene(path) for path in (self.reference, self.secondary)]
-        return Pair.from_scenes(*scenes)
+        return self.source_obj().load_pair(self.reference, self.secondary, self.band, self.bbox)
 
     def track(self, params: TrackingParameters, *, tile_size: int | None = None) -> xr.Dataset:
         """The pair's VelocityField with its error estimates (`tracking.quality.assess`): whole, or tile by tile
@@ -126,10 +123,8 @@ class PairSpec:
             return assess(track(self.load(), params))
         from tracking.tiles import track_tiled
 
-        if self.source == "file":
-            return assess(track_tiled(self.reference, self.secondary, params, tile_size=tile_size))
-        pair = self.load()
-        return assess(track_tiled(pair.reference, pair.secondary, params, tile_size=tile_size))
+        reference, secondary = self.source_obj().tiled_inputs(self.reference, self.secondary, self.band, self.bbox)
+        return assess(track_tiled(reference, secondary, params, tile_size=tile_size))
 
 
 def demo_pair_specs(

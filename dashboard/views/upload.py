@@ -7,7 +7,7 @@ from panel import ui
 
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
-from tracking.sources.local import MAX_UPLOAD_BYTES, MissingTimeError, read_upload
+from tracking.sources.local import MAX_UPLOAD_BYTES, LocalSource, MissingTimeError, read_upload
 
 
 class UploadView(StateView):
@@ -58,7 +58,7 @@ class UploadView(StateView):
             self.state.uploads[scene.attrs["scene_id"]] = scene
             added.append(scene.attrs["scene_id"])
         if added:
-            self.state.source = "local"
+            self.state.source = LocalSource.key
             self.state.search()
         return added, problems
 

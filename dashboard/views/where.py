@@ -12,7 +12,7 @@ from panel import ui
 from pyproj import Transformer
 
 from dashboard import plots
-from dashboard.state import ENDPOINTS, SOURCES
+from dashboard.state import SOURCES
 from dashboard.views.base import StateView, notify
 from tracking.exceptions import TrackingError
 
@@ -40,7 +40,7 @@ class WhereView(StateView):
         )
         s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
         s.param.watch(self._on_source, "source")
-        self.band.disabled = s.remote
+        self.band.disabled = s.source_obj.band is not None  # the source's own band, or the user's choice
         # drawn after the page is up (defer_load), so that the controls are usable sooner
         self.map = pn.panel(self._map, defer_load=True, sizing_mode="stretch_width", height=420)
 
@@ -65,20 +65,19 @@ class WhereView(StateView):
     async def _on_source(self, event: param.parameterized.Event) -> None:
         """A remote source: say at once (within a few seconds) when its service cannot be reached."""
         state = self.state
-        self.band.disabled = state.remote
-        if not state.remote:
+        source = state.source_obj
+        self.band.disabled = source.band is not None
+        if not source.remote:
             return
         from tracking.sources.http import check_network
-        from tracking.sources.stac import PROVIDERS
 
-        url = ENDPOINTS[state.source] or PROVIDERS[state.source].url
         try:
-            await asyncio.to_thread(check_network, url, timeout=3.0)
+            await asyncio.to_thread(check_network, source.endpoint, timeout=3.0)
         except TrackingError as err:
             state.add_log(f"{event.new}: {err}")
             notify("error", str(err))
             return
-        state.add_log(f"Source: {event.new} ({PROVIDERS[state.source].label}); reachable.")
+        state.add_log(f"Source: {event.new} ({source.label}); reachable.")
 
     def _scene_frame(self) -> pd.DataFrame:
         """The scene table as shown: date, sensor, path/row, cloud cover."""

@@ -1,5 +1,9 @@
 """Image sources for icetrack: where scenes come from, and the plumbing of the remote ones.
 
+Every source is a `Source` (`tracking.sources.base`): ``search(...)`` lists scenes in one normalized table,
+``load(scene_id, band, bbox, crs=...)`` reads a scene's area of interest. `get` makes one by its name in
+`REGISTRY` (``"demo"``, ``"local"``, ``"file"``, ``"landsat"``, ``"sentinel2"``, ``"landsat-pan"``).
+
 ``tracking.sources.demo``
     The embedded synthetic Jakobshavn Isbræ demo glacier (no network needed), with its exact true motion.
 ``tracking.sources.local``
@@ -10,6 +14,8 @@
     Landsat and Sentinel-2 scenes from STAC APIs: search, one normalized scene table, and AOI reads.
 ``tracking.sources.itslive``
     NASA's ITS_LIVE velocities: granule search and reading, datacube point series, exported CSVs.
+``tracking.sources.base``
+    The `Source` interface, the registry of sources by name, and `filter_scenes`.
 ``tracking.sources.http``
     Shared HTTP plumbing: sessions with retries, error mapping, URL redaction and GDAL settings.
 ``tracking.sources.cache``
@@ -20,4 +26,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from tracking.sources.base import REGISTRY, Source, filter_scenes, get, names
+
+__all__ = ["REGISTRY", "Source", "filter_scenes", "get", "names"]

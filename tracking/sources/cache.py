@@ -303,9 +303,10 @@ class DownloadCache:
                 last_error = err
         handle.flush()
         done = os.fstat(handle.fileno()).st_size
+        reason = http.error_reason(last_error) if last_error else "no reason given"
         raise NoNetworkError(
-            f"{what}: the transfer from {http._host(url)} broke off {_ATTEMPTS} times "
-            f"({http._reason(last_error) if last_error else 'no reason given'}; {done} bytes kept for a resume): "
+            f"{what}: the transfer from {http.url_host(url)} broke off {_ATTEMPTS} times "
+            f"({reason}; {done} bytes kept for a resume): "
             "check the network connection and try again, or use the demo source."
         ) from None
 
@@ -322,7 +323,7 @@ class DownloadCache:
         headers = {"Accept-Encoding": "identity"}  # ranges count bytes of the file itself, not of a gzip stream
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        response = http._request("GET", url, what=what, session=self.session, timeout=http.DEFAULT_TIMEOUT,
+        response = http.send_request("GET", url, what=what, session=self.session, timeout=http.DEFAULT_TIMEOUT,
                                  headers=headers, check=False, stream=True)
         if offset and response.status_code == 416:  # the part is as long as the file, or longer: start again
             response.close()

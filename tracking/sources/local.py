@@ -3,13 +3,17 @@
 `read_upload` turns the bytes of an uploaded file into a `Scene` (`tracking.scenes`) with the same checks and
 messages as `tracking.scenes.read_scene`, naming the upload instead of a temporary file; `scene_table` lists
 such scenes with the columns of `tracking.sources.demo.catalog`, so the pair picker works on either.
+
+Two `tracking.sources.base.Source`: `LocalSource` (scenes already read, e.g. uploads, by scene id) and
+`FileSource` (raster files on disk, by path).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,14 @@ from pyproj import Transformer
 from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
-from tracking.exceptions import MissingTimeError, SceneReadError
-from tracking.scenes import TIME_TAGS, date_from_name, read_scene
-from tracking.scenes import parse_tag_time as _parse_tag_time
+from tracking.exceptions import MissingTimeError, SceneReadError, TrackingError
+from tracking.scenes import TIME_TAGS, date_from_name, parse_tag_time, read_scene
+from tracking.sources.base import Source, filter_scenes
 from tracking.times import utc_naive
 
-__all__ = ["MAX_UPLOAD_BYTES", "MissingTimeError", "footprint", "read_upload", "scene_table"]
+__all__ = [
+    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "MissingTimeError", "footprint", "read_upload", "scene_table",
+]
 
 #: The largest upload accepted, bytes (100 MiB).
 MAX_UPLOAD_BYTES = 100 * 2**20
@@ -159,7 +165,7 @@ def _has_time(path: Path) -> bool:
             tags = src.tags()
     except RasterioError:
         return True  # not readable: let read_scene say so
-    return any(_parse_tag_time(tags.get(tag)) is not None for tag in TIME_TAGS)
+    return any(parse_tag_time(tags.get(tag)) is not None for tag in TIME_TAGS)
 
 
 def footprint(scene: xr.DataArray, *, points_per_side: int = 21) -> Polygon:
@@ -240,3 +246,115 @@ def _path_row(scene_id: str, attrs: dict[str, Any]) -> tuple[int, int]:
         return int(attrs["path"]), int(attrs["row"])
     except (KeyError, TypeError, ValueError):
         return -1, -1
+
+
+class LocalSource(Source):
+    """The user's scenes already read (uploads), by scene id, used whole: they set the place and the grid.
+
+    Parameters
+    ----------
+    scenes : mapping of str to xarray.DataArray, optional
+        The scenes by ``scene_id``; kept by reference, so scenes added to it later are found.
+    """
+
+    key = "local"
+    label = "My GeoTIFFs"
+    crops = False
+
+    def __init__(self, scenes: Mapping[str, xr.DataArray] | None = None) -> None:
+        self.scenes = scenes if scenes is not None else {}
+
+    def _first(self) -> xr.DataArray | None:
+        """The first scene: the others are brought onto its grid."""
+        return next(iter(self.scenes.values()), None)
+
+    def search(
+        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        max_cloud: float = 100.0,
+    ) -> gpd.GeoDataFrame:  # fmt: skip
+        """All the scenes (`scene_table`), whatever the place, dates and cloud limit: the user chose them."""
+        return scene_table(list(self.scenes.values()))
+
+    def load(
+        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+    ) -> xr.DataArray:
+        """The whole scene (``band`` and ``bbox`` are ignored)."""
+        if scene_id not in self.scenes:
+            raise TrackingError(f"the uploaded scene {scene_id!r} is gone: upload it again.")
+        return self.scenes[scene_id]
+
+    def cache_key(
+        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+    ) -> Hashable | None:
+        """None: the scenes are in memory already."""
+        return None
+
+    def aoi_crs(self, lon: float, lat: float) -> str | None:
+        """The first scene's CRS (None without scenes)."""
+        first = self._first()
+        return str(first.rio.crs) if first is not None else None
+
+    def pixel_size(self, band: str | None = None) -> float | None:
+        """The first scene's pixel size, m (None without scenes)."""
+        first = self._first()
+        return float(abs(first.rio.resolution()[0])) if first is not None else None
+
+    def scene_shape(self) -> tuple[int, int] | None:
+        """The first scene's ``(rows, cols)``."""
+        first = self._first()
+        return first.shape if first is not None else None
+
+    def footprints(self, lon: float, lat: float) -> gpd.GeoDataFrame:
+        """The scenes' own outlines."""
+        return self.search()
+
+
+class FileSource(Source):
+    """Raster files on disk (`tracking.scenes.read_scene`), named by path; tiled tracking reads them by window.
+
+    Parameters
+    ----------
+    paths : sequence of path, optional
+        The files `search` lists (a scene's id is then also the file name without its suffix).
+    """
+
+    key = "file"
+    label = "GeoTIFF files"
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]] = ()) -> None:
+        self.paths = {Path(p).name.split(".")[0]: Path(p) for p in paths}
+
+    def path(self, scene_id: str) -> Path:
+        """The file of a scene: its path, or the file listed under that id."""
+        return self.paths.get(scene_id, Path(scene_id))
+
+    def search(
+        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        max_cloud: float = 100.0,
+    ) -> gpd.GeoDataFrame:  # fmt: skip
+        """The files (read whole) that contain the point, in the days, under the cloud limit."""
+        table = scene_table([read_scene(p) for p in self.paths.values()])
+        return filter_scenes(table, lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud)
+
+    def load(
+        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+    ) -> xr.DataArray:
+        """The file read as a scene, cropped to ``bbox`` (in ``crs``, default the file's) if given."""
+        scene = read_scene(self.path(scene_id))
+        return scene if bbox is None else scene.rio.clip_box(*bbox, crs=crs or scene.rio.crs)
+
+    def tiled_inputs(
+        self, reference_id: str, secondary_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None
+    ) -> tuple[Any, Any]:
+        """The two paths (read window by window); a ``bbox`` loads the crops instead."""
+        if bbox is not None:
+            return super().tiled_inputs(reference_id, secondary_id, band, bbox)
+        return str(self.path(reference_id)), str(self.path(secondary_id))
+
+    def pixel_size(self, band: str | None = None) -> float | None:
+        """Not known before a file is read."""
+        return None
+
+    def scene_name(self, scene_id: str) -> str:
+        """The file name without its folder and suffix."""
+        return Path(scene_id).name.split(".")[0]

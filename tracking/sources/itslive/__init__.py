@@ -16,14 +16,14 @@ A thin client of the public, anonymous ITS_LIVE services (``shared/docs/data-sou
 
 The package's modules, one job each: ``search`` (granule search), ``granules`` (one granule NetCDF as a
 VelocityField), ``catalog`` (which datacube covers a point), ``cubes`` (reading a datacube), ``exports``
-(exported CSVs) and ``_common`` (the service's addresses and the helpers they share).
+(exported CSVs) and ``common`` (the service's addresses and the helpers they share).
 """
 
 from __future__ import annotations
 
-from tracking.sources.itslive._common import CATALOG_URL, CUBES, GRANULES, MISSIONS, STAC_URL
-from tracking.sources.itslive._common import SOURCE as SOURCE
 from tracking.sources.itslive.catalog import find_cube
+from tracking.sources.itslive.common import CATALOG_URL, CUBES, GRANULES, MISSIONS, STAC_URL
+from tracking.sources.itslive.common import SOURCE as SOURCE
 from tracking.sources.itslive.cubes import cube_series, open_cube
 from tracking.sources.itslive.exports import read_series_csv
 from tracking.sources.itslive.granules import load_granule

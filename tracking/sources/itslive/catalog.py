@@ -19,14 +19,14 @@ from urllib.parse import urlsplit
 from shapely.geometry import Point, shape
 
 from tracking.exceptions import MissingAssetError, ParameterError, TrackingError
-from tracking.sources.itslive._common import (
+from tracking.sources.itslive.common import (
     CATALOG_URL,
     CUBES,
-    _default_cache,
-    _https,
-    _stac_client,
-    _stac_items,
-    _transformer,
+    default_cache,
+    https_url,
+    stac_client,
+    stac_items,
+    to_crs_transformer,
 )
 
 __all__ = ["find_cube"]
@@ -81,7 +81,7 @@ def find_cube(
 def _catalog_path(catalog: str | os.PathLike[str] | None) -> Path:
     text = os.fspath(catalog) if catalog is not None else CATALOG_URL
     if urlsplit(text).scheme.lower() in ("http", "https", "s3"):
-        return Path(_default_cache().fetch(_https(text), what="the ITS_LIVE datacube catalog"))
+        return Path(default_cache().fetch(https_url(text), what="the ITS_LIVE datacube catalog"))
     path = Path(text)
     if not path.is_file():
         raise MissingAssetError(f"no datacube catalog at {path}: give the GeoJSON catalog file or its URL.")
@@ -128,7 +128,7 @@ def _cube_entry(feature: Mapping[str, Any], lon: float, lat: float) -> dict[str,
     zarr_url = props.get("zarr_url")
     if epsg is None or not zarr_url:
         return None
-    x, y = _transformer(epsg).transform(lon, lat)
+    x, y = to_crs_transformer(epsg).transform(lon, lat)
     square = props.get("geometry_epsg")
     if square:
         try:
@@ -136,7 +136,7 @@ def _cube_entry(feature: Mapping[str, Any], lon: float, lat: float) -> dict[str,
                 return None
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-    url = _https(str(zarr_url))
+    url = https_url(str(zarr_url))
     return {
         "zarr_url": url, "epsg": epsg, "name": Path(urlsplit(url).path.rstrip("/")).stem,
         "x": float(x), "y": float(y), "geometry": feature.get("geometry"), "properties": props,
@@ -156,8 +156,8 @@ def _epsg(props: Mapping[str, Any]) -> int | None:
 
 
 def _find_cube_stac(lon: float, lat: float, url: str) -> dict[str, Any]:
-    client = _stac_client(url)
-    items = _stac_items(
+    client = stac_client(url)
+    items = stac_items(
         client, url, {"collections": [CUBES], "intersects": {"type": "Point", "coordinates": [lon, lat]},
                       "max_items": 20, "limit": 20},
         what="the ITS_LIVE datacube search",
@@ -169,8 +169,8 @@ def _find_cube_stac(lon: float, lat: float, url: str) -> dict[str, Any]:
         epsg = _epsg(item.get("properties") or {})
         if href is None or epsg is None:
             continue
-        x, y = _transformer(epsg).transform(lon, lat)
-        zarr_url = _https(str(href))
+        x, y = to_crs_transformer(epsg).transform(lon, lat)
+        zarr_url = https_url(str(href))
         return {"zarr_url": zarr_url, "epsg": epsg, "name": str(item.get("id") or Path(zarr_url).stem),
                 "x": float(x), "y": float(y), "geometry": item.get("geometry"),
                 "properties": dict(item.get("properties") or {})}

@@ -29,19 +29,19 @@ from tracking.exceptions import (
     TrackingError,
 )
 from tracking.sources import http
-from tracking.sources.itslive._common import (
-    _FILL,
-    _NEEDS_INTERNET,
-    SOURCE,
-    _as_series,
-    _https,
-    _naive_utc,
-    _parse_time,
-    _series_label,
-    _transformer,
-    _window,
-)
 from tracking.sources.itslive.catalog import find_cube
+from tracking.sources.itslive.common import (
+    FILL_VALUE,
+    NEEDS_INTERNET,
+    SOURCE,
+    as_series,
+    https_url,
+    naive_utc,
+    parse_time,
+    series_label,
+    time_window,
+    to_crs_transformer,
+)
 from tracking.timeseries import empty_series
 
 __all__ = ["cube_series", "open_cube"]
@@ -75,7 +75,7 @@ def open_cube(zarr_url: str) -> xr.Dataset:
     TrackingError
         Not a Zarr store.
     """
-    url = _https(str(zarr_url))
+    url = https_url(str(zarr_url))
     remote = urlsplit(url).scheme.lower() in ("http", "https")
     kwargs: dict[str, Any] = {"engine": "zarr", "consolidated": True, "chunks": None,
                               "decode_timedelta": False}
@@ -106,7 +106,7 @@ def _cube_error(err: BaseException, url: str) -> TrackingError:
             return MissingAssetError(f"{what} is not there (HTTP {err.status}): check the URL.")
         return RemoteError(f"{what}: {host} answered HTTP {err.status}; try again later.")
     if _is_connection_error(err):
-        return NoNetworkError(f"no network: could not reach {host} ({what}); {_NEEDS_INTERNET}: check the "
+        return NoNetworkError(f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}: check the "
                               "connection.")
     if isinstance(err, FileNotFoundError):
         return MissingAssetError(
@@ -180,7 +180,7 @@ def cube_series(
     cube = open_cube(zarr_url)
     with cube:
         epsg = _cube_epsg(cube)
-        x, y = _transformer(epsg).transform(lon, lat)
+        x, y = to_crs_transformer(epsg).transform(lon, lat)
         xs = np.asarray(cube["x"].values, dtype=np.float64)
         ys = np.asarray(cube["y"].values, dtype=np.float64)
         if not (_within(xs, x) and _within(ys, y)):
@@ -194,14 +194,14 @@ def cube_series(
         mid = pd.DatetimeIndex(pd.to_datetime(cube["mid_date"].values))
         keep = np.ones(mid.size, dtype=bool)
         if start is not None or end is not None:
-            lo = _naive_utc(start) if start is not None else pd.Timestamp.min
-            hi = _window(lo, end)[1] if end is not None else pd.Timestamp.max
+            lo = naive_utc(start) if start is not None else pd.Timestamp.min
+            hi = time_window(lo, end)[1] if end is not None else pd.Timestamp.max
             keep = np.asarray((mid >= lo) & (mid <= hi))
         selected = cube[names].isel(mid_date=np.nonzero(keep)[0]).sel(x=x, y=y, method="nearest")
         try:
             cell = selected.load()
         except _CUBE_ERRORS as err:
-            raise _cube_error(err, _https(str(zarr_url))) from None
+            raise _cube_error(err, https_url(str(zarr_url))) from None
     table = _cube_table(cell, name, lon, lat)
     cx, cy = float(cell["x"].values), float(cell["y"].values)
     table.attrs.update({"zarr_url": str(zarr_url), "epsg": int(epsg),
@@ -240,7 +240,7 @@ def _cube_table(cell: xr.Dataset, name: str, lon: float, lat: float) -> pd.DataF
         if var not in cell:
             return np.full(n, np.nan)
         values = np.asarray(cell[var].values, dtype=np.float64)
-        return np.where(values == _FILL, np.nan, values)
+        return np.where(values == FILL_VALUE, np.nan, values)
 
     vx, vy = speed("vx"), speed("vy")
     v = speed("v") if "v" in cell else np.hypot(vx, vy)
@@ -253,14 +253,14 @@ def _cube_table(cell: xr.Dataset, name: str, lon: float, lat: float) -> pd.DataF
     dt_days = np.where(np.isfinite(dt_days), dt_days, (t1 - t0) / pd.Timedelta(days=1))
     missions = _strings(cell, "mission_img1", n)
     satellites = _strings(cell, "satellite_img1", n)
-    labels = [_series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)]
+    labels = [series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)]
     table = pd.DataFrame({
         "point": name, "lon": lon, "lat": lat, "x": float(cell["x"].values), "y": float(cell["y"].values),
         "t0": t0, "t1": t1, "mid_date": mid, "dt_days": dt_days, "v": v, "vx": vx, "vy": vy,
         "valid": np.isfinite(v), "interpolated": False, "peak": np.nan, "label": labels, "source": SOURCE,
         "v_error": speed("v_error"),
     })  # fmt: skip
-    return _as_series(table)
+    return as_series(table)
 
 
 def _days(values: np.ndarray) -> np.ndarray:
@@ -278,7 +278,7 @@ def _times(cell: xr.Dataset, var: str) -> pd.Series:
     values = np.asarray(cell[var].values)
     if values.dtype.kind == "M":
         return pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
-    parsed = [_parse_time(v) for v in values]
+    parsed = [parse_time(v) for v in values]
     return pd.Series([p if p is not None else pd.NaT for p in parsed], dtype="datetime64[ns]")
 
 

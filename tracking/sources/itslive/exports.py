@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tracking.exceptions import TrackingError
-from tracking.sources.itslive._common import SOURCE, _as_series, _series_label, _transformer
+from tracking.sources.itslive.common import SOURCE, as_series, series_label, to_crs_transformer
 
 __all__ = ["read_series_csv"]
 
@@ -70,7 +70,7 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     epsgs = (pd.to_numeric(raw["epsg"], errors="coerce").dropna() if "epsg" in raw
              else pd.Series([], dtype=float))
     if len(epsgs):
-        x, y = _transformer(int(epsgs.iloc[0])).transform(lon, lat)
+        x, y = to_crs_transformer(int(epsgs.iloc[0])).transform(lon, lat)
 
     def column(label: str) -> np.ndarray:
         if label not in raw:
@@ -85,10 +85,10 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
         "y": np.asarray(y, dtype=np.float64), "t0": mid - half, "t1": mid + half, "mid_date": mid,
         "dt_days": dt_days, "v": v, "vx": column("vx [m/yr]"), "vy": column("vy [m/yr]"),
         "valid": np.isfinite(v), "interpolated": False, "peak": np.nan,
-        "label": [_series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)],
+        "label": [series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)],
         "source": SOURCE, "v_error": column("v_error [m/yr]"),
     })  # fmt: skip
-    return _as_series(table)
+    return as_series(table)
 
 
 def _point_name(stem: str) -> str:

@@ -25,13 +25,13 @@ from pyproj.exceptions import CRSError
 
 from tracking.exceptions import NoOverlapError, ParameterError, SceneReadError
 from tracking.sources import http
-from tracking.sources.itslive._common import (
-    _FILL,
+from tracking.sources.itslive.common import (
+    FILL_VALUE,
     SOURCE,
-    _default_cache,
-    _https,
-    _parse_time,
-    _sensor,
+    default_cache,
+    https_url,
+    parse_time,
+    sensor_name,
 )
 from tracking.velocity import COORD_ATTRS, DAYS_PER_YEAR, VARIABLE_ATTRS
 
@@ -98,13 +98,13 @@ def _local_granule(source: str | os.PathLike[str], cache: DownloadCache | None) 
     text = os.fspath(source)
     scheme = urlsplit(text).scheme.lower()
     if scheme in ("http", "https", "s3"):
-        url = _https(text)
+        url = https_url(text)
         if urlsplit(url).scheme not in ("http", "https"):
             raise ParameterError(
                 f"cannot download {http.redact(url)}: only http(s) and s3://its-live-data URLs."
             )
         name = Path(urlsplit(url).path).name
-        store = cache if cache is not None else _default_cache()
+        store = cache if cache is not None else default_cache()
         return Path(store.fetch(url, what=f"ITS_LIVE granule {name}")), Path(name).stem
     path = Path(text)
     if not path.is_file():
@@ -146,7 +146,7 @@ def _granule_field(
         flagged = np.zeros(measured.shape, dtype=bool)
     valid, interpolated = measured & ~flagged, measured & flagged
 
-    t0, t1 = _parse_time(info.get("acquisition_date_img1")), _parse_time(info.get("acquisition_date_img2"))
+    t0, t1 = parse_time(info.get("acquisition_date_img1")), parse_time(info.get("acquisition_date_img2"))
     if t0 is None or t1 is None:
         raise SceneReadError(
             f"{name} lacks the image acquisition dates (img_pair_info.acquisition_date_img1/2)."
@@ -154,7 +154,7 @@ def _granule_field(
     dt_days = _float(info.get("date_dt"))
     if not (math.isfinite(dt_days) and dt_days > 0):
         dt_days = (t1 - t0) / pd.Timedelta(days=1)
-    centre = _parse_time(info.get("date_center")) or t0 + (t1 - t0) / 2
+    centre = parse_time(info.get("date_center")) or t0 + (t1 - t0) / 2
     spacing_x = float(abs(x_all[1] - x_all[0])) if x_all.size > 1 else _geotransform_step(ds, 1)
     spacing_y = float(abs(y_all[1] - y_all[0])) if y_all.size > 1 else _geotransform_step(ds, 5)
     step_y = spacing_y if y.size > 1 and y[1] > y[0] else -spacing_y  # rows grow southward when y decreases
@@ -179,8 +179,8 @@ def _granule_field(
     variables["valid"] = (dims, valid, VARIABLE_ATTRS["valid"])
     variables["interpolated"] = (dims, interpolated, VARIABLE_ATTRS["interpolated"])
 
-    sensors = (_sensor(info.get("mission_img1"), info.get("satellite_img1"), info.get("id_img1")),
-               _sensor(info.get("mission_img2"), info.get("satellite_img2"), info.get("id_img2")))
+    sensors = (sensor_name(info.get("mission_img1"), info.get("satellite_img1"), info.get("id_img1")),
+               sensor_name(info.get("mission_img2"), info.get("satellite_img2"), info.get("id_img2")))
     satellite = str(
         ds.attrs.get("satellite") or (sensors[0] if sensors[0] == sensors[1] else " and ".join(sensors))
     )
@@ -286,7 +286,7 @@ def _crop(
 def _velocity(ds: xr.Dataset, name: str) -> np.ndarray:
     """A velocity variable as float64, NaN at the fill value (decoded or not)."""
     values = np.asarray(ds[name].transpose("y", "x").values, dtype=np.float64)
-    return np.where(values == _FILL, np.nan, values)
+    return np.where(values == FILL_VALUE, np.nan, values)
 
 
 def _granule_error(ds: xr.Dataset) -> float:

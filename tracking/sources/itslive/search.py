@@ -17,15 +17,15 @@ import pandas as pd
 from shapely.geometry import shape
 
 from tracking.exceptions import ParameterError
-from tracking.sources.itslive._common import (
+from tracking.sources.itslive.common import (
     GRANULES,
     MISSIONS,
     STAC_URL,
-    _https,
-    _naive_utc,
-    _stac_client,
-    _stac_items,
-    _window,
+    https_url,
+    naive_utc,
+    stac_client,
+    stac_items,
+    time_window,
 )
 
 __all__ = ["GRANULE_COLUMNS", "granule_filter", "search_granules"]
@@ -152,7 +152,7 @@ def search_granules(
     RemoteError
         It answered an error.
     """
-    t_start, t_end = _window(start, end)
+    t_start, t_end = time_window(start, end)
     intersects = None
     if bbox is not None:
         box = [float(v) for v in bbox]
@@ -169,7 +169,7 @@ def search_granules(
     if max_items < 1:
         raise ParameterError(f"max_items must be at least 1, got {max_items}.")
 
-    client = _stac_client(url)
+    client = stac_client(url)
     search_kwargs: dict[str, Any] = {
         "collections": [GRANULES],
         "datetime": f"{_utc(t_start)}/{_utc(t_end)}",
@@ -183,7 +183,7 @@ def search_granules(
     if query is not None:
         search_kwargs["filter"] = query
         search_kwargs["filter_lang"] = "cql2-json"
-    items = _stac_items(client, url, search_kwargs, what="the ITS_LIVE granule search")
+    items = stac_items(client, url, search_kwargs, what="the ITS_LIVE granule search")
     table = _granule_table(items)
     if both_inside and len(table):
         table = table[(table["t0"] >= t_start) & (table["t1"] <= t_end)]
@@ -215,9 +215,9 @@ def _granule_table(items: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
     records, geometries = [], []
     for item in items:
         props = item.get("properties", {})
-        t0 = _naive_utc(props.get("start_datetime") or props.get("datetime"))
-        t1 = _naive_utc(props.get("end_datetime") or props.get("datetime"))
-        mid = _naive_utc(props.get("mid_datetime") or props.get("datetime") or (t0 + (t1 - t0) / 2))
+        t0 = naive_utc(props.get("start_datetime") or props.get("datetime"))
+        t1 = naive_utc(props.get("end_datetime") or props.get("datetime"))
+        mid = naive_utc(props.get("mid_datetime") or props.get("datetime") or (t0 + (t1 - t0) / 2))
         code = props.get("proj:code") or (f"EPSG:{props['proj:epsg']}" if props.get("proj:epsg") else None)
         dt_days = props.get("date_dt")
         records.append({
@@ -245,4 +245,4 @@ def _data_href(item: Mapping[str, Any]) -> str:
     if data is None:
         data = next((a for a in assets.values() if "data" in (a.get("roles") or [])
                      and str(a.get("href", "")).endswith(".nc")), {})
-    return _https(str(data.get("href", "")))
+    return https_url(str(data.get("href", "")))

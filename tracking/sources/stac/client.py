@@ -24,8 +24,8 @@ from pystac_client.warnings import DoesNotConformTo
 from tracking.exceptions import AuthenticationError, NoNetworkError, ParameterError, RemoteError
 from tracking.sources import http
 from tracking.sources.stac.items import normalize_items, normalize_platform
-from tracking.sources.stac.providers import Provider, _required_provider
-from tracking.sources.stac.signing import SasSigner, _default_signer
+from tracking.sources.stac.providers import Provider, required_provider
+from tracking.sources.stac.signing import SasSigner, default_signer
 from tracking.times import utc_naive
 
 __all__ = ["PAGE_LIMIT", "open_client", "search"]
@@ -71,13 +71,13 @@ def open_client(
     RemoteError
         The API answered an error, or something that is not a STAC API.
     """
-    prov = _required_provider(provider)
+    prov = required_provider(provider)
     root = (url or prov.url).rstrip("/")
     stac_io = StacApiIO(timeout=timeout, max_retries=None)
     stac_io.session = http.session(retries=retries)
     modifier = None
     if prov.signed:
-        modifier = (signer or _default_signer()).sign_item
+        modifier = (signer or default_signer()).sign_item
     with _remote_errors(prov, root, "opening the STAC API", timeout):
         client = pystac_client.Client.open(root, stac_io=stac_io, timeout=timeout, modifier=modifier)
     for name in prov.conforms_to:
@@ -134,7 +134,7 @@ def search(
     NoNetworkError, AuthenticationError, RemoteError
         The API failed (see `open_client`).
     """
-    prov = _required_provider(provider)
+    prov = required_provider(provider)
     params: dict[str, Any] = {
         "collections": list(prov.collections),
         "datetime": _datetime_range(start, end),

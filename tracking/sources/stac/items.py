@@ -19,7 +19,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import make_valid
 
-from tracking.sources.stac.providers import ASSET_ALIASES, PROVIDERS, Provider, _provider
+from tracking.sources.stac.providers import ASSET_ALIASES, PROVIDERS, Provider, provider_for
 from tracking.times import utc_naive
 
 __all__ = ["SCENE_COLUMNS", "normalize_items", "normalize_platform"]
@@ -87,7 +87,7 @@ def normalize_items(
     """
     if isinstance(items, Mapping):
         items = items.get("features") or ([items] if items.get("type") == "Feature" else [])
-    prov = _provider(provider)
+    prov = provider_for(provider)
     records = [_record(_as_dict(item), prov) for item in items]
     frame = pd.DataFrame.from_records(records, columns=list(SCENE_COLUMNS))
     frame = frame.astype({

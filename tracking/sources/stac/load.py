@@ -19,8 +19,8 @@ from tracking.exceptions import AuthenticationError, MissingAssetError
 from tracking.scenes import Pair
 from tracking.sources import cog, http
 from tracking.sources.cache import DownloadCache
-from tracking.sources.stac.providers import _USGS_PAN_CREDENTIALS, Provider, _provider
-from tracking.sources.stac.signing import SasSigner, _blob_container, _default_signer, _unsigned
+from tracking.sources.stac.providers import USGS_PAN_CREDENTIALS, Provider, provider_for
+from tracking.sources.stac.signing import SasSigner, blob_container, default_signer, unsigned_href
 
 __all__ = ["load_pair", "load_scene"]
 
@@ -71,7 +71,7 @@ def load_scene(
     NoNetworkError, RemoteError
         The read failed.
     """
-    prov = _provider(provider if provider is not None else row.get("provider"))
+    prov = provider_for(provider if provider is not None else row.get("provider"))
     scene_id = str(row.get("scene_id") or "")
     href = str(row.get("href") or "")
     band = prov.band if prov is not None else "unknown"
@@ -82,13 +82,13 @@ def load_scene(
             f"scene {scene_id}{where} has no '{asset}' asset: it cannot be read; pick another scene."
         )
     what = f"scene {scene_id} ({band} band)"
-    unsigned = _unsigned(href)
-    blob = _blob_container(unsigned)
+    unsigned = unsigned_href(href)
+    blob = blob_container(unsigned)
     env: dict[str, Any] = {}
     if _requester_pays(href, prov):
         href, env = _requester_pays_href(row, href, scene_id, prov)
     elif blob is not None:  # Planetary Computer: a fresh token (the row's may have expired)
-        href = (signer or _default_signer()).sign(unsigned)
+        href = (signer or default_signer()).sign(unsigned)
     bounds = tuple(float(v) for v in bbox)
     kwargs: dict[str, Any] = {
         "bbox_crs": bbox_crs, "time": row.get("time"), "sensor": str(row.get("sensor") or "unknown"),
@@ -100,7 +100,7 @@ def load_scene(
             return cog.read_aoi(href, bounds, **kwargs)
     except AuthenticationError as err:
         if blob is not None:
-            (signer or _default_signer()).forget(*blob)
+            (signer or default_signer()).forget(*blob)
         raise AuthenticationError(f"{err} {_credentials_advice(prov, unsigned)}") from None
 
 
@@ -118,7 +118,7 @@ def _requester_pays_href(
         source = prov.label if prov is not None else "the USGS Landsat archive"
         raise AuthenticationError(
             f"scene {scene_id}: {source} is an opt-in source that needs credentials: "
-            f"{_USGS_PAN_CREDENTIALS}. "
+            f"{USGS_PAN_CREDENTIALS}. "
             "Set them and search again, or use the 'landsat' (Planetary Computer) or 'sentinel2' source, "
             "which need none."
         )
@@ -130,7 +130,7 @@ def _requester_pays_href(
 
 def _credentials_advice(prov: Provider | None, href: str) -> str:
     """What to do after a refusal, for the provider of ``href``."""
-    if _blob_container(href) is not None:
+    if blob_container(href) is not None:
         return (
             "The Planetary Computer SAS token was refused: load again (a new token is fetched), or set "
             "PC_SDK_SUBSCRIPTION_KEY to your Planetary Computer subscription key."

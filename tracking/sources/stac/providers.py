@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from tracking.exceptions import ParameterError
 
-__all__ = ["ASSET_ALIASES", "PROVIDERS", "Provider"]
+__all__ = ["ASSET_ALIASES", "PROVIDERS", "USGS_PAN_CREDENTIALS", "Provider", "provider_for", "required_provider"]
 
-_USGS_PAN_CREDENTIALS = (
+USGS_PAN_CREDENTIALS = (
     "AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the files are read "
     "from the requester-pays bucket s3://usgs-landsat with AWS_REQUEST_PAYER=requester, so your AWS account "
     "pays the transfer), or a USGS ERS login session for the https://landsatlook.usgs.gov links"
@@ -94,7 +94,7 @@ PROVIDERS: dict[str, Provider] = {
         asset="pan",
         band="pan",
         platforms=("landsat-8", "landsat-9"),
-        needs_credentials=_USGS_PAN_CREDENTIALS,
+        needs_credentials=USGS_PAN_CREDENTIALS,
         pixel_size=15.0,
     ),
 }
@@ -107,7 +107,7 @@ ASSET_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _provider(provider: Provider | str | None) -> Provider | None:
+def provider_for(provider: Provider | str | None) -> Provider | None:
     """The `Provider` for a key (or a Provider, or None)."""
     if provider is None or isinstance(provider, Provider):
         return provider
@@ -119,8 +119,9 @@ def _provider(provider: Provider | str | None) -> Provider | None:
     return PROVIDERS[key]
 
 
-def _required_provider(provider: Provider | str) -> Provider:
-    found = _provider(provider)
+def required_provider(provider: Provider | str) -> Provider:
+    """The `Provider` for a key (or a Provider); raises `ParameterError` when none is given or it is unknown."""
+    found = provider_for(provider)
     if found is None:
         raise ParameterError(f"give a STAC provider: one of {', '.join(sorted(PROVIDERS))}.")
     return found

@@ -1,7 +1,7 @@
 """Planetary Computer signing: append short-lived SAS tokens to Azure blob hrefs (`SasSigner`).
 
 Tokens are fetched once per storage account and container, cached until shortly before they expire, and
-shared by the process-wide signer (`_default_signer`) for the current ``PC_SDK_*`` settings.
+shared by the process-wide signer (`default_signer`) for the current ``PC_SDK_*`` settings.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import requests
 from tracking.exceptions import RemoteError
 from tracking.sources import http
 
-__all__ = ["DEFAULT_SAS_URL", "TOKEN_MARGIN_S", "SasSigner"]
+__all__ = ["DEFAULT_SAS_URL", "TOKEN_MARGIN_S", "SasSigner", "blob_container", "default_signer", "unsigned_href"]
 
 #: The Planetary Computer SAS token endpoint (override with the ``PC_SDK_SAS_URL`` environment variable).
 DEFAULT_SAS_URL = "https://planetarycomputer.microsoft.com/api/sas/v1/token"
@@ -127,7 +127,7 @@ class SasSigner:
         str
             The signed href.
         """
-        blob = _blob_container(href)
+        blob = blob_container(href)
         if blob is None:
             return href
         query = urlsplit(href).query
@@ -163,7 +163,7 @@ class SasSigner:
                     asset["href"] = self.sign(asset["href"])
 
 
-def _blob_container(href: str) -> tuple[str, str] | None:
+def blob_container(href: str) -> tuple[str, str] | None:
     """(account, container) of a non-public Azure blob href, else None."""
     parts = urlsplit(str(href))
     host = parts.hostname or ""
@@ -189,9 +189,9 @@ def _parse_token(answer: Any, what: str) -> tuple[str, float]:
     return str(answer["token"]), expiry.timestamp()
 
 
-def _unsigned(href: str) -> str:
+def unsigned_href(href: str) -> str:
     """An Azure blob href without its SAS query string (other hrefs unchanged)."""
-    if _blob_container(href) is None:
+    if blob_container(href) is None:
         return href
     return href.split("?", 1)[0]
 
@@ -201,6 +201,6 @@ def _signer_for(token_url: str | None, subscription_key: str | None) -> SasSigne
     return SasSigner(token_url, subscription_key=subscription_key)
 
 
-def _default_signer() -> SasSigner:
+def default_signer() -> SasSigner:
     """The process-wide signer for the current ``PC_SDK_*`` settings (its token cache is shared)."""
     return _signer_for(os.environ.get("PC_SDK_SAS_URL"), os.environ.get("PC_SDK_SUBSCRIPTION_KEY"))

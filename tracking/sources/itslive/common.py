@@ -31,7 +31,11 @@ from tracking.timeseries import SERIES_COLUMNS, empty_series
 if TYPE_CHECKING:
     from tracking.sources.cache import DownloadCache
 
-__all__ = ["CATALOG_URL", "CUBES", "GRANULES", "MISSIONS", "SOURCE", "STAC_URL"]
+__all__ = [
+    "CATALOG_URL", "CUBES", "FILL_VALUE", "GRANULES", "MISSIONS", "NEEDS_INTERNET", "SOURCE", "STAC_URL", "as_series",
+    "default_cache", "https_url", "naive_utc", "parse_time", "sensor_name", "series_label", "stac_call",
+    "stac_client", "stac_items", "time_window", "to_crs_transformer",
+]
 
 #: The ITS_LIVE STAC API.
 STAC_URL = "https://stac.itslive.cloud"
@@ -49,15 +53,15 @@ MISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 SOURCE = "ITS_LIVE"
-_FILL = -32767
+FILL_VALUE = -32767
 _BUCKET_HTTPS = "https://its-live-data.s3.amazonaws.com/"
-_NEEDS_INTERNET = "ITS_LIVE needs the internet"
+NEEDS_INTERNET = "ITS_LIVE needs the internet"
 _STAC_TIMEOUT = (5.0, 60.0)
 
 
-def _window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+def time_window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(start, end) as naive UTC Timestamps; a date-only ``end`` becomes the end of that day."""
-    t_start, t_end = _naive_utc(start), _naive_utc(end)
+    t_start, t_end = naive_utc(start), naive_utc(end)
     if t_end == t_end.normalize():
         t_end = t_end + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     if t_start > t_end:
@@ -65,7 +69,7 @@ def _window(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     return t_start, t_end
 
 
-def _naive_utc(value: Any) -> pd.Timestamp:
+def naive_utc(value: Any) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as err:
@@ -75,7 +79,7 @@ def _naive_utc(value: Any) -> pd.Timestamp:
     return utc_naive(stamp)
 
 
-def _stac_client(url: str) -> Any:
+def stac_client(url: str) -> Any:
     """A pystac-client Client on ``url`` that uses our retrying session; errors mapped to ours."""
     from pystac_client import Client
     from pystac_client.stac_api_io import StacApiIO
@@ -83,15 +87,15 @@ def _stac_client(url: str) -> Any:
     io = StacApiIO()
     io.session = http.session()  # retries with backoff, icetrack's User-Agent
     # Client.open resets the time limit of the StacApiIO it is given: pass it there
-    return _stac_call(lambda: Client.open(url, stac_io=io, timeout=_STAC_TIMEOUT), url,
+    return stac_call(lambda: Client.open(url, stac_io=io, timeout=_STAC_TIMEOUT), url,
                       "opening the ITS_LIVE STAC API")
 
 
-def _stac_items(client: Any, url: str, kwargs: dict[str, Any], *, what: str) -> list[dict[str, Any]]:
-    return _stac_call(lambda: list(client.search(**kwargs).items_as_dicts()), url, what)
+def stac_items(client: Any, url: str, kwargs: dict[str, Any], *, what: str) -> list[dict[str, Any]]:
+    return stac_call(lambda: list(client.search(**kwargs).items_as_dicts()), url, what)
 
 
-def _stac_call(call: Any, url: str, what: str) -> Any:
+def stac_call(call: Any, url: str, what: str) -> Any:
     """Run a pystac-client call, turning its errors into icetrack's (pystac-client wraps them in APIError)."""
     from pystac_client.exceptions import APIError
 
@@ -105,7 +109,7 @@ def _stac_call(call: Any, url: str, what: str) -> Any:
                               "certificates.") from None
         if isinstance(cause, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
             raise NoNetworkError(
-                f"no network: could not reach {host} ({what}); {_NEEDS_INTERNET}: check the connection, or "
+                f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}: check the connection, or "
                 "use the demo source."
             ) from None
         status = getattr(err, "status_code", None)
@@ -121,14 +125,14 @@ def _stac_call(call: Any, url: str, what: str) -> Any:
         detail = f"HTTP {status}: " if status else ""
         raise RemoteError(f"{what}: {host} answered an error ({detail}{text}); try again later.") from None
     except requests.RequestException as err:  # pragma: no cover - pystac-client wraps these, but be safe
-        raise NoNetworkError(f"no network: could not reach {host} ({what}); {_NEEDS_INTERNET}.") from err
+        raise NoNetworkError(f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}.") from err
     except (ValueError, KeyError, TypeError) as err:
         raise RemoteError(
             f"{what}: {host} answered something that is not a STAC API response ({err})."
         ) from None
 
 
-def _https(url: str) -> str:
+def https_url(url: str) -> str:
     """ITS_LIVE bucket URLs as anonymous https (the catalog has ``http://``, some assets ``s3://``)."""
     if url.startswith("s3://its-live-data/"):
         return _BUCKET_HTTPS + url[len("s3://its-live-data/"):]
@@ -137,7 +141,7 @@ def _https(url: str) -> str:
     return url
 
 
-def _default_cache() -> DownloadCache:
+def default_cache() -> DownloadCache:
     from tracking.sources.cache import DownloadCache
 
     return DownloadCache()
@@ -146,14 +150,14 @@ def _default_cache() -> DownloadCache:
 _ITSLIVE_TIME = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2}):?(\d{2}):?(\d{2}(?:\.\d+)?)?)?")
 
 
-def _parse_time(value: Any) -> pd.Timestamp | None:
+def parse_time(value: Any) -> pd.Timestamp | None:
     """An ITS_LIVE time (``19841206T12:52:19.377``, or ISO) as a naive UTC Timestamp; None if unreadable.
 
     Examples
     --------
-    >>> _parse_time("19841206T12:52:19.377")
+    >>> parse_time("19841206T12:52:19.377")
     Timestamp('1984-12-06 12:52:19.377000')
-    >>> _parse_time("2018-03-04T14:10:09Z")
+    >>> parse_time("2018-03-04T14:10:09Z")
     Timestamp('2018-03-04 14:10:09')
     """
     if value is None:
@@ -172,12 +176,12 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
     return stamp
 
 
-def _sensor(mission: Any, satellite: Any, image_id: Any = None) -> str:
+def sensor_name(mission: Any, satellite: Any, image_id: Any = None) -> str:
     """A human sensor name: ``("L", "8")`` → ``"Landsat 8"``, ``("S", "2A")`` → ``"Sentinel-2A"``.
 
     Examples
     --------
-    >>> _sensor("L", "8"), _sensor("S", "2A"), _sensor(None, "1B"), _sensor("L", 5.0)
+    >>> sensor_name("L", "8"), sensor_name("S", "2A"), sensor_name(None, "1B"), sensor_name("L", 5.0)
     ('Landsat 8', 'Sentinel-2A', 'Sentinel-1B', 'Landsat 5')
     """
     sat = str(satellite).strip() if satellite is not None else ""
@@ -198,24 +202,24 @@ def _sensor(mission: Any, satellite: Any, image_id: Any = None) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _transformer(epsg: int) -> Transformer:
+def to_crs_transformer(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-def _series_label(mission: Any, satellite: Any, dt_days: float) -> str:
+def series_label(mission: Any, satellite: Any, dt_days: float) -> str:
     """``"Landsat 8 dt=16 d"``.
 
     Examples
     --------
-    >>> _series_label("S", "1A", 12.0)
+    >>> series_label("S", "1A", 12.0)
     'Sentinel-1A dt=12 d'
     """
-    sensor = _sensor(mission or None, satellite or None)
+    sensor = sensor_name(mission or None, satellite or None)
     days = f"{round(float(dt_days)):d}" if math.isfinite(float(dt_days)) else "?"
     return f"{sensor} dt={days} d"
 
 
-def _as_series(table: pd.DataFrame) -> pd.DataFrame:
+def as_series(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with exactly the series columns and dtypes, sorted by ``mid_date``."""
     dtypes = empty_series().dtypes.to_dict()
     table = table[list(SERIES_COLUMNS)].astype(dtypes)
