@@ -428,6 +428,9 @@ def _flatten(tree: Any) -> dict[str, str]:
     return out
 
 
+_MTL_SENSORS = {"OLI_TIRS": "OLI", "OLI": "OLI", "TIRS": "TIRS", "ETM": "ETM+", "ETM+": "ETM+", "TM": "TM", "MSS": "MSS"}
+
+
 def _from_mtl(fields: dict[str, str], scheme: str) -> SceneInfo:
     day = fields.get("DATE_ACQUIRED") or fields.get("ACQUISITION_DATE")  # the latter in pre-2012 MTL files
     clock = fields.get("SCENE_CENTER_TIME") or fields.get("SCENE_CENTER_SCAN_TIME")
@@ -442,8 +445,7 @@ def _from_mtl(fields: dict[str, str], scheme: str) -> SceneInfo:
     sensor = named.sensor if named else None
     if sensor is None and platform:
         sensor_id = fields.get("SENSOR_ID", "").upper()
-        family = {"OLI_TIRS": "OLI", "OLI": "OLI", "TIRS": "TIRS", "ETM": "ETM+", "TM": "TM", "MSS": "MSS"}.get(
-            sensor_id, sensor_id or None)
+        family = _MTL_SENSORS.get(sensor_id, sensor_id or None)
         sensor = f"{platform} {family}" if family else None
     return SceneInfo(scheme=scheme, time=time, platform=platform, sensor=sensor,
                      path=_int(fields.get("WRS_PATH")), row=_int(fields.get("WRS_ROW")),
