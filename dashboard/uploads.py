@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tracking.exceptions import MissingTimeError, ParameterError, TrackingError
+from tracking.exceptions import MissingTimeError, ParameterError, SceneReadError, TrackingError
 from tracking.sources.local import read_upload, scene_table
-from tracking.sources.naming import SIDECAR_SUFFIXES
+from tracking.sources.naming import SIDECAR_SUFFIXES, parse_sidecar
 
 if TYPE_CHECKING:
     from dashboard.state import AppState
@@ -28,9 +28,15 @@ _PLACEHOLDER_TIME = "2000-01-01"  # the time of a file that waits for its date (
 _COLUMNS = ["file", "date", "sensor", "path/row", "size", "id"]
 
 
-def _is_sidecar(name: str) -> bool:
-    lower = name.lower()
-    return lower.endswith((".txt", ".json", ".xml")) and not lower.endswith(".aux.xml")
+def _is_sidecar(name: str, data: bytes) -> bool:
+    """A metadata file icetrack reads (anything else is checked as an image, and refused with its reason)."""
+    if not name.lower().endswith((".txt", ".json", ".xml")) or len(data) > 8 * 2**20:
+        return False
+    try:
+        parse_sidecar(bytes(data).decode("utf-8-sig", errors="replace"), name)
+    except SceneReadError:
+        return False
+    return True
 
 
 def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str], list[str], list[str]]:
@@ -42,8 +48,8 @@ def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str
     (added, pending, problems)
         The ids of the files that became scenes, of those that wait for a date, and one message per refused file.
     """
-    sidecars = {name: data for name, data in files if _is_sidecar(name)}
-    images = [(name, data) for name, data in files if not _is_sidecar(name)]
+    sidecars = {name: data for name, data in files if _is_sidecar(name, data)}
+    images = [(name, data) for name, data in files if name not in sidecars]
     added, pending, problems = [], [], []
     for name, data in images:
         try:

@@ -131,8 +131,12 @@ def test_a_sidecar_uploaded_with_its_image(state):
     scene = state.uploads["glacier_b"]
     assert scene.attrs["time"].startswith("2016-09-04T20:48:12")
     assert uploads.file_rows(state).iloc[0]["path/row"] == "063/018"
-    _, _, problems = uploads.add_files(state, [("other_MTL.json", json.dumps({}).encode())])
-    assert "metadata only" in problems[0]
+    _, _, problems = uploads.add_files(state, [("other_MTL.txt", MTL.encode())])
+    assert "other_MTL.txt: metadata only" in problems[0]
+    _, _, problems = uploads.add_files(state, [("notes.txt", b"ice flows downhill\n"),
+                                               ("empty_MTL.json", json.dumps({}).encode())])
+    assert "notes.txt is not a GeoTIFF: it is a text file" in problems[0]
+    assert "empty_MTL.json is not a GeoTIFF" in problems[1]
 
 
 def test_tags_still_win(state):
