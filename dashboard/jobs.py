@@ -81,7 +81,9 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
     notify = notify or (lambda level, message: None)
     rows = [row for _, row in state.pairs_to_run().iterrows()]
     if not rows:
-        notify("warning", "No pair to track: search scenes, then pick a pair in the Pairs table.")
+        message = state.next_step() or "No pair to track: search scenes, then pick a pair in the Pairs table."
+        state.status = message
+        notify("warning", message)
         return 0
     if state.running:
         notify("warning", "A run is already going: wait for it or press Cancel.")

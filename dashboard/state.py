@@ -242,6 +242,7 @@ class AppState(param.Parameterized):
         super().__init__(**params)
         self.store = store if store is not None else ResultStore()
         self.uploads: dict[str, xr.DataArray] = {}
+        self.pending: dict[str, xr.DataArray] = {}  # uploads waiting for their date (dashboard.uploads)
         self.cancel_event = threading.Event()
         self._applying_preset = False
         self.params.param.watch(self._params_changed, list(self.params.param))
@@ -292,6 +293,10 @@ class AppState(param.Parameterized):
 
     def footprints(self) -> gpd.GeoDataFrame:
         """The map's outlines: the WRS-2 path/rows (daytime) that cover the marker, or the uploaded scenes."""
+        if self.source == "local":
+            from dashboard.uploads import footprints
+
+            return footprints(self)  # the files waiting for a date too
         return self.source_obj.footprints(self.lon, self.lat)
 
     def find_scenes(self) -> gpd.GeoDataFrame:
@@ -369,7 +374,8 @@ class AppState(param.Parameterized):
         """The row chosen after a search: the first same-path pair with the least cloud, closest to 16 days."""
         pairs = self.pairs
         same_path = ~pairs["path_row"].astype(str).str.contains("·")
-        cover = dict(zip(self.scenes["scene_id"], self.scenes.get("aoi_cover", 100.0), strict=True))
+        covers = self.scenes["aoi_cover"] if "aoi_cover" in self.scenes else [100.0] * len(self.scenes)  # local: none
+        cover = dict(zip(self.scenes["scene_id"], covers, strict=True))
         uncovered = 200.0 - pairs["reference"].map(cover).fillna(100.0) - pairs["secondary"].map(cover).fillna(100.0)
         score = ((pairs["dt_days"] - 16.0).abs() + pairs["cloud_cover"].fillna(0) + 10.0 * uncovered
                  + 1000.0 * ~same_path)  # fmt: skip
@@ -404,6 +410,38 @@ class AppState(param.Parameterized):
             return self.pairs
         rows = [i for i in self.selected if 0 <= i < len(self.pairs)]
         return self.pairs.iloc[rows]
+
+    def next_step(self) -> str:
+        """What is missing before a Run, in the words of the chosen source; empty when a pair is ready."""
+        if len(self.pairs_to_run()):
+            return ""
+        if self.source == "local":
+            from dashboard.uploads import missing
+
+            return missing(self) or "Pick a pair in the Pairs table, then Run."
+        if self.scenes is None or self.scenes.empty:
+            if self.source == "demo":
+                return "Search the demo scenes, pick a pair, then Run."
+            label = next(k for k, v in SOURCES.items() if v == self.source)
+            return f"Search {label} scenes at the marker (Search scenes, step 1), pick a pair, then Run."
+        if self.pairs is None or self.pairs.empty:
+            lo, hi = self.dt_window
+            return (f"The {len(self.scenes)} scenes found make no pair with dt between {lo:g} and {hi:g} days: widen "
+                    "the time separation (step 2) or the dates (step 1).")  # fmt: skip
+        return "Pick a pair in the Pairs table, then Run."
+
+    @param.depends("pairs", "selected", "pair_mode", watch=True)
+    def show_next_step(self) -> None:
+        """The status line: what is missing when no pair can run; that pairs are ready, in place of an older
+        such line (a job's own message stays)."""
+        if self.running:
+            return
+        missing = self.next_step()
+        n = len(self.pairs_to_run())
+        line = missing or f"Ready: {n} pair{'s' if n != 1 else ''} to run; press Run."
+        if missing or self.status in (getattr(self, "_next_step", None), self.param["status"].default):
+            self.status = line
+        self._next_step = line
 
     def _bbox(self) -> tuple[float, float, float, float] | None:
         """The area of interest to load (None: the source's scenes are used whole, e.g. uploads)."""

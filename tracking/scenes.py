@@ -34,6 +34,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
 from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
+from tracking.sources.naming import SceneInfo, find_sidecar, parse_name, read_sidecar
 from tracking.times import utc_naive
 
 __all__ = [
@@ -150,18 +151,23 @@ def read_scene(
         A GeoTIFF (or any raster GDAL reads) in a projected CRS whose units are metres.
     time : str or datetime-like, optional
         Acquisition time (UTC). Without it, the time comes from the TIFF tags ``ACQUISITION_TIME`` (or
-        ``ACQUISITION_DATE``, ``DATE_ACQUIRED``, ``TIFFTAG_DATETIME``), else from the first plausible date in the
-        file name (``YYYYMMDD`` or ``YYYY-MM-DD``, as in the Landsat product id
-        ``LC08_L1TP_008011_20150308_20170412_01_T1``).
+        ``ACQUISITION_DATE``, ``DATE_ACQUIRED``, ``TIFFTAG_DATETIME``), else from a metadata sidecar beside the
+        file (Landsat ``*_MTL.txt`` / ``*_MTL.json``, Sentinel-2 ``MTD_TL.xml`` / ``MTD_MSIL1C.xml``, see
+        `tracking.sources.naming.find_sidecar`), else from the file name: a Landsat or Sentinel id of any naming
+        scheme (``LC80630182016200LGN00``, ``LC08_L1TP_063018_20160718_20170222_01_T1``,
+        ``T05VNK_20210716T203021_B08``, see `tracking.sources.naming.parse_name`), else the first plausible date
+        in it (``YYYYMMDD`` or ``YYYY-MM-DD``).
     sensor, band : str, optional
-        Kept in attrs; default to the ``SENSOR`` / ``BAND`` tags, then to a guess from the file name
-        (``LC08...`` -> ``"Landsat 8 OLI"``), then to the band description, then ``"unknown"``.
+        Kept in attrs; default to the ``SENSOR`` / ``BAND`` tags, then to the sidecar or the file name
+        (``LC08...`` -> ``"Landsat 8 OLI"``; ``..._B8`` -> ``"pan"``), then to the band description, then
+        ``"unknown"``.
 
     Returns
     -------
     xarray.DataArray
         The scene: float32, nodata as NaN, with its CRS and transform; ``scene_id`` is the ``SCENE_ID`` tag or
-        the file name without its suffix.
+        the file name without its suffix; ``path`` and ``row`` (Landsat WRS-2) and ``tile`` (Sentinel-2 MGRS)
+        attrs too, when the sidecar or the name says.
 
     Raises
     ------
@@ -180,7 +186,10 @@ def read_scene(
             metadata = scene_metadata(path, src, time=time, sensor=sensor, band=band)
     except RasterioError as err:
         raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
-    return make_scene(data, **metadata)
+    extra = metadata.pop("attrs")
+    scene = make_scene(data, **metadata)
+    scene.attrs.update(extra)
+    return scene
 
 
 #: Bytes a tracking run holds per pixel of a scene: the float32 scene, its pre-filtered copy and the kernel's
@@ -235,7 +244,8 @@ def scene_metadata(
     Returns
     -------
     dict
-        ``transform``, ``crs``, ``time``, ``sensor``, ``band`` and ``scene_id``.
+        ``transform``, ``crs``, ``time``, ``sensor``, ``band`` and ``scene_id``, and ``attrs``: more attrs for the
+        scene (``path``, ``row``, ``tile``) from the sidecar or the name, when known.
 
     Raises
     ------
@@ -245,14 +255,32 @@ def scene_metadata(
     tags = src.tags()
     _check_georeferencing(path, src.crs, src.transform)
     description = src.descriptions[0] if src.descriptions else None
+    sidecar, problem, named = _described(path)
+    said = [info for info in (sidecar, named) if info is not None]
     return {
         "transform": src.transform,
         "crs": src.crs,
-        "time": _acquisition_time(path, time, tags),
-        "sensor": sensor or tags.get("SENSOR") or _sensor_from_name(path.name) or "unknown",
-        "band": band or tags.get("BAND") or description or "unknown",
+        "time": _acquisition_time(path, time, tags, sidecar=sidecar, named=named, problem=problem),
+        "sensor": (sensor or tags.get("SENSOR") or next((i.sensor for i in said if i.sensor), None)
+                   or _sensor_from_name(path.name) or "unknown"),
+        "band": band or tags.get("BAND") or description or (named.band if named else None) or "unknown",
         "scene_id": tags.get("SCENE_ID") or path.name.split(".")[0],
+        "attrs": {key: value for key in ("path", "row", "tile")
+                  if (value := next((getattr(i, key) for i in said if getattr(i, key) is not None), None))
+                  is not None},
     }
+
+
+def _described(path: Path) -> tuple[SceneInfo | None, str | None, SceneInfo | None]:
+    """``(sidecar, why the sidecar found could not be read, name)``: what the file's sidecar and name say."""
+    found = find_sidecar(path)
+    sidecar, problem = None, None
+    if found is not None:
+        try:
+            sidecar = read_sidecar(found)
+        except SceneReadError as err:
+            problem = str(err)
+    return sidecar, problem, parse_name(path.name)
 
 
 def _check_georeferencing(path: Path, crs: CRS | None, transform: Affine) -> None:
@@ -279,8 +307,9 @@ def _check_georeferencing(path: Path, crs: CRS | None, transform: Affine) -> Non
         )
 
 
-def _acquisition_time(path: Path, time: object, tags: dict[str, str]) -> pd.Timestamp:
-    """The acquisition time from the argument, the TIFF tags or the file name, in that order."""
+def _acquisition_time(path: Path, time: object, tags: dict[str, str], *, sidecar: SceneInfo | None = None,
+                      named: SceneInfo | None = None, problem: str | None = None) -> pd.Timestamp:
+    """The acquisition time from the argument, the TIFF tags, the sidecar or the file name, in that order."""
     if time is not None:
         try:
             return pd.Timestamp(time)
@@ -292,11 +321,17 @@ def _acquisition_time(path: Path, time: object, tags: dict[str, str]) -> pd.Time
         stamp = parse_tag_time(tags.get(tag))
         if stamp is not None:
             return stamp
-    stamp = date_from_name(path.name)
+    if sidecar is not None and sidecar.time is not None:
+        return sidecar.time
+    stamp = named.time if named is not None else date_from_name(path.name)
     if stamp is None:
+        unread = f" ({problem})" if problem else ""
+        processed = (" (the date in the name is a processing date, not the acquisition's)"
+                     if named is not None and named.processed is not None else "")  # fmt: skip
         raise SceneReadError(
-            f"{path}: no acquisition time in the TIFF tags ({', '.join(TIME_TAGS)}) nor a date in the file name: "
-            "give it with --ref-time / --sec-time (e.g. --ref-time 2021-05-01), or time= in read_scene."
+            f"{path}: no acquisition time in the TIFF tags ({', '.join(TIME_TAGS)}), in a metadata file beside it "
+            f"(*_MTL.txt, *_MTL.json, MTD_TL.xml){unread} nor in the file name{processed}: give it with --ref-time "
+            "/ --sec-time (e.g. --ref-time 2021-05-01), or time= in read_scene."
         )
     return stamp
 
@@ -315,12 +350,15 @@ def parse_tag_time(text: str | None) -> pd.Timestamp | None:
 
 
 def date_from_name(name: str) -> pd.Timestamp | None:
-    """The first plausible calendar date in a file name, or None.
+    """The acquisition date of a Landsat or Sentinel name (`tracking.sources.naming.parse_name`), else the first
+    plausible calendar date in a file name, or None.
 
     Examples
     --------
     >>> date_from_name("LC08_L1TP_008011_20150308_20170412_01_T1_B8.TIF")
     Timestamp('2015-03-08 00:00:00')
+    >>> date_from_name("LC80630182016200LGN00_B8.TIF")  # year 2016, day of year 200
+    Timestamp('2016-07-18 00:00:00')
     >>> date_from_name("helheim_2021-05-01.tif")
     Timestamp('2021-05-01 00:00:00')
     >>> date_from_name("scene_20151399_20160101.tif")
@@ -330,6 +368,9 @@ def date_from_name(name: str) -> pd.Timestamp | None:
     >>> date_from_name("reference.tif") is None
     True
     """
+    named = parse_name(name)
+    if named is not None:
+        return named.time
     for match in _DATE_IN_NAME.finditer(name):
         year, month, day = (match[f"{k}1"] or match[f"{k}2"] for k in "ymd")
         try:

@@ -30,6 +30,7 @@ from shapely.geometry import Polygon
 from tracking.exceptions import MissingTimeError, SceneReadError, TrackingError
 from tracking.scenes import TIME_TAGS, date_from_name, parse_tag_time, read_scene
 from tracking.sources.base import Source, filter_scenes
+from tracking.sources.naming import find_sidecar, parse_name, read_sidecar
 from tracking.times import utc_naive
 
 __all__ = [
@@ -51,8 +52,6 @@ _KNOWN_MAGIC = (
     (b"CDF", "a NetCDF file"),
     (b"\x00\x00\x00\x0cjP", "a JPEG 2000 image (convert it with 'gdal_translate -of GTiff in.jp2 out.tif')"),
 )
-#: Landsat product ids: ``LC08_L1TP_PPPRRR_YYYYMMDD_...``.
-_LANDSAT_PATH_ROW = re.compile(r"^L[COTEM]0\d_[A-Z0-9]{4}_(\d{3})(\d{3})_", re.IGNORECASE)
 #: The date given to `read_scene` to run its other checks when a file has no date of its own.
 _PLACEHOLDER_TIME = "2000-01-01"
 
@@ -63,6 +62,7 @@ def read_upload(
     *,
     time: str | np.datetime64 | pd.Timestamp | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES,
+    sidecars: Mapping[str, bytes] | None = None,
 ) -> xr.DataArray:
     """Read an uploaded GeoTIFF as a `Scene`.
 
@@ -80,6 +80,10 @@ def read_upload(
         Acquisition time (UTC), for a file without one in its tags or name.
     max_bytes : int
         The largest size accepted, bytes.
+    sidecars : mapping of str to bytes, optional
+        Metadata files uploaded with it, by file name (``*_MTL.txt``, ``*_MTL.json``, ``MTD_TL.xml``): written
+        beside the image, so that `read_scene` finds the one named after it
+        (`tracking.sources.naming.find_sidecar`).
 
     Returns
     -------
@@ -110,6 +114,10 @@ def read_upload(
     with tempfile.TemporaryDirectory(prefix="icetrack-upload-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
+        for sidecar_name, content in (sidecars or {}).items():
+            sidecar = Path(folder) / _safe_name(sidecar_name)
+            if sidecar != path:
+                sidecar.write_bytes(content)
         try:
             if time is None and not _has_time(path):
                 read_scene(path, time=_PLACEHOLDER_TIME)  # every other check first: their errors come first
@@ -157,9 +165,16 @@ def _gdal_reason(err: SceneReadError) -> str:
 
 
 def _has_time(path: Path) -> bool:
-    """Whether `read_scene` will find an acquisition time in the file's tags or its name."""
+    """Whether `read_scene` will find an acquisition time in the file's tags, its sidecar or its name."""
     if date_from_name(path.name) is not None:
         return True
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        try:
+            if read_sidecar(sidecar).time is not None:
+                return True
+        except SceneReadError:
+            pass
     try:
         with rasterio.open(path) as src:
             tags = src.tags()
@@ -210,8 +225,8 @@ def scene_table(scenes: Sequence[xr.DataArray]) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         One row per scene, sorted by time: ``scene_id``, ``time`` (datetime64[ns], UTC), ``platform``
         (``"local"``), ``sensor`` (the scene's ``sensor`` attr), ``path`` and ``row`` (int: the WRS-2 path and
-        row read from a Landsat product id at the start of the scene id, e.g. ``LC08_L1TP_009011_...``, else
-        the scene's ``path``/``row`` attrs, else -1 for unknown), ``cloud_cover`` (the ``cloud_cover`` attr, else
+        row read from a Landsat id in the scene id, e.g. ``LC08_L1TP_009011_...`` or ``LC80090112016200LGN00``,
+        else the scene's ``path``/``row`` attrs, else -1 for unknown), ``cloud_cover`` (the ``cloud_cover`` attr, else
         NaN: not known for local files) and ``geometry`` (`footprint`, EPSG:4326).
     """
     records: list[dict[str, Any]] = []
@@ -239,9 +254,9 @@ def scene_table(scenes: Sequence[xr.DataArray]) -> gpd.GeoDataFrame:
 
 
 def _path_row(scene_id: str, attrs: dict[str, Any]) -> tuple[int, int]:
-    match = _LANDSAT_PATH_ROW.match(scene_id)
-    if match:
-        return int(match[1]), int(match[2])
+    named = parse_name(scene_id)
+    if named is not None and named.path is not None and named.row is not None:
+        return named.path, named.row
     try:
         return int(attrs["path"]), int(attrs["row"])
     except (KeyError, TypeError, ValueError):
