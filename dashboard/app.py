@@ -79,8 +79,8 @@ def _restore_from_url(state: AppState) -> None:
 def _keep_url_current(state: AppState) -> None:
     """Write the view into the address bar, so that the link restores it."""
     location = pn.state.location
-    if location is None:
-        return
+    if location is None or pn.state.curdoc is None or pn.state.curdoc.session_context is None:
+        return  # a notebook: the address bar is JupyterLab's
 
     def update(*_events) -> None:
         location.search = "?" + urlencode(state.to_query())
@@ -147,5 +147,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     return page
 
 
-if pn.state.served:
-    create_app().servable(title=TITLE)
+if pn.state.served:  # the same object a notebook shows: IceTrack(...) holds the state and builds this page
+    from dashboard.notebook import IceTrack
+
+    IceTrack().servable(title=TITLE)
