@@ -389,7 +389,8 @@ class IceTrack(pn.viewable.Viewer):
 
         def advance(percent: float, status: str) -> None:
             if bar is not None:
-                bar.set_description_str(status or "icetrack", refresh=False)
+                if status.startswith("Tracking"):
+                    bar.set_description_str(status, refresh=False)
                 bar.update(max(0.0, percent - bar.n))
 
         job = self.run_async(pairs, progress=advance)
