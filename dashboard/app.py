@@ -1,118 +1,17 @@
-"""The icetrack dashboard: ``panel serve dashboard/app.py`` (or ``create_app()`` in Python and tests).
+"""The icetrack dashboard: ``panel serve dashboard/app.py``.
 
-The page is a `panel.ui.Page`: the workflow steps in the sidebar, maps and plots in the main area. Each session
-gets its own `AppState`; tracking results are shared by every session of the process through one result store.
+What is served is the object a notebook shows: `dashboard.notebook.IceTrack`, which holds the session's state
+and builds the page with `dashboard.page.create_app` (re-exported here for Python and tests).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import panel as pn
-from panel import ui
 
-from dashboard.caches import ProjectedCache, shared_store
-from dashboard.state import AppState
-from dashboard.urls import sync_url
-from dashboard.views import (
-    BatchView,
-    CompareView,
-    ExportView,
-    ItsLiveView,
-    PairsView,
-    ParametersView,
-    QualityView,
-    ResultsView,
-    RunView,
-    SeriesView,
-    UploadView,
-    WhereView,
-)  # fmt: skip
-from dashboard.views.base import notify
+from dashboard.notebook import IceTrack
+from dashboard.page import TITLE, create_app
 
-pn.extension(
-    "tabulator", notifications=True, disconnect_notification="Connection to the server lost: reload the page.",
-)
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-LOGO = ASSETS / "logo.svg"
-TITLE = "icetrack · glacier ice-flow velocity"
-
-#: One line of help per workflow step.
-HELP = {
-    "where": "Click the map to place the marker; Search lists the scenes that cover it and outlines them.",
-    "pairs": "Choose one pair in the table, or track every pair whose time separation is in the range.",
-    "parameters": "Chips are matched by normalized cross-correlation; the estimate updates as you move sliders.",
-    "run": "Tracks in the background; pairs already tracked with these parameters are reused.",
-    "display": "Speeds in m/yr on a log scale; click the speed map to add sample points.",
-    "export": "File names carry the place and the two dates.",
-    "itslive": "Ready-made ITS_LIVE velocities at the marker and dates: add pairs to the results (compare them "
-               "with yours) or add datacube series at your points. Needs the internet.",
-    "batch": "Many pairs or whole scenes run on a Dask cluster with 'icetrack batch'; open what it wrote here.",
-}
-
-
-def _step(title: str, key: str, *objects) -> ui.Card:
-    help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
-    return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
-
-
-def create_app(state: AppState | None = None) -> ui.Page:
-    """Build one session's page.
-
-    Parameters
-    ----------
-    state : AppState, optional
-        The session state; a new one (on the shared result store) by default.
-
-    Returns
-    -------
-    panel.ui.Page
-        The page; ``.servable()`` it, or serve it with ``pn.serve``.
-    """
-    state = state or AppState(store=shared_store())
-    projected = ProjectedCache()
-    where = WhereView(state=state)
-    upload = UploadView(state=state)
-    pairs = PairsView(state=state)
-    parameters = ParametersView(state=state)
-    run = RunView(state=state, on_results=lambda: setattr(tabs, "active", 1))
-    results = ResultsView(state=state, projected=projected)
-    quality = QualityView(state=state)
-    compare = CompareView(state=state, projected=projected)
-    series = SeriesView(state=state)
-    export = ExportView(state=state)
-    itslive = ItsLiveView(state=state)
-    batch = BatchView(state=state)
-
-    upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
-    state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
-    sidebar = [
-        _step("1 · Where and when", "where", where.controls(), upload_box),
-        _step("2 · Pairs", "pairs", pairs.controls()),
-        _step("3 · Parameters", "parameters", parameters.controls()),
-        _step("4 · Run", "run", run.controls()),
-        _step("5 · Display", "display", results.controls()),
-        _step("6 · Export", "export", export),
-        _step("7 · ITS_LIVE velocities", "itslive", itslive.controls()),
-        _step("8 · Batch results", "batch", batch),
-    ]
-    tabs = ui.Tabs(
-        ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
-        ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),
-        ("Compare", compare),
-        ("Log", run),
-        sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered
-    )
-
-    sync_url(state, notify)
-    page = ui.Page(
-        title=TITLE, logo=str(LOGO), sidebar=sidebar, main=[tabs], sidebar_width=400, theme_toggle=True,
-        busy_indicator="linear",
-    )
-    page.state = state  # for tests and notebooks
-    return page
-
+__all__ = ["TITLE", "IceTrack", "create_app"]
 
 if pn.state.served:
-    create_app().servable(title=TITLE)
+    IceTrack().servable(title=TITLE)

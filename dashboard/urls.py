@@ -109,8 +109,8 @@ def sync_url(state: AppState, notify: Any) -> None:
         ``notify(level, message)``: how a link that is not valid is reported.
     """
     location = pn.state.location
-    if location is None:
-        return
+    if location is None or pn.state.curdoc is None or pn.state.curdoc.session_context is None:
+        return  # not served (a notebook: the address bar is JupyterLab's)
 
     def bad_link(values: dict[str, Any]) -> None:
         notify("error", f"the link is not valid ({values}): open the app without arguments.")

@@ -33,6 +33,7 @@ class CompareView(StateView):
             pn.bind(self._difference, self.field_a, self.field_b, self.state.param.layer, self.state.param.basemap),
             name="difference",
         )
+        self._options()  # a page built on a state that has results already (a notebook) lists them
 
     def _options(self, _event=None) -> None:
         labels = self.state.result_labels()

@@ -27,6 +27,7 @@ class PairsView(StateView):
         self.summary = pn.pane.Markdown(self._summary(), sizing_mode="stretch_width")
         self.table.param.watch(self._select, "selection")
         s.param.watch(self._refresh, ["pairs", "selected", "pair_mode"])
+        self._refresh()  # a page built on a state that has pairs already (a notebook) shows the selection
 
     def _frame(self) -> pd.DataFrame:
         pairs = self.state.pairs
