@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numba
+
 from dashboard.caches import dask_client
 from dashboard.state import AppState
 from tracking.exceptions import CancelledError, TrackingError
@@ -28,8 +30,16 @@ __all__ = ["run_pairs", "scheduler_address"]
 Notify = Callable[[str, str], None]
 
 
+def tracking_threads() -> int:
+    """Threads a session's tracking may use: ``ICETRACK_TRACK_THREADS``, else every core but one, which stays
+    free for the event loop that answers every session's clicks (one on a one-core machine)."""
+    value = os.environ.get("ICETRACK_TRACK_THREADS", "")
+    return max(1, int(value) if value.strip().isdigit() else (os.cpu_count() or 1) - 1)
+
+
 def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: float = 1.0) -> Any:
-    """Load and track one pair (runs in a worker thread)."""
+    """Load and track one pair (runs in a worker thread, on `tracking_threads` Numba threads)."""
+    numba.set_num_threads(min(tracking_threads(), numba.config.NUMBA_NUM_THREADS))  # this thread only
     pair = state.load_pair(row)
     last = [0.0]
 

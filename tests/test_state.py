@@ -196,3 +196,17 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
         ran = {str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log}  # what the scheduler ran
         assert {"track", "assess"} <= ran
         assert state.status.startswith("Done: 1 pair")
+
+
+def test_tracking_leaves_a_core_to_the_event_loop(monkeypatch):
+    from dashboard import jobs
+
+    monkeypatch.delenv("ICETRACK_TRACK_THREADS", raising=False)
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 8)
+    assert jobs.tracking_threads() == 7
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 1)
+    assert jobs.tracking_threads() == 1
+    monkeypatch.setenv("ICETRACK_TRACK_THREADS", "3")
+    assert jobs.tracking_threads() == 3
+    monkeypatch.setenv("ICETRACK_TRACK_THREADS", "all")  # not a number: the default
+    assert jobs.tracking_threads() == 1

@@ -12,7 +12,11 @@ from panel import ui
 
 from dashboard.loaders import find_cube_series, find_granules, granule_key, load_granule, set_granules
 from dashboard.views.base import StateView, notify
+from dashboard.views.file_input import LimitedFileInput
 from tracking.exceptions import TrackingError
+
+#: The largest series CSV taken (an ITS_LIVE export of a few thousand pairs is well under 1 MB).
+MAX_CSV_BYTES = 20 * 2**20
 
 #: Most granules added by one click (each is a download of a few MB).
 MAX_GRANULES = 10
@@ -40,7 +44,9 @@ class ItsLiveView(StateView):
         self.cube = ui.Button(label="Datacube series at the points", icon="timeline", variant="outlined",
                               sizing_mode="stretch_width")  # fmt: skip
         self.cube.on_click(self._cube)
-        self.csv = pn.widgets.FileInput(accept=".csv", multiple=False, sizing_mode="stretch_width")
+        self.csv = LimitedFileInput(accept=".csv", multiple=False, label="Series CSV", max_file_size=MAX_CSV_BYTES,
+                                    sizing_mode="stretch_width")  # fmt: skip
+        self.csv.param.watch(lambda e: e.new and notify("error", e.new), "refused")
         self.csv.param.watch(self._csv, "value")
         self.table = pn.widgets.Tabulator(
             self._granule_frame(), disabled=True, show_index=False, height=220, sizing_mode="stretch_width",

@@ -9,8 +9,12 @@ from panel import ui
 
 from dashboard import uploads
 from dashboard.views.base import StateView, notify
+from dashboard.views.file_input import LimitedFileInput
 from tracking.exceptions import TrackingError
 from tracking.sources.local import MAX_UPLOAD_BYTES
+
+#: Files taken in one upload (two scenes and their sidecars, a few pairs).
+MAX_UPLOAD_FILES = 8
 
 
 class UploadView(StateView):
@@ -19,8 +23,12 @@ class UploadView(StateView):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.files = pn.widgets.FileInput(accept=".tif,.tiff," + uploads.SIDECAR_ACCEPT, multiple=True,
-                                          sizing_mode="stretch_width")  # fmt: skip
+        self.files = LimitedFileInput(
+            accept=".tif,.tiff," + uploads.SIDECAR_ACCEPT, multiple=True, label="Choose files",
+            max_file_size=MAX_UPLOAD_BYTES, max_total_file_size=MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES,
+            sizing_mode="stretch_width",
+        )
+        self.files.param.watch(lambda e: e.new and notify("error", e.new), "refused")
         self.add = ui.Button(label="Add files", icon="upload", sizing_mode="stretch_width")
         self.add.on_click(self._add)
         self.files.param.watch(self._add, "value")  # check the files as soon as they arrive
