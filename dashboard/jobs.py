@@ -20,7 +20,8 @@ from dashboard.state import AppState
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
 from tracking.params import TrackingParameters
-from tracking.quality import track_and_assess
+from tracking.pipeline import track
+from tracking.quality import assess, track_and_assess
 
 __all__ = ["run_pairs", "scheduler_address"]
 
@@ -56,10 +57,12 @@ async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:
         raise TrackingError(f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
                             "ICETRACK_SCHEDULER to track in the dashboard's own process.") from None  # fmt: skip
     params = TrackingParameters.from_overrides(None, **state.params.to_dict())  # a copy without the watchers
-    future = client.submit(track_and_assess, pair, params, pure=False, retries=2)  # no Panel there
+    # two tasks (the scheduler can cancel between them), not track_and_assess; library functions: no Panel there
+    tracked = client.submit(track, pair, params, pure=False, retries=2)
+    future = client.submit(assess, tracked, pure=False, retries=2)
     while not future.done():
         if state.cancel_event.is_set():
-            client.cancel([future])
+            client.cancel([tracked, future])
             raise CancelledError("cancelled")
         await asyncio.sleep(0.2)
     return await asyncio.to_thread(future.result)

@@ -34,7 +34,7 @@ from tracking.sources.base import Source, filter_scenes
 from tracking.times import utc_naive
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "MissingTimeError", "footprint", "read_upload", "scene_table",
+    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "footprint", "read_upload", "scene_table",
 ]
 
 #: The largest upload accepted, bytes (100 MiB).

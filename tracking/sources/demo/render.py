@@ -104,13 +104,6 @@ def _cache_path(directory: pathlib.Path, scene_id: str, band: str, seed: int) ->
     return directory / f"{scene_id}_{band}_seed{seed}_{GENERATOR_VERSION}.npy"
 
 
-def _save_atomic(path: pathlib.Path, array: np.ndarray) -> None:
-    """Write ``array`` as .npy to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, array)
-
-
 def _full_scene(entry: pd.Series, band: str, seed: int, cache_dir: pathlib.Path) -> np.ndarray:
     """The whole scene, from the cache (memory-mapped) or generated and cached."""
     path = _cache_path(cache_dir, entry["scene_id"], band, seed)
@@ -122,7 +115,9 @@ def _full_scene(entry: pd.Series, band: str, seed: int, cache_dir: pathlib.Path)
     rows, cols = _grid_shape(band)
     data = _generate(entry, band, slice(0, rows), slice(0, cols), seed)
     with contextlib.suppress(OSError):  # a read-only cache is not an error: the scene is still returned
-        _save_atomic(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, data)
     return data
 
 
