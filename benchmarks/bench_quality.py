@@ -35,7 +35,7 @@ import xarray as xr
 from rasterio.features import geometry_mask
 
 from tracking.quality import assess, static_terrain_metric, strain_rate_metric
-from tracking.velocity import DAYS_PER_YEAR
+from tracking.times import DAYS_PER_YEAR
 
 FIXTURES = Path(os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 KASKAWULSH = FIXTURES / "real" / "glaft-kaskawulsh-ref"

@@ -1,7 +1,7 @@
 """icetrack's Panel dashboard: the whole feature-tracking workflow in the browser or in a notebook.
 
 Serve it with ``panel serve dashboard/app.py``; in a notebook, ``from dashboard import IceTrack`` and show
-``IceTrack(...)`` (`dashboard.notebook`); build the page in Python with `dashboard.app.create_app`.
+``IceTrack(...)`` (`dashboard.notebook`); build the page in Python with `dashboard.page.create_app`.
 """
 
 __all__ = ["IceTrack"]

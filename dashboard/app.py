@@ -1,7 +1,7 @@
 """The icetrack dashboard: ``panel serve dashboard/app.py``.
 
 What is served is the object a notebook shows: `dashboard.notebook.IceTrack`, which holds the session's state
-and builds the page with `dashboard.page.create_app` (re-exported here for Python and tests).
+and builds the page with `dashboard.page.create_app`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import panel as pn
 
 from dashboard.notebook import IceTrack
-from dashboard.page import TITLE, create_app
+from dashboard.page import TITLE
 
-__all__ = ["TITLE", "IceTrack", "create_app"]
+__all__ = ["IceTrack"]
 
 if pn.state.served:
     IceTrack().servable(title=TITLE)

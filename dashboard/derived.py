@@ -16,8 +16,9 @@ from pyproj import Transformer
 
 from dashboard.state import AppState
 from tracking.estimate import chip_count, estimated_seconds, format_duration, max_detectable_speed
+from tracking.schema import empty_series
 from tracking.sources import demo
-from tracking.timeseries import empty_series, is_own, sample_fields
+from tracking.timeseries import is_own, sample_fields
 
 __all__ = ["demo_truth", "estimate", "file_stem", "point_series", "series_analysis"]
 

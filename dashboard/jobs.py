@@ -23,7 +23,7 @@ from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
 from tracking.params import TrackingParameters
 from tracking.pipeline import track
-from tracking.quality import assess
+from tracking.quality import assess, track_and_assess
 
 __all__ = ["run_pairs", "scheduler_address"]
 
@@ -49,8 +49,8 @@ def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: 
             last[0] = percent
             state.param.update(pair_progress=percent, overall_progress=100.0 * (done + percent / 100.0) / total)
 
-    field = track(pair, state.params, progress=on_progress, cancel=state.cancel_event)
-    return assess(field)  # error estimates from stable ground (the slowest quarter) and the GLAFT metrics
+    # error estimates from stable ground (the slowest quarter) and the GLAFT metrics
+    return track_and_assess(pair, state.params, progress=on_progress, cancel=state.cancel_event)
 
 
 def scheduler_address() -> str | None:
@@ -67,7 +67,8 @@ async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:
         raise TrackingError(f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
                             "ICETRACK_SCHEDULER to track in the dashboard's own process.") from None  # fmt: skip
     params = TrackingParameters.from_overrides(None, **state.params.to_dict())  # a copy without the watchers
-    tracked = client.submit(track, pair, params, pure=False, retries=2)  # library functions: no Panel there
+    # two tasks (the scheduler can cancel between them), not track_and_assess; library functions: no Panel there
+    tracked = client.submit(track, pair, params, pure=False, retries=2)
     future = client.submit(assess, tracked, pure=False, retries=2)
     while not future.done():
         if state.cancel_event.is_set():

@@ -472,7 +472,8 @@ class IceTrack(pn.viewable.Viewer):
         field : label or Dataset, optional
             Which result (for .tif, .nc, .png); default the one on the speed map.
         """
-        from tracking.io import atomic_path, write_geotiff, write_netcdf
+        from tracking.files import atomic_path
+        from tracking.io import write_geotiff, write_netcdf
         from tracking.timeseries import write_csv
 
         path = Path(path)

@@ -248,9 +248,7 @@ class AppState(param.Parameterized):
         self.params.param.watch(self._params_changed, list(self.params.param))
         self._update_pairs()
 
-    # ------------------------------------------------------------------------------------------------------
-    # where and when
-    # ------------------------------------------------------------------------------------------------------
+    # --- where and when ---------------------------------------------------------------------------------------------
 
     @property
     def source_obj(self) -> sources.Source:
@@ -355,9 +353,7 @@ class AppState(param.Parameterized):
         """Another source: the scenes found belong to the old one."""
         self.scenes = empty_scenes()
 
-    # ------------------------------------------------------------------------------------------------------
-    # pairs
-    # ------------------------------------------------------------------------------------------------------
+    # --- pairs ------------------------------------------------------------------------------------------------------
 
     @param.depends("scenes", "dt_window", watch=True)
     def _update_pairs(self) -> None:
@@ -460,9 +456,7 @@ class AppState(param.Parameterized):
         secondary = scene_loader(source, row.secondary, self.band_name, bbox, crs=self.crs)
         return Pair.from_scenes(reference, secondary)
 
-    # ------------------------------------------------------------------------------------------------------
-    # parameters
-    # ------------------------------------------------------------------------------------------------------
+    # --- parameters -------------------------------------------------------------------------------------------------
 
     @param.depends("preset", watch=True)
     def _apply_preset(self) -> None:
@@ -493,9 +487,7 @@ class AppState(param.Parameterized):
         side = round(self.aoi_km * 1000.0 / self.pixel_size())
         return side, side
 
-    # ------------------------------------------------------------------------------------------------------
-    # results
-    # ------------------------------------------------------------------------------------------------------
+    # --- results ----------------------------------------------------------------------------------------------------
 
     def add_result(self, key: str, field: xr.Dataset, row: Any | None = None) -> None:
         """Add a VelocityField to the session's results and show it."""
@@ -532,9 +524,7 @@ class AppState(param.Parameterized):
             return self.source_obj.place
         return f"{abs(self.lat):.2f}{'N' if self.lat >= 0 else 'S'} {abs(self.lon):.2f}{'E' if self.lon >= 0 else 'W'}"
 
-    # ------------------------------------------------------------------------------------------------------
-    # points and time series
-    # ------------------------------------------------------------------------------------------------------
+    # --- points and time series -------------------------------------------------------------------------------------
 
     def add_point(self, lon: float, lat: float, name: str | None = None) -> str:
         """Add a named sample point (degrees); returns its name. At most 12 points."""
@@ -566,9 +556,7 @@ class AppState(param.Parameterized):
         names = ", ".join(pd.unique(frame["point"]).astype(str))
         self.add_log(f"Series added: {len(frame)} rows ({names}).")
 
-    # ------------------------------------------------------------------------------------------------------
-    # log
-    # ------------------------------------------------------------------------------------------------------
+    # --- log --------------------------------------------------------------------------------------------------------
 
     def add_log(self, message: str) -> None:
         """Append a time-stamped line to the session log."""

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tracking.exceptions import MissingTimeError, ParameterError, SceneReadError, TrackingError
+from tracking.naming import SIDECAR_SUFFIXES, parse_sidecar
 from tracking.sources.local import read_upload, scene_table
-from tracking.sources.naming import SIDECAR_SUFFIXES, parse_sidecar
 
 if TYPE_CHECKING:
     from dashboard.state import AppState

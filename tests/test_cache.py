@@ -207,6 +207,13 @@ def test_query_strings_share_an_entry(remote, cache):
     assert cache.path("https://h/x.tif", ".tif") != cache.path("https://h/y.tif", ".tif")
 
 
+def test_entry_names_never_change(tmp_path):
+    """The sha256 of the normalized key names the entry: a new scheme would orphan every cached download."""
+    cache = DownloadCache(tmp_path / "c")
+    name = "826ec7c54253a6244c4183dcbb13bdaf33ec3a2f9af44ea46adc3ce66220a987"  # sha256("https://h/x.tif")
+    assert cache.path("https://user:pw@H/x.tif?sig=1", ".tif") == tmp_path / "c" / name[:2] / f"{name}.tif"
+
+
 def test_concurrent_fetches_of_one_url(remote, cache):
     remote.delay(remote.prefix + "/big.bin", 0.3, times=1)
     results, errors = [], []

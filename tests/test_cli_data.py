@@ -12,7 +12,7 @@ from remote_world import TRUNK
 
 from tracking.cli import main
 from tracking.io import read_field
-from tracking.timeseries import SERIES_COLUMNS
+from tracking.schema import SERIES_COLUMNS
 
 LON, LAT = (str(c) for c in TRUNK)
 

@@ -25,10 +25,11 @@ from tracking.exceptions import (
     RemoteError,
     TrackingError,
 )
+from tracking.schema import SERIES_COLUMNS, empty_series
 from tracking.sources import itslive
 from tracking.sources.cache import DownloadCache
 from tracking.sources.itslive import common, cubes
-from tracking.timeseries import SERIES_COLUMNS, empty_series, sample_fields
+from tracking.timeseries import sample_fields
 from tracking.velocity import vectors
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

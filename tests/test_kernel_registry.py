@@ -14,10 +14,9 @@ from scipy import ndimage
 
 import tracking
 from tracking.cli.common import add_parameter_flags
-from tracking.exceptions import CancelledError, ParameterError
+from tracking.exceptions import CancelledError, KernelError, ParameterError
 from tracking.kernels import (
     KERNELS,
-    KernelError,
     chip_grid,
     get_kernel,
     offsets_dataset,

@@ -1,4 +1,4 @@
-"""Dates, sensors and path/row or tile from scene names and metadata sidecars (tracking.sources.naming), as
+"""Dates, sensors and path/row or tile from scene names and metadata sidecars (tracking.naming), as
 read_scene, the CLI and uploads use them."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import rasterio
 from affine import Affine
 from scipy import ndimage
 
-import tracking.sources.naming
+import tracking.naming
 from tracking.cli import main
 from tracking.exceptions import MissingTimeError, SceneReadError
 from tracking.io import read_field
+from tracking.naming import find_sidecar, parse_name, read_sidecar
 from tracking.scenes import date_from_name, read_scene
 from tracking.sources.local import read_upload, scene_table
-from tracking.sources.naming import find_sidecar, parse_name, read_sidecar
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 T15 = Affine(15.0, 0.0, 500_000.0, 0.0, -15.0, 6_800_000.0)
@@ -149,7 +149,7 @@ def test_generic_dates_still_read():
 
 
 def test_doctests():
-    assert doctest.testmod(tracking.sources.naming).failed == 0
+    assert doctest.testmod(tracking.naming).failed == 0
 
 
 # --- sidecars: small samples shaped like the real files ----------------------------------------------------------

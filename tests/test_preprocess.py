@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage
 
 from tracking import boxsum
+from tracking.boxsum import sample_stride
 from tracking.exceptions import ParameterError
 from tracking.params import PREFILTER_NAMES
 from tracking.preprocess import (
@@ -14,7 +15,6 @@ from tracking.preprocess import (
     prefilter,
     prefilter_reach,
     register_prefilter,
-    sample_stride,
     wallis_floor,
     wallis_parts,
     wallis_standardize,

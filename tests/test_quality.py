@@ -11,13 +11,11 @@ import rasterio
 import xarray as xr
 from shapely.geometry import Point, box
 
-from tracking.exceptions import ParameterError, TrackingError
+from tracking.exceptions import AreaError, NotEnoughSamplesError, ParameterError, TrackingError
 from tracking.io import read_field, write_netcdf
 from tracking.quality import (
     QUALITY_ATTRS,
     SOBEL_GAIN,
-    AreaError,
-    NotEnoughSamplesError,
     assess,
     kde,
     stable_ground_mask,
@@ -28,7 +26,7 @@ from tracking.quality import (
 )
 from tracking.quality.kde import epanechnikov_on_mesh, square_mesh
 from tracking.testing import uniform_field
-from tracking.velocity import DAYS_PER_YEAR
+from tracking.times import DAYS_PER_YEAR
 
 
 def gaussian_cloud(n: int, sigma_x: float, sigma_y: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,9 @@ from pyproj import Transformer
 from tracking.exceptions import ParameterError
 from tracking.pipeline import track
 from tracking.scenes import Pair, make_scene
+from tracking.schema import SERIES_COLUMNS
 from tracking.testing import synthetic_pair
-from tracking.timeseries import SERIES_COLUMNS, sample_fields, write_csv
+from tracking.timeseries import sample_fields, write_csv
 from tracking.velocity import velocity_field
 
 CRS = "EPSG:32622"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tracking.exceptions import ParameterError
-from tracking.timeseries import empty_series
+from tracking.schema import empty_series
 from tracking.trends import FIT_COLUMNS, fit_series, fitted_curve, reject_outliers
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

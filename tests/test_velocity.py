@@ -140,7 +140,7 @@ def test_velocity_field_attrs():
     assert (a["id_img1"], a["id_img2"], a["band"]) == ("REF", "SEC", "red")
     assert a["param_chip_size"] == 64 and a["param_max_speed"] == "none" and a["param_fill_holes"] == "true"
     assert {f"param_{n}" for n in TrackingParameters.param if n != "name"} <= set(a)
-    assert a["icetrack_software_version"] == tracking.velocity.software_version() != ""
+    assert a["icetrack_software_version"] == tracking.schema.software_version() != ""
     assert field.vx.attrs["standard_name"] == "land_ice_surface_x_velocity"
     assert field.vy.attrs["standard_name"] == "land_ice_surface_y_velocity"
     assert field.v.attrs["standard_name"] == "land_ice_surface_velocity"

@@ -14,9 +14,9 @@ import pytest
 import rasterio
 import xarray as xr
 
-from dashboard.app import create_app
 from dashboard.derived import file_stem, point_series
 from dashboard.jobs import run_pairs
+from dashboard.page import create_app
 from dashboard.state import AppState
 from dashboard.views import (
     CompareView,

@@ -116,15 +116,12 @@ class PairSpec:
     def track(self, params: TrackingParameters, *, tile_size: int | None = None) -> xr.Dataset:
         """The pair's VelocityField with its error estimates (`tracking.quality.assess`): whole, or tile by tile
         when ``tile_size`` is given (files read by window)."""
-        from tracking.pipeline import track
-        from tracking.quality import assess
+        from tracking.quality import track_and_assess
 
         if tile_size is None:
-            return assess(track(self.load(), params))
-        from tracking.tiles import track_tiled
-
-        reference, secondary = self.source_obj().tiled_inputs(self.reference, self.secondary, self.band, self.bbox)
-        return assess(track_tiled(reference, secondary, params, tile_size=tile_size))
+            return track_and_assess(self.load(), params)
+        inputs = self.source_obj().tiled_inputs(self.reference, self.secondary, self.band, self.bbox)
+        return track_and_assess(inputs, params, tile_size=tile_size)
 
 
 def demo_pair_specs(

@@ -15,7 +15,7 @@ from tracking.exceptions import ParameterError
 from tracking.kernels import chip_grid
 from tracking.kernels.ncc import coarse_factor
 from tracking.params import SUBPIXEL_METHODS, TrackingParameters
-from tracking.velocity import DAYS_PER_YEAR
+from tracking.times import DAYS_PER_YEAR
 
 __all__ = [
     "CALIBRATION",

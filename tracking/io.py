@@ -31,7 +31,6 @@ __all__ = [
     "ATTRS_TAG",
     "GEOTIFF_SUFFIXES",
     "NETCDF_SUFFIXES",
-    "atomic_path",
     "read_field",
     "write_geotiff",
     "write_netcdf",

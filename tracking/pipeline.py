@@ -31,7 +31,7 @@ from tracking.progress import ProgressCallback, check_cancel
 from tracking.scenes import Pair
 from tracking.velocity import velocity_field
 
-__all__ = ["ProgressCallback", "fill_offsets", "match_and_validate", "pixel_size", "track", "track_arrays"]
+__all__ = ["fill_offsets", "match_and_validate", "pixel_size", "track", "track_arrays"]
 
 
 def track_arrays(

@@ -42,7 +42,6 @@ from tracking.boxsum import (
     gaussian_boxes,
     gaussian_radius,
     normalized,
-    sample_stride,
     subsample,
 )
 from tracking.exceptions import ParameterError
@@ -57,7 +56,6 @@ __all__ = [
     "prefilter",
     "prefilter_reach",
     "register_prefilter",
-    "sample_stride",
     "wallis",
     "wallis_floor",
     "wallis_parts",

@@ -34,7 +34,7 @@ from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 
 from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
-from tracking.sources.naming import SceneInfo, find_sidecar, parse_name, read_sidecar
+from tracking.naming import SceneInfo, find_sidecar, parse_name, read_sidecar
 from tracking.times import utc_naive
 
 __all__ = [
@@ -153,9 +153,9 @@ def read_scene(
         Acquisition time (UTC). Without it, the time comes from the TIFF tags ``ACQUISITION_TIME`` (or
         ``ACQUISITION_DATE``, ``DATE_ACQUIRED``, ``TIFFTAG_DATETIME``), else from a metadata sidecar beside the
         file (Landsat ``*_MTL.txt`` / ``*_MTL.json``, Sentinel-2 ``MTD_TL.xml`` / ``MTD_MSIL1C.xml``, see
-        `tracking.sources.naming.find_sidecar`), else from the file name: a Landsat or Sentinel id of any naming
+        `tracking.naming.find_sidecar`), else from the file name: a Landsat or Sentinel id of any naming
         scheme (``LC80630182016200LGN00``, ``LC08_L1TP_063018_20160718_20170222_01_T1``,
-        ``T05VNK_20210716T203021_B08``, see `tracking.sources.naming.parse_name`), else the first plausible date
+        ``T05VNK_20210716T203021_B08``, see `tracking.naming.parse_name`), else the first plausible date
         in it (``YYYYMMDD`` or ``YYYY-MM-DD``).
     sensor, band : str, optional
         Kept in attrs; default to the ``SENSOR`` / ``BAND`` tags, then to the sidecar or the file name
@@ -350,7 +350,7 @@ def parse_tag_time(text: str | None) -> pd.Timestamp | None:
 
 
 def date_from_name(name: str) -> pd.Timestamp | None:
-    """The acquisition date of a Landsat or Sentinel name (`tracking.sources.naming.parse_name`), else the first
+    """The acquisition date of a Landsat or Sentinel name (`tracking.naming.parse_name`), else the first
     plausible calendar date in a file name, or None.
 
     Examples

@@ -529,6 +529,8 @@ def _header(path: Path) -> tuple[xr.DataArray, tuple[Any, ...]]:
             shape = (int(src.height), int(src.width))
     except RasterioError as err:
         raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
+    extra = metadata.pop("attrs")
     head = make_scene(np.full((1, 1), np.nan, np.float32), **metadata)
+    head.attrs.update(extra)
     crs, transform = metadata["crs"], metadata["transform"]
     return head, (crs.to_wkt(), tuple(transform)[:6], shape)

@@ -25,7 +25,7 @@ from tracking.schema import SERIES_COLUMNS, SERIES_DTYPES, SPEED_COLUMNS, empty_
 from tracking.times import utc_naive
 from tracking.velocity import vectors
 
-__all__ = ["SERIES_COLUMNS", "empty_series", "is_own", "sample_fields", "write_csv"]
+__all__ = ["is_own", "sample_fields", "write_csv"]
 
 def is_own(source: object) -> bool:
     """Whether a field's or a series row's ``source`` is icetrack's own tracking (not ITS_LIVE or another product).

@@ -1,6 +1,6 @@
 """Time-series analysis at points: reject outlying speeds, fit a mean, a trend and a seasonal cycle.
 
-`reject_outliers` flags the speeds of a series table (`tracking.timeseries.SERIES_COLUMNS`) that disagree with
+`reject_outliers` flags the speeds of a series table (`tracking.schema.SERIES_COLUMNS`) that disagree with
 the rest, per point and per bin of time separation, after ITS_LIVE's composites (``shared/docs/peers.md``
 §2.3). `fit_series` fits, per point, ``v(t) = mean + trend (t - t_ref) + a cos 2πt + b sin 2πt`` (t in decimal
 years) by iteratively reweighted least squares; `fitted_curve` evaluates a fit for plotting.
@@ -65,7 +65,7 @@ def reject_outliers(series: pd.DataFrame, *, dt_bins: Sequence[float] = DT_BINS,
     Parameters
     ----------
     series : pandas.DataFrame
-        A series table (`tracking.timeseries.SERIES_COLUMNS`): ``point``, ``mid_date``, ``dt_days``, ``v``.
+        A series table (`tracking.schema.SERIES_COLUMNS`): ``point``, ``mid_date``, ``dt_days``, ``v``.
     dt_bins : sequence of float
         Increasing bin edges, days.
     threshold : float
@@ -153,7 +153,7 @@ def fit_series(
     Parameters
     ----------
     series : pandas.DataFrame
-        A series table (`tracking.timeseries.SERIES_COLUMNS`); ``point``, ``mid_date``, ``dt_days``, ``v``
+        A series table (`tracking.schema.SERIES_COLUMNS`); ``point``, ``mid_date``, ``dt_days``, ``v``
         and, if present, ``v_error`` are used. Drop invalid or interpolated rows first if they should not
         count.
     outliers : pandas.Series or numpy.ndarray of bool, optional

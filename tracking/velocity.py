@@ -40,19 +40,15 @@ from affine import Affine
 from tracking.exceptions import InvalidPairError
 from tracking.params import TrackingParameters, value_text
 from tracking.scenes import Pair
-from tracking.schema import COORD_ATTRS, VARIABLE_ATTRS, field_source, software_version, variable_attrs
+from tracking.schema import COORD_ATTRS, field_source, software_version, variable_attrs
 from tracking.times import DAYS_PER_YEAR
 
 __all__ = [
-    "COORD_ATTRS",
-    "DAYS_PER_YEAR",
-    "VARIABLE_ATTRS",
     "chip_coordinates",
     "field_attrs",
     "grid_transform",
     "offsets_to_velocity",
     "params_from_attrs",
-    "software_version",
     "vectors",
     "velocity_field",
 ]

@@ -19,30 +19,25 @@ Map conventions (see ``docs/holoviz.md`` §2): every map element is in **Web Mer
 from dashboard.plots.compare import comparison, difference_map, scatter_plot
 from dashboard.plots.figure import figure_png
 from dashboard.plots.layers import aoi_box, basemap, footprints, marker, sample_points
-from dashboard.plots.maps import arrow_outline, arrow_stride, arrows, empty_map, speed_map
+from dashboard.plots.maps import arrow_stride, arrows, empty_map, speed_map
 from dashboard.plots.rasters import grey_image, scene_grey, speed_image, web_mercator
 from dashboard.plots.series import series_counts, series_plot
 from dashboard.plots.style import (
     BASEMAPS,
-    CLIP_COLOURS,
     DEFAULT_CLIM,
     ITS_LIVE_STOPS,
     POINT_COLOURS,
     SPEED_CMAPS,
-    WEB_MERCATOR,
     pair_title,
 )
 
 __all__ = [
     "BASEMAPS",
-    "CLIP_COLOURS",
     "DEFAULT_CLIM",
     "ITS_LIVE_STOPS",
     "POINT_COLOURS",
     "SPEED_CMAPS",
-    "WEB_MERCATOR",
     "aoi_box",
-    "arrow_outline",
     "arrow_stride",
     "arrows",
     "basemap",

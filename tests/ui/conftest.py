@@ -70,7 +70,7 @@ def served(page):
     """Serve a fresh app, open it in the page; yields (page, state, console errors)."""
     import panel as pn
 
-    from dashboard.app import create_app
+    from dashboard.page import create_app
     from dashboard.state import AppState
     from tracking.store import ResultStore
 

@@ -3,7 +3,6 @@
 runs one. What they share (flags, argument types, the progress bar) is in `tracking.cli.common`.
 """
 
-from tracking.cli.common import EXIT_RUNTIME, EXIT_USAGE
 from tracking.cli.main import build_parser, main
 
-__all__ = ["EXIT_RUNTIME", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["build_parser", "main"]

@@ -19,10 +19,12 @@ import pandas as pd
 from tracking.cli.common import debug_flag, output_format, parse_date, refuse_overwriting_inputs
 from tracking.exceptions import UsageError
 from tracking.files import atomic_path
+from tracking.sources.base import REGISTRY
 
 __all__ = ["add_data_commands"]
 
-_SOURCES = ("landsat", "sentinel2", "landsat-pan")
+#: The STAC sources of the registry, the ones ``search`` and ``fetch`` serve (read without importing them).
+_SOURCES = tuple(name for name, factory in REGISTRY.items() if factory.startswith("tracking.sources.stac."))
 
 
 def add_data_commands(commands: Any) -> None:

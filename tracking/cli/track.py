@@ -120,8 +120,7 @@ def run_track(args: argparse.Namespace) -> int:
     from affine import Affine
 
     from tracking.io import write_geotiff, write_netcdf
-    from tracking.pipeline import track
-    from tracking.quality import assess, polygon_mask, read_polygons
+    from tracking.quality import polygon_mask, read_polygons, track_and_assess
     from tracking.scenes import Pair, read_scene
 
     fmt = output_format(args.output, args.format)
@@ -147,9 +146,8 @@ def run_track(args: argparse.Namespace) -> int:
         if polygons is not None:
             polygon_mask(polygons, pair.crs, *coarse, what)
     with ProgressBar(disable=args.quiet) as bar:
-        field = track(pair, params, progress=bar)
-    field = assess(field, stable=areas["stable-ground"], on_ice=areas["on-ice"],
-                   correct_offset=False if args.no_offset_correction else None)
+        field = track_and_assess(pair, params, progress=bar, stable=areas["stable-ground"], on_ice=areas["on-ice"],
+                                 correct_offset=False if args.no_offset_correction else None)
     if fmt == "netcdf":
         write_netcdf(field, args.output)
     else:

@@ -51,11 +51,9 @@ verdict). `match` adds the parameters as ``attrs``; the pipeline folds the outli
 that breaks the contract raises `KernelError`.
 """
 
-from tracking.exceptions import KernelError
 from tracking.kernels.dispatch import match
 from tracking.kernels.grid import chip_grid, offsets_dataset
 from tracking.kernels.registry import KERNELS, Kernel, get_kernel, register_kernel, unregister_kernel
-from tracking.progress import ProgressCallback
 
 from tracking.kernels.ncc import ncc_offsets  # isort: skip  (the kernels import the modules above)
 from tracking.kernels.orientation import oc_offsets  # isort: skip
@@ -66,8 +64,6 @@ register_kernel("oc", oc_offsets, kind="grid")
 __all__ = [
     "KERNELS",
     "Kernel",
-    "KernelError",
-    "ProgressCallback",
     "chip_grid",
     "get_kernel",
     "match",

@@ -1,6 +1,7 @@
 """Quality metrics and error estimates of velocity fields, after autoRIFT and GLAFT.
 
-- `assess`: a VelocityField's stable-ground offset removed, its error estimates and GLAFT metrics in its attrs;
+- `assess`: a VelocityField's stable-ground offset removed, its error estimates and GLAFT metrics in its attrs
+  (`track_and_assess`: a pair tracked, then assessed);
 - `stable_ground_mask`, `stable_ground_stats`: stable ground (polygons, a mask, or the slowest 25 %), the median
   offset and robust spread of the vectors on it;
 - `static_terrain_metric`: GLAFT metric 1 (static-terrain correct-match uncertainty);
@@ -8,11 +9,10 @@
 - `kde_box`: the kernel-density thresholding both metrics share.
 """
 
-from tracking.quality.assess import QUALITY_ATTRS, assess
+from tracking.quality.assess import QUALITY_ATTRS, assess, track_and_assess
 from tracking.quality.kde import (
     MAX_KDE_SAMPLES,
     MIN_SAMPLES,
-    NotEnoughSamplesError,
     kde_box,
     static_terrain_metric,
 )
@@ -20,7 +20,6 @@ from tracking.quality.stable import (
     MAD_TO_SIGMA,
     SLOW_FRACTION,
     Area,
-    AreaError,
     area_mask,
     measured_vectors,
     polygon_mask,
@@ -38,8 +37,6 @@ __all__ = [
     "SLOW_FRACTION",
     "SOBEL_GAIN",
     "Area",
-    "AreaError",
-    "NotEnoughSamplesError",
     "area_mask",
     "assess",
     "kde_box",
@@ -51,4 +48,5 @@ __all__ = [
     "static_terrain_metric",
     "strain_rate_metric",
     "strain_rates",
+    "track_and_assess",
 ]

@@ -1,18 +1,25 @@
-"""`assess`: a VelocityField's error estimates and GLAFT quality metrics, and its stable-ground offset removed."""
+"""`assess`: a VelocityField's error estimates and GLAFT quality metrics, and its stable-ground offset removed;
+`track_and_assess`: a pair tracked, then assessed."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from tracking.exceptions import NotEnoughSamplesError
+from tracking.params import TrackingParameters
+from tracking.pipeline import track
+from tracking.progress import ProgressCallback
 from tracking.quality.kde import static_terrain_metric
 from tracking.quality.stable import Area, area_mask, offset_stats, stable_ground
 from tracking.quality.strain import strain_rate_metric
+from tracking.scenes import Pair
+from tracking.tiles import track_tiled
 
-__all__ = ["QUALITY_ATTRS", "assess"]
+__all__ = ["QUALITY_ATTRS", "assess", "track_and_assess"]
 
 #: The attrs `assess` writes, with their meaning.
 QUALITY_ATTRS: dict[str, str] = {
@@ -162,6 +169,39 @@ def _metric(compute: Any, keys: tuple[str, ...]) -> dict[str, float]:
     except NotEnoughSamplesError:
         return dict.fromkeys(keys, float("nan"))
     return {key: float(result[key]) for key in keys}
+
+
+def track_and_assess(
+    pair: Pair | tuple[Any, Any],
+    params: TrackingParameters | None = None,
+    *,
+    tile_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    stable: Area | None = None,
+    on_ice: Area | None = None,
+    correct_offset: bool | None = None,
+) -> xr.Dataset:
+    """`tracking.pipeline.track` a pair, then `assess` the field: what the dashboard, the CLI and batches run.
+
+    Parameters
+    ----------
+    pair : Pair, or (reference, secondary) with ``tile_size``
+        What to track; with ``tile_size``, the two inputs of `tracking.tiles.track_tiled` (scenes or paths).
+    params : TrackingParameters, optional
+        The tracking parameters (defaults when None).
+    tile_size : int, optional
+        Track tile by tile (`tracking.tiles.track_tiled`), in bounded memory; None tracks the pair whole.
+    progress, cancel
+        As in `tracking.pipeline.track`.
+    stable, on_ice, correct_offset
+        As in `assess`.
+    """
+    if tile_size is None:
+        field = track(pair, params, progress=progress, cancel=cancel)
+    else:
+        field = track_tiled(*pair, params, tile_size=tile_size, progress=progress, cancel=cancel)
+    return assess(field, stable=stable, on_ice=on_ice, correct_offset=correct_offset)
 
 
 def _strain(field: xr.Dataset, vx: np.ndarray, vy: np.ndarray, ice: np.ndarray) -> dict[str, float]:

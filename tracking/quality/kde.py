@@ -19,7 +19,6 @@ from tracking.exceptions import NotEnoughSamplesError, ParameterError
 __all__ = [
     "MAX_KDE_SAMPLES",
     "MIN_SAMPLES",
-    "NotEnoughSamplesError",
     "epanechnikov_on_mesh",
     "kde_box",
     "square_mesh",

@@ -25,7 +25,6 @@ __all__ = [
     "MAD_TO_SIGMA",
     "SLOW_FRACTION",
     "Area",
-    "AreaError",
     "area_mask",
     "measured_vectors",
     "offset_stats",

@@ -15,7 +15,6 @@ one writer that resumes it; a second concurrent download of the same URL uses a 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -29,6 +28,8 @@ import requests
 import urllib3
 
 from tracking.exceptions import NoNetworkError
+from tracking.files import atomic_path
+from tracking.keys import digest
 from tracking.sources import http
 
 try:  # POSIX
@@ -130,8 +131,8 @@ class DownloadCache:
         pathlib.Path
             ``<directory>/<first 2 hex>/<sha256><suffix>``.
         """
-        digest = hashlib.sha256(_normalize(key).encode("utf-8")).hexdigest()
-        return self.directory / digest[:2] / f"{digest}{suffix}"
+        name = digest(_normalize(key), None, algorithm="sha256")
+        return self.directory / name[:2] / f"{name}{suffix}"
 
     def get(self, key: str, suffix: str = "") -> Path | None:
         """The entry for ``key`` if it is cached (marking it recently used), else None.
@@ -174,15 +175,16 @@ class DownloadCache:
         """
         target = self.path(key, suffix)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.stem}.{uuid.uuid4().hex}.tmp{suffix}"
+        tmp = None
         try:
-            write(tmp)
-            if not tmp.is_file():
-                raise FileNotFoundError(f"the cache writer for {http.redact(key)} did not create {tmp}")
-            os.replace(tmp, target)
+            with atomic_path(target, suffix=f".tmp{suffix}") as tmp:
+                write(tmp)
+                if not tmp.is_file() or tmp.stat().st_size == 0:
+                    raise FileNotFoundError(f"the cache writer for {http.redact(key)} wrote nothing to {tmp}")
         except BaseException:
-            for leftover in tmp.parent.glob(f"{tmp.name}*"):  # the file and any sidecar (.aux.xml)
-                leftover.unlink(missing_ok=True)
+            if tmp is not None:
+                for leftover in tmp.parent.glob(f"{tmp.name}*"):  # any sidecar (.aux.xml) of the temporary
+                    leftover.unlink(missing_ok=True)
             raise
         self._evict(keep=target)
         return target

@@ -28,13 +28,13 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from tracking.exceptions import MissingTimeError, SceneReadError, TrackingError
+from tracking.naming import find_sidecar, parse_name, read_sidecar
 from tracking.scenes import TIME_TAGS, date_from_name, parse_tag_time, read_scene
 from tracking.sources.base import Source, filter_scenes
-from tracking.sources.naming import find_sidecar, parse_name, read_sidecar
 from tracking.times import utc_naive
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "MissingTimeError", "footprint", "read_upload", "scene_table",
+    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "footprint", "read_upload", "scene_table",
 ]
 
 #: The largest upload accepted, bytes (100 MiB).
@@ -83,7 +83,7 @@ def read_upload(
     sidecars : mapping of str to bytes, optional
         Metadata files uploaded with it, by file name (``*_MTL.txt``, ``*_MTL.json``, ``MTD_TL.xml``): written
         beside the image, so that `read_scene` finds the one named after it
-        (`tracking.sources.naming.find_sidecar`).
+        (`tracking.naming.find_sidecar`).
 
     Returns
     -------

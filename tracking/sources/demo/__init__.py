@@ -50,7 +50,6 @@ from tracking.sources.demo.flow import (
     DEMO_CRS,
     EPOCH_DAYS,
     GENERATOR_VERSION,
-    SURFACE_CODES,
     speed_history,
 )
 from tracking.sources.demo.render import demo_pair, load_scene, write_geotiffs
@@ -62,7 +61,6 @@ __all__ = [
     "DEMO_CRS",
     "EPOCH_DAYS",
     "GENERATOR_VERSION",
-    "SURFACE_CODES",
     "catalog",
     "demo_pair",
     "load_scene",

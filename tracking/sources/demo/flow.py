@@ -20,7 +20,7 @@ from tracking.sources.demo.kernels import EDGE_NOISE
 
 __all__ = [
     "BANDS", "DEMO_BOUNDS", "DEMO_CRS", "EPOCH_DAYS", "GENERATOR_VERSION", "MAP_STEP", "RK_STEP",
-    "SURFACE_CODES", "front_position", "glacier_model", "speed_history", "tau_of_days", "to_days",
+    "front_position", "glacier_model", "speed_history", "tau_of_days", "to_days",
 ]
 
 DEMO_CRS = "EPSG:32622"
@@ -32,9 +32,6 @@ BANDS = {"red": 30.0, "pan": 15.0}
 GENERATOR_VERSION = "jak-1"
 #: Length of one texture epoch (days).
 EPOCH_DAYS = 80.0
-
-SURFACE_CODES = {"ice": 1, "rock": 2, "water": 3, "snow": 4}
-"""Codes returned by `surface_type` (0 = outside)."""
 
 _T_REF = np.datetime64("2000-01-01T00:00:00", "ns")
 _DAY_NS = 86_400 * 10**9

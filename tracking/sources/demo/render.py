@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 import pathlib
-import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +15,7 @@ import xarray as xr
 from affine import Affine
 
 from tracking.exceptions import ParameterError, TrackingError
+from tracking.files import atomic_path
 from tracking.scenes import make_scene
 from tracking.sources.demo.catalogue import catalog, catalog_entry, full_catalog, hash_ints
 from tracking.sources.demo.flow import (
@@ -104,19 +104,6 @@ def _cache_path(directory: pathlib.Path, scene_id: str, band: str, seed: int) ->
     return directory / f"{scene_id}_{band}_seed{seed}_{GENERATOR_VERSION}.npy"
 
 
-def _save_atomic(path: pathlib.Path, array: np.ndarray) -> None:
-    """Write ``array`` as .npy to ``path`` atomically (temp file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _full_scene(entry: pd.Series, band: str, seed: int, cache_dir: pathlib.Path) -> np.ndarray:
     """The whole scene, from the cache (memory-mapped) or generated and cached."""
     path = _cache_path(cache_dir, entry["scene_id"], band, seed)
@@ -128,7 +115,9 @@ def _full_scene(entry: pd.Series, band: str, seed: int, cache_dir: pathlib.Path)
     rows, cols = _grid_shape(band)
     data = _generate(entry, band, slice(0, rows), slice(0, cols), seed)
     with contextlib.suppress(OSError):  # a read-only cache is not an error: the scene is still returned
-        _save_atomic(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, data)
     return data
 
 
@@ -291,26 +280,19 @@ def write_geotiffs(
         scene = load_scene(scene_id, band, seed=seed)
         stamp = pd.Timestamp(scene.attrs["time"])
         target = out_dir / f"{scene_id}_{band}.tif"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.tif", dir=out_dir)
-        os.close(fd)
         rows, cols = scene.shape
         profile = {
             "driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "float32",
             "crs": DEMO_CRS, "transform": scene.rio.transform(), "nodata": float("nan"), "tiled": True,
             "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 3,
         }  # fmt: skip
-        try:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(scene.values.astype(np.float32), 1)
-                dst.update_tags(
-                    TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}", ACQUISITION_TIME=stamp.isoformat(),
-                    SENSOR=scene.attrs["sensor"], BAND=band, SCENE_ID=scene_id,
-                    CLOUD_COVER=str(scene.attrs["cloud_cover"]),
-                )  # fmt: skip
-                dst.set_band_description(1, band)
-            os.replace(tmp, target)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(target, suffix=".tmp.tif") as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(scene.values.astype(np.float32), 1)
+            dst.update_tags(
+                TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}", ACQUISITION_TIME=stamp.isoformat(),
+                SENSOR=scene.attrs["sensor"], BAND=band, SCENE_ID=scene_id,
+                CLOUD_COVER=str(scene.attrs["cloud_cover"]),
+            )  # fmt: skip
+            dst.set_band_description(1, band)
         written.append(target)
     return written

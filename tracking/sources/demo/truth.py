@@ -107,7 +107,8 @@ def true_velocity_field(
 
 
 def surface_type(x: Any, y: Any, t: Any = "2021-06-01", *, seed: int = 0) -> np.ndarray:
-    """The surface class at map points at a time: 1 ice, 2 rock, 3 water/mélange, 4 featureless snow.
+    """The surface class at map points at a time: 1 ice, 2 rock, 3 water/mélange, 4 featureless snow
+    (0 outside).
 
     Useful to score a tracker: rock is stable ground (true motion 0), water and snow have no trackable
     texture. Footprints and clouds are not considered.

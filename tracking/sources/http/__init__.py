@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from tracking.sources.http.errors import error_reason, raise_for_status
 from tracking.sources.http.fetch import check_network, get, get_json, send_request
-from tracking.sources.http.gdal import GDAL_HTTP_OPTIONS, classify_gdal_error, gdal_env
-from tracking.sources.http.session import DEFAULT_TIMEOUT, RETRY_STATUSES, USER_AGENT, session, shared_session
+from tracking.sources.http.gdal import classify_gdal_error, gdal_env
+from tracking.sources.http.session import DEFAULT_TIMEOUT, USER_AGENT, session, shared_session
 from tracking.sources.http.urls import redact, url_host
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "GDAL_HTTP_OPTIONS",
-    "RETRY_STATUSES",
     "USER_AGENT",
     "check_network",
     "classify_gdal_error",

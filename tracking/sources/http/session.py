@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from importlib.metadata import PackageNotFoundError, version
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from tracking.schema import software_version
 
 __all__ = ["DEFAULT_TIMEOUT", "RETRY_STATUSES", "USER_AGENT", "session", "shared_session"]
 
@@ -16,17 +17,8 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 #: HTTP statuses retried with backoff (by urllib3 for requests, by GDAL for rasterio reads).
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
-try:
-    _VERSION = version("icetrack")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
-    _VERSION = "0+unknown"
 #: The User-Agent of every request icetrack makes.
-USER_AGENT = f"icetrack/{_VERSION}"
-
-
-
-
-# --- sessions -------------------------------------------------------------------------------------------------------
+USER_AGENT = f"icetrack/{software_version()}"
 
 
 def session(

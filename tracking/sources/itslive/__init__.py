@@ -10,7 +10,7 @@ A thin client of the public, anonymous ITS_LIVE services (``shared/docs/data-sou
     VelocityField (`tracking.velocity`) with our variable names, so it plots and samples like our own fields.
 `find_cube`, `open_cube`, `cube_series`
     The Zarr datacube covering a point, and the velocity time series of its nearest cell as a series table
-    (`tracking.timeseries.SERIES_COLUMNS`).
+    (`tracking.schema.SERIES_COLUMNS`).
 `read_series_csv`
     A point time series saved by ``itslive-export --format csv``, as the same series table.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from tracking.sources.itslive.catalog import find_cube
 from tracking.sources.itslive.common import CATALOG_URL, CUBES, GRANULES, MISSIONS, STAC_URL
-from tracking.sources.itslive.common import SOURCE as SOURCE
 from tracking.sources.itslive.cubes import cube_series, open_cube
 from tracking.sources.itslive.exports import read_series_csv
 from tracking.sources.itslive.granules import load_granule

@@ -24,9 +24,9 @@ from tracking.exceptions import (
     ParameterError,
     RemoteError,
 )
+from tracking.schema import SERIES_COLUMNS, empty_series
 from tracking.sources import http
 from tracking.times import utc_naive
-from tracking.timeseries import SERIES_COLUMNS, empty_series
 
 if TYPE_CHECKING:
     from tracking.sources.cache import DownloadCache

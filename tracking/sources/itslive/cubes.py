@@ -1,7 +1,7 @@
 """ITS_LIVE Zarr datacubes: open one lazily (`open_cube`) and read a point's velocity series (`cube_series`).
 
 Only the consolidated metadata and the nearest cell's values are read; the cell's pairs become the series
-table (`tracking.timeseries.SERIES_COLUMNS`), and read failures become icetrack errors.
+table (`tracking.schema.SERIES_COLUMNS`), and read failures become icetrack errors.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tracking.exceptions import (
     RemoteError,
     TrackingError,
 )
+from tracking.schema import empty_series
 from tracking.sources import http
 from tracking.sources.itslive.catalog import find_cube
 from tracking.sources.itslive.common import (
@@ -42,7 +43,6 @@ from tracking.sources.itslive.common import (
     time_window,
     to_crs_transformer,
 )
-from tracking.timeseries import empty_series
 
 __all__ = ["cube_series", "open_cube"]
 
@@ -160,7 +160,7 @@ def cube_series(
     Returns
     -------
     pandas.DataFrame
-        The series table (`tracking.timeseries.SERIES_COLUMNS`), sorted by ``mid_date``: ``lon``/``lat`` the
+        The series table (`tracking.schema.SERIES_COLUMNS`), sorted by ``mid_date``: ``lon``/``lat`` the
         point, ``x``/``y`` the cell's centre, ``source="ITS_LIVE"``, ``label`` like ``"Landsat 8 dt=16 d"``,
         ``valid`` where ``v`` is finite, ``interpolated`` False, ``peak`` NaN. ``df.attrs`` holds
         ``zarr_url``, ``epsg`` and ``offset_m`` (distance from the point to the cell's centre, m).

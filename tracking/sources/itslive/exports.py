@@ -1,7 +1,7 @@
 """Point time series exported by ``itslive-export --format csv``, read as the series table.
 
 `read_series_csv` reads the CSV's velocities, pair dates and sensors into the same series table as
-`tracking.sources.itslive.cubes.cube_series` (`tracking.timeseries.SERIES_COLUMNS`), naming the point from a
+`tracking.sources.itslive.cubes.cube_series` (`tracking.schema.SERIES_COLUMNS`), naming the point from a
 ``LAT69.1117--LON-49.4604`` file name.
 """
 
@@ -37,7 +37,7 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     Returns
     -------
     pandas.DataFrame
-        The series table (`tracking.timeseries.SERIES_COLUMNS`), sorted by ``mid_date``: ``t0``/``t1`` the mid
+        The series table (`tracking.schema.SERIES_COLUMNS`), sorted by ``mid_date``: ``t0``/``t1`` the mid
         date ∓ half of ``date_dt``, ``x``/``y`` the point in the file's ``epsg``, ``source="ITS_LIVE"``,
         ``label`` like ``"Landsat 8 dt=16 d"``, ``valid`` where ``v`` is finite.
 

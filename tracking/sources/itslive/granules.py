@@ -24,6 +24,7 @@ from pyproj import Transformer
 from pyproj.exceptions import CRSError
 
 from tracking.exceptions import NoOverlapError, ParameterError, SceneReadError
+from tracking.schema import COORD_ATTRS, VARIABLE_ATTRS
 from tracking.sources import http
 from tracking.sources.itslive.common import (
     FILL_VALUE,
@@ -33,7 +34,7 @@ from tracking.sources.itslive.common import (
     parse_time,
     sensor_name,
 )
-from tracking.velocity import COORD_ATTRS, DAYS_PER_YEAR, VARIABLE_ATTRS
+from tracking.times import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
     from tracking.sources.cache import DownloadCache

@@ -39,7 +39,6 @@ __all__ = [
     "find_sidecar",
     "parse_name",
     "read_sidecar",
-    "scene_info",
 ]
 
 
@@ -390,12 +389,6 @@ def parse_sidecar(text: str, name: str = "metadata") -> SceneInfo:
         raise SceneReadError(f"{name}: no acquisition time in it (DATE_ACQUIRED, SENSING_TIME or "
                              "PRODUCT_START_TIME).")  # fmt: skip
     return info
-
-
-def scene_info(image: str | os.PathLike[str]) -> tuple[SceneInfo | None, SceneInfo | None]:
-    """``(from the sidecar, from the name)`` of an image file; either may be None."""
-    sidecar = find_sidecar(image)
-    return (read_sidecar(sidecar) if sidecar is not None else None), parse_name(Path(image).name)
 
 
 def _mtl_fields(text: str) -> dict[str, str]:
