@@ -11,6 +11,7 @@ from pathlib import Path
 
 import panel as pn
 from panel import ui
+from panel.util import edit_readonly
 
 from dashboard.caches import ProjectedCache, shared_store
 from dashboard.state import AppState
@@ -111,5 +112,9 @@ def create_app(state: AppState | None = None) -> ui.Page:
         title=TITLE, logo=str(LOGO), sidebar=sidebar, main=[tabs], sidebar_width=400, theme_toggle=True,
         busy_indicator="linear",
     )
+    # The page's busy bar follows this session's runs, not Panel's process-wide `pn.state.busy`: bound to that,
+    # every click of any visitor sent two patches to every open session and lit the bar on all their pages.
+    with edit_readonly(page):
+        page.busy = state.param.running
     page.state = state  # for tests and notebooks
     return page

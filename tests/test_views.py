@@ -136,3 +136,19 @@ def test_export_writes_readable_files_named_by_place_and_dates(tracked, tmp_path
     csv = pd.read_csv(io.BytesIO(view._csv().getvalue()))
     assert len(csv) == 2 and {"point", "t0", "t1", "v"} <= set(csv.columns)
     assert view._png().getvalue().startswith(b"\x89PNG")
+
+
+def test_the_busy_bar_follows_this_session_not_the_others():
+    from panel.io.state import state as panel_state
+    from panel.util import edit_readonly
+
+    page = create_app()
+    with edit_readonly(panel_state):
+        panel_state.busy = True  # another session's callback
+    try:
+        assert page.busy is False
+    finally:
+        with edit_readonly(panel_state):
+            panel_state.busy = False
+    page.state.running = True
+    assert page.busy is True
