@@ -2,8 +2,10 @@
 
 `atomic_path` yields a temporary path beside the destination; whatever is written there is flushed to disk and
 moved onto the destination with `os.replace` when the block ends without an error, and removed when it raises.
-A write that fails with an I/O error (a full disk, a file size limit, the netCDF/HDF5 libraries' RuntimeError,
-GDAL's errors) is raised as one `tracking.exceptions.OutputWriteError` that says the earlier file is kept.
+With ``write_only=True`` (a block that only writes data already in memory), a write that fails with an I/O error
+(a full disk, a file size limit, the netCDF/HDF5 libraries' RuntimeError, GDAL's errors) is raised as one
+`tracking.exceptions.OutputWriteError` that says the earlier file is kept. A block that also reads (a download,
+lazy inputs) leaves it off, so that a network or input error is not reported as a full disk.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ __all__ = ["atomic_path"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp",
+                write_only: bool = False) -> Iterator[Path]:  # fmt: skip
     """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
 
     Parameters
@@ -35,6 +38,9 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
         beforehand, and a folder at ``path`` is replaced (moved aside, then deleted once the new one is in place).
     suffix : str
         How the temporary file's name ends (e.g. ``".tmp.tif"`` for a writer that picks its format by it).
+    write_only : bool
+        The block only writes (no download, no read of an input): an I/O error in it is a failed write, raised as
+        `OutputWriteError` (see Raises). Off, errors are raised as they are.
 
     Yields
     ------
@@ -46,9 +52,10 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
     FileNotFoundError
         ``path``'s directory does not exist.
     OutputWriteError
-        Writing or moving the result failed with an I/O error (disk full, file size limit, a folder in the way;
-        the netCDF and HDF5 libraries report theirs as RuntimeError, GDAL as its own errors): the temporary is
-        removed and ``path`` is left as it was. Other errors (and `TrackingError`) are raised as they are.
+        With ``write_only``: writing or moving the result failed with an I/O error (disk full, file size limit,
+        a folder in the way; the netCDF and HDF5 libraries report theirs as RuntimeError, GDAL as its own errors):
+        the temporary is removed and ``path`` is left as it was. Other errors (and `TrackingError`) are raised as
+        they are.
 
     Examples
     --------
@@ -83,7 +90,7 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
-        if _is_write_error(err):
+        if write_only and _is_write_error(err):
             reason = getattr(err, "strerror", None) or " ".join(str(err).split()) or type(err).__name__
             kept = f"the existing {path.name} is left as it was" if path.exists() else "nothing was written"
             raise OutputWriteError(

@@ -66,7 +66,7 @@ def write_netcdf(field: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     ds, encoding = _netcdf_ready(field)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
     return path
 
@@ -162,7 +162,7 @@ def write_geotiff(
         "compress": "deflate",
         "predictor": "yes",
     }
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path, write_only=True) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         for band, name in enumerate(variables, start=1):
             var = field[name].transpose("y", "x")
             dst.write(var.values.astype(np.float32), band)

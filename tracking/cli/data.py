@@ -157,7 +157,7 @@ def _print_table(frame: pd.DataFrame) -> None:
 def _write_csv(frame: pd.DataFrame, path: Path | None) -> None:
     if path is None:
         return
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         frame.to_csv(tmp, index=False)
     print(f"wrote {path}", file=sys.stderr)
 
@@ -237,7 +237,7 @@ def _write_scene(scene: Any, path: Path) -> None:
     """A Scene as a GeoTIFF with the tags `tracking.scenes.read_scene` reads back."""
     tags = {"ACQUISITION_TIME": scene.attrs["time"], "SENSOR": scene.attrs["sensor"], "BAND": scene.attrs["band"],
             "SCENE_ID": scene.attrs["scene_id"]}  # fmt: skip
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         scene.rio.to_raster(tmp, driver="GTiff", compress="deflate", tiled=True, tags=tags)
 
 
@@ -263,7 +263,7 @@ def run_compare(args: argparse.Namespace) -> int:
     print(f"a - b over {attrs['count']} nodes: median {attrs['median_dv']:+.1f} m/yr, spread (1.4826 MAD) "
           f"{attrs['mad_dv']:.1f} m/yr, rms {attrs['rms_dv']:.1f} m/yr")  # fmt: skip
     if args.output is not None:
-        with atomic_path(args.output) as tmp:
+        with atomic_path(args.output, write_only=True) as tmp:
             diff.to_netcdf(tmp)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
