@@ -493,6 +493,6 @@ class IceTrack(pn.viewable.Viewer):
 
         s = self.state
         png = plots.figure_png(chosen, layer=s.layer, log=s.log_scale, clim=s.clim, cmap=s.cmap, place=s.place())
-        with atomic_path(path) as tmp:
+        with atomic_path(path, write_only=True) as tmp:
             tmp.write_bytes(png)
         return path

@@ -9,12 +9,14 @@ says what the *My GeoTIFFs* source still lacks before a Run. Tested without a br
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tracking.exceptions import MissingTimeError, ParameterError, SceneReadError, TrackingError
 from tracking.naming import SIDECAR_SUFFIXES, parse_sidecar
+from tracking.scene_checks import check_content
 from tracking.sources.local import read_upload, scene_table
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ def _is_sidecar(name: str, data: bytes) -> bool:
 
 def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str], list[str], list[str]]:
     """Check and add ``(file name, bytes)`` uploads, sidecars (``*_MTL.txt``, ``*_MTL.json``, ``MTD_TL.xml``)
-    among them read beside the images of the same upload.
+    among them read beside the images of the same upload. A file that is empty, not a GeoTIFF, or has nothing to
+    track (all nodata, one value everywhere: `tracking.scenes.check_content`) is refused with its reason.
 
     Returns
     -------
@@ -57,11 +60,13 @@ def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str
                 scene = read_upload(data, name, sidecars=sidecars)
             except MissingTimeError:
                 scene = read_upload(data, name, time=_PLACEHOLDER_TIME, sidecars=sidecars)
+                check_content(scene, _base_name(name))  # nothing to track in it: say so now, not after its date
                 scene.attrs.update(upload_name=name, upload_bytes=len(data))
                 _forget(state, scene.attrs["scene_id"])
                 state.pending[scene.attrs["scene_id"]] = scene
                 pending.append(scene.attrs["scene_id"])
                 continue
+            check_content(scene, _base_name(name))  # all nodata or constant: nothing to track in it
         except TrackingError as err:
             problems.append(str(err))
             continue
@@ -184,6 +189,11 @@ def _parse_date(value: Any) -> pd.Timestamp:
     if not 1972 <= stamp.year <= pd.Timestamp.now().year + 1:
         raise ParameterError(f"{stamp:%Y-%m-%d} is not a date of a satellite image: type it as 2021-05-16.")
     return stamp
+
+
+def _base_name(name: str) -> str:
+    """The last component of an uploaded file's name (a browser may send a path)."""
+    return re.split(r"[\\/]", str(name))[-1]
 
 
 def _size(n: Any) -> str:

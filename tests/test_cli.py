@@ -127,7 +127,7 @@ def test_track_with_stable_polygons(scenes, tmp_path, capsys):
     assert "(polygons)" in stable_line and "(removed)" in stable_line
 
     assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--stable", str(stable),
-                 "--no-offset-correction", "--on-ice", str(stable), "-q"]) == 0
+                 "--no-offset-correction", "--on-ice", str(stable), "-q", "--overwrite"]) == 0
     field = read_field(out)
     assert field.attrs["stable_shift_applied"] == 0 and field.attrs["stable_shift_status"] == "kept on request"
     assert np.nanmedian(field.vx.values[field.valid.values]) == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
@@ -238,7 +238,7 @@ def test_no_crs_is_a_runtime_error(scenes, tmp_path, capsys):
 
 
 def test_no_overlap_is_a_runtime_error(scenes, tmp_path, capsys):
-    far = write_tif(tmp_path / "far_20210601.tif", np.ones((160, 160)),
+    far = write_tif(tmp_path / "far_20210601.tif", np.random.default_rng(1).random((160, 160)),
                     transform=Affine(30.0, 0.0, 900_000.0, 0.0, -30.0, 7_000_000.0))
     assert main(["track", str(scenes[0]), str(far), "-o", str(tmp_path / "v.nc")]) == 1
     assert "do not overlap" in one_error_line(capsys)

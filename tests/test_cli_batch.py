@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hostile_inputs as h
 import pytest
 
 from tracking.cli.batch import add_batch_command
@@ -48,12 +49,22 @@ def test_batch_demo_writes_fields_and_a_stack(tmp_path, capsys):
 
 
 def test_batch_pairs_csv_reports_failures(tmp_path, capsys):
-    (tmp_path / "pairs.csv").write_text("reference,secondary\nmissing_20210501.tif,missing_20210517.tif\n")
+    for name in ("a_20210501.tif", "b_20210501.tif"):  # readable, but acquired on the same day: the pair fails
+        h.geotiff(tmp_path / name)
+    (tmp_path / "pairs.csv").write_text("reference,secondary\na_20210501.tif,b_20210501.tif\n")
     args = parse(["batch", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "out"), "--workers", "1",
                   "--retries", "0", "--tile-size", "512"])  # fmt: skip
     assert args.handler(args) == 1
     text = capsys.readouterr().out
-    assert "0 done, 0 skipped, 1 failed of 1 pairs" in text and "no such file" in text
+    assert "0 done, 0 skipped, 1 failed of 1 pairs" in text and "dt must be positive" in text
+
+
+def test_batch_pairs_csv_with_a_missing_file_is_refused_before_any_work(tmp_path):
+    (tmp_path / "pairs.csv").write_text("reference,secondary\nmissing_20210501.tif,missing_20210517.tif\n")
+    args = parse(["batch", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "out")])
+    with pytest.raises(UsageError, match=r"line 2: .*missing_20210501\.tif: no such file"):
+        args.handler(args)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

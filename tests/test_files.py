@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tracking.exceptions import OutputWriteError
 from tracking.files import atomic_path
 
 
@@ -42,3 +43,16 @@ def test_atomic_path_replaces_a_folder(tmp_path):
         tmp.mkdir()
         raise KeyError("boom")
     assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == ["cube.zarr"]
+
+
+def test_write_only_blocks_report_a_failed_write_in_one_line(tmp_path):
+    target = tmp_path / "v.nc"
+    target.write_bytes(b"earlier")
+    full = r"cannot write .*v\.nc \(No space left on device\).*left as it was"
+    with pytest.raises(OutputWriteError, match=full), atomic_path(target, write_only=True) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError, match="connection reset") as info, atomic_path(target) as tmp:  # a download, say
+        raise ConnectionResetError("connection reset")
+    assert not isinstance(info.value, OutputWriteError)
+    assert target.read_bytes() == b"earlier" and [p.name for p in tmp_path.iterdir()] == ["v.nc"]

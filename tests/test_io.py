@@ -10,6 +10,7 @@ import xarray as xr
 from affine import Affine
 
 import tracking.io
+from tracking.exceptions import OutputWriteError
 from tracking.io import read_field, write_geotiff, write_netcdf
 from tracking.params import TrackingParameters
 from tracking.scenes import Pair, make_scene
@@ -119,7 +120,7 @@ def test_failed_netcdf_write_leaves_the_previous_file(field, tmp_path, monkeypat
         raise OSError("disk full")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputWriteError, match="disk full"):  # the OSError, said in one line
         write_netcdf(field, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["v.nc"]

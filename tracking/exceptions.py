@@ -6,6 +6,7 @@ __all__ = [
     "AreaError",
     "AuthenticationError",
     "CancelledError",
+    "FieldReadError",
     "InvalidPairError",
     "KernelError",
     "MissingAssetError",
@@ -13,6 +14,7 @@ __all__ = [
     "NoNetworkError",
     "NoOverlapError",
     "NotEnoughSamplesError",
+    "OutputWriteError",
     "ParameterError",
     "RemoteError",
     "SceneReadError",
@@ -33,8 +35,16 @@ class SceneReadError(TrackingError):
     """A file could not be read as a georeferenced raster scene."""
 
 
+class FieldReadError(TrackingError):
+    """A file could not be read as a velocity field (not NetCDF or GeoTIFF, truncated, or without vx and vy)."""
+
+
 class MissingTimeError(SceneReadError):
     """A scene file has no acquisition date (in its tags or its name): the user must give one."""
+
+
+class OutputWriteError(TrackingError):
+    """An output file could not be written (disk full, size limit, I/O error); any earlier file is left as it was."""
 
 
 class InvalidPairError(TrackingError):

@@ -2,6 +2,10 @@
 
 `atomic_path` yields a temporary path beside the destination; whatever is written there is flushed to disk and
 moved onto the destination with `os.replace` when the block ends without an error, and removed when it raises.
+With ``write_only=True`` (a block that only writes data already in memory), a write that fails with an I/O error
+(a full disk, a file size limit, the netCDF/HDF5 libraries' RuntimeError, GDAL's errors) is raised as one
+`tracking.exceptions.OutputWriteError` that says the earlier file is kept. A block that also reads (a download,
+lazy inputs) leaves it off, so that a network or input error is not reported as a full disk.
 """
 
 from __future__ import annotations
@@ -9,16 +13,20 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from tracking.exceptions import OutputWriteError, TrackingError
+
 __all__ = ["atomic_path"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp",
+                write_only: bool = False) -> Iterator[Path]:  # fmt: skip
     """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
 
     Parameters
@@ -30,6 +38,9 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
         beforehand, and a folder at ``path`` is replaced (moved aside, then deleted once the new one is in place).
     suffix : str
         How the temporary file's name ends (e.g. ``".tmp.tif"`` for a writer that picks its format by it).
+    write_only : bool
+        The block only writes (no download, no read of an input): an I/O error in it is a failed write, raised as
+        `OutputWriteError` (see Raises). Off, errors are raised as they are.
 
     Yields
     ------
@@ -40,6 +51,11 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
     ------
     FileNotFoundError
         ``path``'s directory does not exist.
+    OutputWriteError
+        With ``write_only``: writing or moving the result failed with an I/O error (disk full, file size limit,
+        a folder in the way; the netCDF and HDF5 libraries report theirs as RuntimeError, GDAL as its own errors):
+        the temporary is removed and ``path`` is left as it was. Other errors (and `TrackingError`) are raised as
+        they are.
 
     Examples
     --------
@@ -69,12 +85,31 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
             os.umask(umask)
             tmp.chmod(0o666 & ~umask)
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if directory:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        if write_only and _is_write_error(err):
+            reason = getattr(err, "strerror", None) or " ".join(str(err).split()) or type(err).__name__
+            kept = f"the existing {path.name} is left as it was" if path.exists() else "nothing was written"
+            raise OutputWriteError(
+                f"cannot write {path} ({reason}): is the disk full, or the file over a size limit? Free some "
+                f"space or write elsewhere; {kept}."
+            ) from err
         raise
+
+
+def _is_write_error(err: BaseException) -> bool:
+    """Whether ``err`` is what a failed write raises: an OSError, the netCDF/HDF5 libraries' RuntimeError, or one
+    of GDAL's errors (looked up only when rasterio is loaded: otherwise no GDAL write ran)."""
+    if isinstance(err, TrackingError):
+        return False
+    if isinstance(err, OSError | RuntimeError):
+        return True
+    gdal = tuple(getattr(sys.modules.get(module), name, None) for module, name in
+                 (("rasterio.errors", "RasterioError"), ("rasterio._err", "CPLE_BaseError")))  # fmt: skip
+    return isinstance(err, tuple(kind for kind in gdal if isinstance(kind, type)))
 
 
 def _sync(path: Path) -> None:

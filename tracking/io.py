@@ -23,7 +23,9 @@ import rasterio
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
+from rasterio.errors import RasterioError
 
+from tracking.exceptions import FieldReadError
 from tracking.files import atomic_path
 from tracking.schema import COORD_ATTRS
 
@@ -64,7 +66,7 @@ def write_netcdf(field: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """
     path = Path(path)
     ds, encoding = _netcdf_ready(field)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
     return path
 
@@ -160,7 +162,7 @@ def write_geotiff(
         "compress": "deflate",
         "predictor": "yes",
     }
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path, write_only=True) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         for band, name in enumerate(variables, start=1):
             var = field[name].transpose("y", "x")
             dst.write(var.values.astype(np.float32), band)
@@ -240,12 +242,33 @@ def read_field(path: str | os.PathLike[str]) -> xr.Dataset:
     -------
     xarray.Dataset
         The field, loaded into memory (the file is closed).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    FieldReadError
+        The file is empty, is not NetCDF or GeoTIFF, is truncated, or has no ``vx`` and ``vy``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file.")
     with path.open("rb") as f:
         magic = f.read(4)
-    if magic.startswith((b"\x89HDF", b"CDF")):
-        return _read_netcdf(path)
-    return _read_geotiff(path)
+    if not magic:
+        raise FieldReadError(f"{path} is empty (0 bytes): write or download the velocity field again.")
+    try:
+        field = _read_netcdf(path) if magic.startswith((b"\x89HDF", b"CDF")) else _read_geotiff(path)
+    except (OSError, ValueError, RasterioError) as err:
+        raise FieldReadError(
+            f"{path}: not a velocity field icetrack can read: not NetCDF or GeoTIFF, or truncated ({err}); give "
+            "a file written by 'icetrack track' or 'icetrack itslive field'."
+        ) from None
+    missing = [name for name in ("vx", "vy") if name not in field.data_vars]
+    if missing:
+        raise FieldReadError(
+            f"{path}: not a velocity field: no {' or '.join(missing)} among its variables "
+            f"({', '.join(map(str, field.data_vars)) or 'none'}); give a file written by 'icetrack track' or "
+            "'icetrack itslive field'."
+        )
+    return field

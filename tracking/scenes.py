@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,22 +31,20 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import transform_bounds
 
 from tracking.exceptions import InvalidPairError, NoOverlapError, SceneReadError
 from tracking.naming import SceneInfo, find_sidecar, parse_name, read_sidecar
+from tracking.scene_checks import check_memory
 from tracking.times import utc_naive
 
 __all__ = [
-    "BYTES_PER_PIXEL",
     "MIN_OVERLAP_PX",
     "TIME_TAGS",
     "Pair",
-    "check_memory",
     "date_from_name",
     "make_scene",
-    "memory_budget",
     "parse_tag_time",
     "read_scene",
     "scene_metadata",
@@ -172,59 +171,38 @@ def read_scene(
     Raises
     ------
     SceneReadError
-        If the file is missing or not a raster, has no CRS, a geographic (degree) CRS, a rotated grid, or no
-        acquisition time can be found; or if tracking a raster of its declared size would need more memory than
-        `memory_budget` allows (checked from the header, before anything is read).
+        If the file is missing, empty, not a raster or truncated, has no CRS, a geographic (degree) CRS, a rotated
+        grid, or no acquisition time can be found; or if tracking a raster of its declared size would need more
+        memory than `tracking.scene_checks.memory_budget` allows (checked from the header, before anything is
+        read). The content is not checked here: see `tracking.scene_checks.check_content`.
     """
     path = Path(path)
     if not path.is_file():
-        raise SceneReadError(f"{path}: no such file: check the path.")
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise SceneReadError(f"{path}: {what}: check the path.")
+    if path.stat().st_size == 0:
+        raise SceneReadError(f"{path} is empty (0 bytes): copy or download the GeoTIFF again.")
     try:
-        with rasterio.open(path) as src:
-            check_memory(path, src.height, src.width)
-            data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
-            metadata = scene_metadata(path, src, time=time, sensor=sensor, band=band)
+        with warnings.catch_warnings():  # no geotransform: said below, in one line
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(path)
     except RasterioError as err:
         raise SceneReadError(f"{path}: not a raster GDAL can read ({err}): give a GeoTIFF.") from None
+    with src:
+        check_memory(path, src.height, src.width)
+        metadata = scene_metadata(path, src, time=time, sensor=sensor, band=band)  # before any pixel is read
+        try:
+            data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        except RasterioError as err:
+            cause = err.__cause__ or err
+            raise SceneReadError(
+                f"{path}: the header opens but the pixels cannot be read, the file is truncated or corrupt "
+                f"({cause}): copy or download it again."
+            ) from None
     extra = metadata.pop("attrs")
     scene = make_scene(data, **metadata)
     scene.attrs.update(extra)
     return scene
-
-
-#: Bytes a tracking run holds per pixel of a scene: the float32 scene, its pre-filtered copy and the kernel's
-#: working arrays (measured: 2.66 x the two float32 inputs at the peak, benchmarks/bench_memory.py), rounded up.
-BYTES_PER_PIXEL = 12
-
-
-def memory_budget() -> int:
-    """Bytes a tracking run may take: ``ICETRACK_MEMORY_BUDGET`` (in GB, e.g. ``8``), else half of the memory
-    available now."""
-    setting = os.environ.get("ICETRACK_MEMORY_BUDGET")
-    if setting:
-        try:
-            return int(float(setting) * 1e9)
-        except ValueError:
-            raise SceneReadError(f"ICETRACK_MEMORY_BUDGET={setting!r}: give a number of GB, e.g. 8.") from None
-    import psutil
-
-    return int(psutil.virtual_memory().available // 2)
-
-
-def check_memory(path: Path, rows: int, cols: int) -> None:
-    """Raise `SceneReadError` if a pair of ``rows`` x ``cols`` rasters would not fit in `memory_budget` when tracked.
-
-    Called with the header's size, before any pixel is read, so that a file declaring a huge raster ends with a
-    message, not with a MemoryError or the system's out-of-memory killer.
-    """
-    need = 2 * int(rows) * int(cols) * BYTES_PER_PIXEL
-    budget = memory_budget()
-    if need > budget:
-        raise SceneReadError(
-            f"{path}: a pair of {rows:,} x {cols:,} px rasters needs about {need / 1e9:.1f} GB to track, more than "
-            f"the {budget / 1e9:.1f} GB budget (half the free memory, or ICETRACK_MEMORY_BUDGET in GB): crop it to "
-            "the area of interest, or track it tile by tile (icetrack batch --tile-size 4096)."
-        )
 
 
 def scene_metadata(

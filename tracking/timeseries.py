@@ -211,6 +211,6 @@ def write_csv(series: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     for name in SPEED_COLUMNS:
         if name in table:
             table[name] = table[name].astype(float).round(1)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         table.to_csv(tmp, index=False)
     return path

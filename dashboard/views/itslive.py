@@ -140,7 +140,7 @@ class ItsLiveView(StateView):
         notify("success", f"ITS_LIVE datacube: {len(frame)} measurements at {frame['point'].nunique()} points.")
 
     def _csv(self, event) -> None:
-        if not event.new:
+        if event.new is None:  # b"" is an empty file: read_series_csv says so
             return
         from tracking.sources.itslive import read_series_csv
 

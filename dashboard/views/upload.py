@@ -53,7 +53,7 @@ class UploadView(StateView):
     def _add(self, _event=None) -> None:
         values = self.files.value
         names = self.files.filename
-        if not values:
+        if values is None or (isinstance(values, list) and not values):  # b"" is an empty file: said below
             notify("warning", "Choose one or more GeoTIFF files first.")
             return
         if not isinstance(values, list):

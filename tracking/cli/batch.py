@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from tracking.stack import stack
 
     params = parameters_from_args(args)
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"-o {args.output} is a file, not a folder: give a folder for the per-pair results")
     specs = _demo_specs(args) if args.demo else _csv_specs(args.pairs)
     if not specs:
         raise UsageError("no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)")
@@ -151,5 +154,24 @@ def _csv_specs(path: Path) -> list[Any]:
                           "(GeoTIFF paths)")  # fmt: skip
     table = table.dropna(subset=["reference", "secondary"])
     folder = path.parent
+    for row, ref, sec in zip(table.index, table["reference"], table["secondary"], strict=True):
+        for name in (ref, sec):  # before any worker starts: a missing or unreadable file is a bad command line
+            _check_raster(folder / name.strip(), f"--pairs {path}, line {row + 2}")
     return [PairSpec.files(folder / ref.strip(), folder / sec.strip())
             for ref, sec in zip(table["reference"], table["secondary"], strict=True)]  # fmt: skip
+
+
+def _check_raster(path: Path, where: str) -> None:
+    """Raise `UsageError` unless ``path`` is a raster file GDAL opens (its header only is read)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise UsageError(f"{where}: {path}: {what}: fix the path (relative paths start from the CSV's folder)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. no geotransform: the worker's read_scene says so
+            rasterio.open(path).close()
+    except RasterioError as err:
+        raise UsageError(f"{where}: {path}: not a raster GDAL can read ({err}): give GeoTIFF paths") from None

@@ -1,5 +1,7 @@
 """What the ``icetrack`` sub-commands share: the parser class, common flags and argument types, the parameter
-flags, the output format, the refusal to overwrite inputs, and the progress bar.
+flags, the output format, the output checks (`check_output`: the folder exists and is writable, an input is not
+overwritten, an existing output only with ``--overwrite``), C libraries' stderr held during writes, and the
+progress bar.
 
 Every `TrackingParameters` parameter becomes a flag (`add_parameter_flags`), generated from the parameter
 objects (name, type, default, bounds and help come from ``tracking.params``). A bad command line raises
@@ -9,9 +11,11 @@ objects (name, type, default, bounds and help come from ``tracking.params``). A 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Self
 
@@ -27,8 +31,11 @@ __all__ = [
     "PROG",
     "Parser",
     "ProgressBar",
+    "add_overwrite_flag",
     "add_parameter_flags",
+    "check_output",
     "debug_flag",
+    "held_c_stderr",
     "int_at_least",
     "output_format",
     "parameters_from_args",
@@ -136,6 +143,63 @@ def refuse_overwriting_inputs(output: Path, inputs: dict[str, Path | None]) -> N
         if path is not None and path.exists() and os.path.samefile(output, path):
             raise UsageError(f"-o {output} is the input {role} ({path}): writing there would destroy it; "
                              "choose another output file")
+
+
+def add_overwrite_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--overwrite``: without it an existing output file is left alone and the command refuses to run."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUT if it exists (it is replaced only once the new file is complete: a "
+                             "failed or interrupted run leaves it as it was); without it, an existing OUT is an "
+                             "error and nothing is run")  # fmt: skip
+
+
+def check_output(output: Path, inputs: dict[str, Path | None], *, overwrite: bool) -> None:
+    """Raise `UsageError` before any work when ``output`` cannot or must not be written: its folder is missing,
+    not a folder or not writable, it is a folder, it is one of the ``inputs`` (`refuse_overwriting_inputs`), or
+    it exists and ``overwrite`` is false."""
+    folder = output.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "output directory does not exist"
+        raise UsageError(f"{folder}: {what}: create the folder first, or choose another output path")
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a folder: give a file name, e.g. {output / 'velocity.nc'}")
+    refuse_overwriting_inputs(output, inputs)
+    if output.exists() and not overwrite:
+        raise UsageError(f"-o {output} already exists: give --overwrite to replace it, or choose another name")
+    try:  # the output is written to a temporary file in the same folder, then moved: can one be made there?
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UsageError(f"cannot write in {folder} ({err.strerror or err}): choose a folder you can write to") \
+            from None
+
+
+@contextlib.contextmanager
+def held_c_stderr(debug: bool = False) -> Iterator[None]:
+    """Hold what C libraries print on stderr meanwhile (libtiff prints each failed write itself): shown after a
+    success, dropped after a failure, which the error's one line tells. With ``debug``, nothing is held."""
+    sys.stderr.flush()
+    try:
+        held = None if debug else tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
+    except OSError:
+        held = None
+    if held is None:
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(held.fileno(), 2)
+    try:
+        yield
+    except BaseException:
+        os.dup2(saved, 2)
+        raise
+    else:
+        os.dup2(saved, 2)
+        held.seek(0)
+        sys.stderr.write(held.read().decode(errors="replace"))
+    finally:
+        os.close(saved)
+        held.close()
 
 
 def parameters_from_args(args: argparse.Namespace) -> TrackingParameters:

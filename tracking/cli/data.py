@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tracking.cli.common import debug_flag, output_format, parse_date, refuse_overwriting_inputs
+from tracking.cli.common import (
+    add_overwrite_flag,
+    check_output,
+    debug_flag,
+    held_c_stderr,
+    output_format,
+    parse_date,
+)
 from tracking.exceptions import UsageError
 from tracking.files import atomic_path
 from tracking.sources.base import REGISTRY
@@ -64,6 +71,7 @@ def add_data_commands(commands: Any) -> None:
     compare.add_argument("field_a", type=Path, metavar="A", help="a velocity field (.nc or .tif)")
     compare.add_argument("field_b", type=Path, metavar="B", help="another velocity field (.nc or .tif)")
     compare.add_argument("-o", "--output", type=Path, default=None, metavar="OUT", help="write the difference (.nc)")
+    add_overwrite_flag(compare)
     compare.add_argument("--layer", choices=("raw", "masked", "filled"), default="masked",
                          help="which vectors to compare (default: %(default)s)")  # fmt: skip
     debug_flag(compare)
@@ -91,9 +99,11 @@ def add_data_commands(commands: Any) -> None:
     field.add_argument("granule", metavar="GRANULE", help="granule URL (from 'icetrack itslive search') or file")
     field.add_argument("--lon", type=float, default=None, help="centre of the area of interest, degrees east")
     field.add_argument("--lat", type=float, default=None, help="centre of the area of interest, degrees north")
-    field.add_argument("--aoi-km", type=float, default=30.0, help="side of the area of interest, km (default: 30)")
+    field.add_argument("--aoi-km", type=_aoi_km, default=30.0,
+                       help="side of the area of interest, km (default: 30)")  # fmt: skip
     field.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                        help="output file (.nc or .tif, as 'icetrack track' writes)")  # fmt: skip
+    add_overwrite_flag(field)
     debug_flag(field)
     field.set_defaults(handler=run_itslive_field)
 
@@ -103,6 +113,7 @@ def add_data_commands(commands: Any) -> None:
     series.add_argument("--name", default=None, help="point name in the table (default: the coordinates)")
     series.add_argument("--catalog", default=None, help="datacube catalog (GeoJSON file or URL)")
     series.add_argument("-o", "--output", type=Path, required=True, metavar="CSV", help="output CSV")
+    add_overwrite_flag(series)
     debug_flag(series)
     series.set_defaults(handler=run_itslive_series)
 
@@ -118,10 +129,21 @@ def _place(parser: argparse.ArgumentParser, *, area: bool = True, source: bool =
     parser.add_argument("--lon", type=float, required=True, help="point, degrees east")
     parser.add_argument("--lat", type=float, required=True, help="point, degrees north")
     if area:
-        parser.add_argument("--aoi-km", type=float, default=30.0,
+        parser.add_argument("--aoi-km", type=_aoi_km, default=30.0,
                             help="side of the square area of interest, km (default: %(default)s)")  # fmt: skip
     parser.add_argument("--start", type=parse_date, required=dates_required, metavar="DATE", help="first date, e.g. 2021-04-01")
     parser.add_argument("--end", type=parse_date, required=dates_required, metavar="DATE", help="last date, e.g. 2021-07-31")
+
+
+def _aoi_km(text: str) -> float:
+    """An argparse ``type`` for ``--aoi-km``: a side in (0, 1000] km, with a one-line error otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"the side of the area must be more than 0 and at most 1000 km, got {text}")
+    return value
 
 
 def _print_table(frame: pd.DataFrame) -> None:
@@ -135,7 +157,7 @@ def _print_table(frame: pd.DataFrame) -> None:
 def _write_csv(frame: pd.DataFrame, path: Path | None) -> None:
     if path is None:
         return
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         frame.to_csv(tmp, index=False)
     print(f"wrote {path}", file=sys.stderr)
 
@@ -188,6 +210,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     dates = [date_from_name(scene_id) for scene_id in args.scene_ids]
     if (args.start is None or args.end is None) and any(d is None for d in dates):
         raise UsageError("cannot read a date from every scene id: give --start and --end")
+    if args.output.exists() and not args.output.is_dir():  # before any network access
+        raise UsageError(f"-o {args.output} is a file, not a folder: give a folder for the scenes")
     start = args.start or min(dates) - pd.Timedelta(days=1)
     end = args.end or max(dates) + pd.Timedelta(days=1)
     table = _search(args, start, end)
@@ -213,7 +237,7 @@ def _write_scene(scene: Any, path: Path) -> None:
     """A Scene as a GeoTIFF with the tags `tracking.scenes.read_scene` reads back."""
     tags = {"ACQUISITION_TIME": scene.attrs["time"], "SENSOR": scene.attrs["sensor"], "BAND": scene.attrs["band"],
             "SCENE_ID": scene.attrs["scene_id"]}  # fmt: skip
-    with atomic_path(path) as tmp:
+    with atomic_path(path, write_only=True) as tmp:
         scene.rio.to_raster(tmp, driver="GTiff", compress="deflate", tiled=True, tags=tags)
 
 
@@ -229,13 +253,17 @@ def run_compare(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UsageError(f"{role} {path}: no such file")
     if args.output is not None:
-        refuse_overwriting_inputs(args.output, {"A": args.field_a, "B": args.field_b})
+        from tracking.io import NETCDF_SUFFIXES
+
+        if args.output.suffix.lower() not in NETCDF_SUFFIXES:
+            raise UsageError(f"-o {args.output}: the difference is written as NetCDF: end the name in .nc")
+        check_output(args.output, {"A": args.field_a, "B": args.field_b}, overwrite=args.overwrite)
     diff = difference(read_field(args.field_a), read_field(args.field_b), layer=args.layer)
     attrs = diff.attrs
     print(f"a - b over {attrs['count']} nodes: median {attrs['median_dv']:+.1f} m/yr, spread (1.4826 MAD) "
           f"{attrs['mad_dv']:.1f} m/yr, rms {attrs['rms_dv']:.1f} m/yr")  # fmt: skip
     if args.output is not None:
-        with atomic_path(args.output) as tmp:
+        with atomic_path(args.output, write_only=True) as tmp:
             diff.to_netcdf(tmp)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
@@ -273,9 +301,11 @@ def run_itslive_field(args: argparse.Namespace) -> int:
     if (args.lon is None) != (args.lat is None):
         raise UsageError("give both --lon and --lat (or neither, for the whole granule)")
     fmt = output_format(args.output, None)
+    check_output(args.output, {"GRANULE": Path(args.granule)}, overwrite=args.overwrite)
     bbox = _lonlat_box(args) if args.lon is not None else None
     field = itslive.load_granule(args.granule, bbox=bbox)
-    (write_netcdf if fmt == "netcdf" else write_geotiff)(field, args.output)
+    with held_c_stderr(getattr(args, "debug", False)):
+        (write_netcdf if fmt == "netcdf" else write_geotiff)(field, args.output)
     valid = field["valid"].values
     speeds = field["v"].values[valid]
     median = f"{np.nanmedian(speeds):.1f} m/yr" if speeds.size else "n/a"
@@ -300,6 +330,8 @@ def run_itslive_series(args: argparse.Namespace) -> int:
     from tracking.sources import itslive
     from tracking.timeseries import write_csv
 
+    catalog = Path(args.catalog) if args.catalog else None
+    check_output(args.output, {"--catalog": catalog}, overwrite=args.overwrite)
     name = args.name or f"{abs(args.lat):.4f} {'N' if args.lat >= 0 else 'S'}, {abs(args.lon):.4f} " \
                         f"{'E' if args.lon >= 0 else 'W'}"
     series = itslive.cube_series(args.lon, args.lat, name=name, catalog=args.catalog)

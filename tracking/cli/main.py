@@ -7,6 +7,7 @@ input file) or 1 (a scene, pair or run that fails); ``--debug`` shows the traceb
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if not debug:  # GDAL's messages (e.g. each failed write) would print beside the one error line
+        logging.getLogger("rasterio").addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))

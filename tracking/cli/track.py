@@ -14,13 +14,15 @@ import xarray as xr
 
 from tracking.cli.common import (
     ProgressBar,
+    add_overwrite_flag,
     add_parameter_flags,
+    check_output,
     debug_flag,
+    held_c_stderr,
     output_format,
     parameters_from_args,
     parse_date,
     positive_int,
-    refuse_overwriting_inputs,
 )
 from tracking.exceptions import UsageError
 
@@ -57,6 +59,7 @@ def _add_track(commands: Any) -> None:
     track.add_argument("secondary", type=Path, metavar="SEC", help="secondary (later) scene, a GeoTIFF")
     track.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                        help="output file (.nc for NetCDF, .tif for a Cloud-Optimized GeoTIFF of vx, vy, v)")
+    add_overwrite_flag(track)
     track.add_argument("--format", choices=("netcdf", "geotiff"), default=None,
                        help="output format (default: from OUT's suffix)")
     track.add_argument("--ref-time", type=parse_date, default=None, metavar="TIME",
@@ -120,7 +123,7 @@ def run_track(args: argparse.Namespace) -> int:
     from affine import Affine
 
     from tracking.io import write_geotiff, write_netcdf
-    from tracking.quality import polygon_mask, read_polygons, track_and_assess
+    from tracking.scene_checks import check_content
     from tracking.scenes import Pair, read_scene
 
     fmt = output_format(args.output, args.format)
@@ -128,18 +131,22 @@ def run_track(args: argparse.Namespace) -> int:
     for role, path in (("REF", args.reference), ("SEC", args.secondary), ("--stable", args.stable),
                        ("--on-ice", args.on_ice)):
         if path is not None and not path.is_file():
-            raise UsageError(f"{role} {path}: no such file")
-    if not args.output.parent.is_dir():
-        raise UsageError(f"{args.output.parent}: output directory does not exist")
-    refuse_overwriting_inputs(args.output, {"REF": args.reference, "SEC": args.secondary, "--stable": args.stable,
-                                            "--on-ice": args.on_ice})
+            raise UsageError(f"{role} {path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
+    check_output(args.output, {"REF": args.reference, "SEC": args.secondary, "--stable": args.stable,
+                               "--on-ice": args.on_ice}, overwrite=args.overwrite)
     started = time.perf_counter()
+    if args.stable is not None or args.on_ice is not None:
+        from tracking.quality import read_polygons  # (tracking.quality is slow to import: only when needed)
     areas = {what: None if path is None else read_polygons(path, what)
              for what, path in (("stable-ground", args.stable), ("on-ice", args.on_ice))}
     reference = read_scene(args.reference, time=args.ref_time)
     secondary = read_scene(args.secondary, time=args.sec_time)
+    for scene, path in ((reference, args.reference), (secondary, args.secondary)):
+        check_content(scene, path)
     pair = Pair.from_scenes(reference, secondary)
     params.check(pair.shape)
+    from tracking.quality import polygon_mask, track_and_assess
+
     step = int(params.step)
     coarse = (pair.transform * Affine.scale(step), (max(pair.shape[0] // step, 1), max(pair.shape[1] // step, 1)))
     for what, polygons in areas.items():  # fail before tracking, not after (on a grid about the field's)
@@ -148,10 +155,8 @@ def run_track(args: argparse.Namespace) -> int:
     with ProgressBar(disable=args.quiet) as bar:
         field = track_and_assess(pair, params, progress=bar, stable=areas["stable-ground"], on_ice=areas["on-ice"],
                                  correct_offset=False if args.no_offset_correction else None)
-    if fmt == "netcdf":
-        write_netcdf(field, args.output)
-    else:
-        write_geotiff(field, args.output)
+    with held_c_stderr(getattr(args, "debug", False)):
+        (write_netcdf if fmt == "netcdf" else write_geotiff)(field, args.output)
     if not args.quiet:
         print(summary(field, args.output, time.perf_counter() - started))
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyproj.exceptions import CRSError
 
 from tracking.exceptions import TrackingError
 from tracking.sources.itslive.common import SOURCE, as_series, series_label, to_crs_transformer
@@ -44,7 +45,8 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     Raises
     ------
     TrackingError
-        The file is not in that layout.
+        The file is not in that layout: not a CSV, columns missing, only a header, a ``mid_date`` that is not an
+        ISO date, or an ``epsg`` that is not a known EPSG code.
     """
     path = Path(path)
     try:
@@ -57,11 +59,20 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
             f"{path.name} is not an ITS_LIVE point time series (it lacks {', '.join(missing)}): export one "
             "with itslive-export --format csv."
         )
+    if raw.empty:
+        raise TrackingError(f"{path.name} has no measurements (only its header): export the series again.")
     if name is None:
         name = _point_name(path.stem)
     n = len(raw)
-    mid = pd.Series(pd.to_datetime(raw["mid_date"], utc=True, format="ISO8601").dt.tz_localize(None),
-                    dtype="datetime64[ns]")
+    try:
+        stamps = pd.to_datetime(raw["mid_date"], utc=True, format="ISO8601")
+    except (ValueError, TypeError) as err:
+        reason = str(err).splitlines()[0]
+        raise TrackingError(
+            f"{path.name}: the mid_date column holds a value that is not an ISO date ({reason}): export the "
+            "series again with itslive-export --format csv."
+        ) from None
+    mid = pd.Series(stamps.dt.tz_localize(None), dtype="datetime64[ns]")
     dt_days = pd.to_numeric(raw["date_dt [days]"], errors="coerce").to_numpy(dtype=np.float64)
     half = pd.to_timedelta(dt_days / 2, unit="D")
     lon = pd.to_numeric(raw["lon"], errors="coerce").to_numpy(dtype=np.float64)
@@ -70,7 +81,13 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     epsgs = (pd.to_numeric(raw["epsg"], errors="coerce").dropna() if "epsg" in raw
              else pd.Series([], dtype=float))
     if len(epsgs):
-        x, y = to_crs_transformer(int(epsgs.iloc[0])).transform(lon, lat)
+        try:
+            x, y = to_crs_transformer(int(epsgs.iloc[0])).transform(lon, lat)
+        except (ValueError, OverflowError, CRSError) as err:
+            raise TrackingError(
+                f"{path.name}: the epsg column holds {epsgs.iloc[0]:g}, not a known EPSG code ({err}): export the "
+                "series again with itslive-export --format csv."
+            ) from None
 
     def column(label: str) -> np.ndarray:
         if label not in raw:
