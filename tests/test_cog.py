@@ -169,3 +169,16 @@ def test_unreachable_host_is_no_network(remote):
 def test_wrong_band_is_a_missing_asset(remote):
     with pytest.raises(MissingAssetError, match="no band 2"):
         read_aoi(remote.href, BOX, band_index=2, **ATTRS)
+
+
+def test_an_area_beyond_the_memory_budget_is_refused_before_its_pixels_are_read(remote, monkeypatch):
+    from tracking.exceptions import SceneReadError
+
+    read_aoi(remote.href, BOX, **ATTRS)
+    whole_read = bytes_sent(remote.requests(remote.prefix))
+    monkeypatch.setenv("ICETRACK_MEMORY_BUDGET", "0.0000001")  # 100 bytes
+    before = len(remote.requests(remote.prefix))
+    with pytest.raises(SceneReadError, match="budget"):
+        read_aoi(remote.href, BOX, **ATTRS)
+    refused = bytes_sent(remote.requests(remote.prefix)[before:])
+    assert refused < whole_read / 2, (refused, whole_read)  # the header, not the window's pixels

@@ -26,6 +26,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from tracking.exceptions import MissingAssetError, NoOverlapError, ParameterError, RemoteError
+from tracking.scene_checks import check_memory
 from tracking.scenes import make_scene
 from tracking.sources import http
 from tracking.sources.cache import DownloadCache
@@ -146,6 +147,7 @@ def _read_window(
             f"{_fmt((left, bottom, right, top))} in {src.crs}: move the point or box onto the scene, or pick "
             "another scene."
         )
+    check_memory(what, int(window.height), int(window.width))  # before a pixel comes over the network
     data = src.read(band_index, window=window, masked=True)
     values = np.ma.filled(data.astype(np.float32), np.nan)
     return values, src.window_transform(window), src.crs
