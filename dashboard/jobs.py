@@ -10,9 +10,12 @@ set on the loop, between pairs, so no HoloViews object is ever built in a worker
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -37,8 +40,29 @@ def tracking_threads() -> int:
     return max(1, int(value) if value.strip().isdigit() else (os.cpu_count() or 1) - 1)
 
 
+#: Niceness of the threads that track (Linux): the event loop that answers every session's clicks comes first.
+TRACKING_NICENESS = 10
+
+
+def lower_priority(thread_ids: list[int] | None = None) -> None:
+    """Run threads (default: the calling one) at `TRACKING_NICENESS`; Linux threads each have a nice value, and
+    elsewhere this does nothing."""
+    for tid in thread_ids or [threading.get_native_id()]:
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, TRACKING_NICENESS)
+
+
+def lower_worker_priority() -> None:
+    """Every thread of the process but the calling one (the event loop's) at `TRACKING_NICENESS`: the Numba
+    workers, started by the warm-up, do the tracking of every session."""
+    tasks = Path("/proc/self/task")
+    if tasks.is_dir():
+        lower_priority([int(t.name) for t in tasks.iterdir() if int(t.name) != threading.get_native_id()])
+
+
 def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: float = 1.0) -> Any:
-    """Load and track one pair (runs in a worker thread, on `tracking_threads` Numba threads)."""
+    """Load and track one pair (runs in a worker thread, on `tracking_threads` Numba threads, at low priority)."""
+    lower_priority()
     numba.set_num_threads(min(tracking_threads(), numba.config.NUMBA_NUM_THREADS))  # this thread only
     pair = state.load_pair(row)
     last = [0.0]

@@ -35,4 +35,7 @@ def warm_up() -> float:
 
 if __name__ in ("panel_setup_module", "__main__"):  # run by `panel serve --setup`, not on import
     seconds = warm_up()
+    from dashboard.jobs import lower_worker_priority
+
+    lower_worker_priority()  # the Numba workers it started track at low priority; the event loop stays first
     logging.getLogger("icetrack").warning("icetrack warm-up: kernels compiled, map rendered in %.1f s", seconds)
