@@ -35,8 +35,18 @@ def free_port() -> int:
 
 def serve(port: int) -> subprocess.Popen:
     panel = Path(sys.executable).with_name("panel")
-    cmd = [str(panel), "serve", "dashboard/app.py", "--port", str(port), "--liveness",
-           "--setup", "dashboard/warmup.py", "--index", "app"]  # fmt: skip
+    cmd = [
+        str(panel),
+        "serve",
+        "dashboard/app.py",
+        "--port",
+        str(port),
+        "--liveness",
+        "--setup",
+        "dashboard/warmup.py",
+        "--index",
+        "app",
+    ]
     if os.environ.get("BENCH_THREADS"):  # the Procfile runs callbacks on the event loop (tracking in threads)
         cmd += ["--num-threads", os.environ["BENCH_THREADS"]]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,8 +101,10 @@ def main() -> None:
             wait_server(page, url)
             open_app(page, url)  # warm: first session builds the caches
             loads = [open_app(page, url) for _ in range(5)]
-            print(f"time to interactive (warm server): median {statistics.median(loads):.2f} s, "
-                  f"max {max(loads):.2f} s over {len(loads)} loads")  # fmt: skip
+            print(
+                f"time to interactive (warm server): median {statistics.median(loads):.2f} s, "
+                f"max {max(loads):.2f} s over {len(loads)} loads"
+            )
 
             page.get_by_role("button", name="Search scenes").click()
             page.locator(".tabulator-row").nth(2).wait_for(timeout=30_000)
@@ -104,7 +116,9 @@ def main() -> None:
             page.get_by_text("Done: 1 pair").first.wait_for(timeout=120_000)
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             shown = time.perf_counter() - t0
-            print(f"demo pair (30 km, default parameters, Speed map tab open), Run click -> map drawn: {shown:.2f} s")
+            print(
+                f"demo pair (30 km, default parameters, Speed map tab open), Run click -> map drawn: {shown:.2f} s"
+            )
 
             # two sessions: A tracks a large pair, B moves a slider
             busy = browser.new_page(viewport={"width": 1500, "height": 1000})
@@ -123,13 +137,19 @@ def main() -> None:
             trips = round_trips(other, slider, estimate, 10)
             clicks = round_trips(other, toggle, estimate, 10)
             still_running = busy.get_by_text("Tracking").count() > 0
-            print(f"widget round trip in session B, idle server: median {statistics.median(idle) * 1000:.0f} ms, "
-                  f"max {max(idle) * 1000:.0f} ms")  # fmt: skip
-            print(f"widget round trip in session B while A tracks (A still running: {still_running}): "
-                  f"median {statistics.median(trips) * 1000:.0f} ms, max {max(trips) * 1000:.0f} ms")  # fmt: skip
-            print(f"button round trip in session B, idle server: median {statistics.median(idle_click) * 1000:.0f} ms; "
-                  f"while A tracks: median {statistics.median(clicks) * 1000:.0f} ms, "
-                  f"max {max(clicks) * 1000:.0f} ms")  # fmt: skip
+            print(
+                f"widget round trip in session B, idle server: median {statistics.median(idle) * 1000:.0f} ms, "
+                f"max {max(idle) * 1000:.0f} ms"
+            )
+            print(
+                f"widget round trip in session B while A tracks (A still running: {still_running}): "
+                f"median {statistics.median(trips) * 1000:.0f} ms, max {max(trips) * 1000:.0f} ms"
+            )
+            print(
+                f"button round trip in session B, idle server: median {statistics.median(idle_click) * 1000:.0f} ms; "
+                f"while A tracks: median {statistics.median(clicks) * 1000:.0f} ms, "
+                f"max {max(clicks) * 1000:.0f} ms"
+            )
             if still_running:
                 busy.get_by_role("button", name="Cancel").click()
             browser.close()

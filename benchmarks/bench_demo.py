@@ -18,7 +18,12 @@ from tracking.sources import demo
 #: The trunk moves up to about 40 m/day: 21 px of 30 m in 16 days, more than the default 20 px each way.
 SEARCH_RANGE = 40
 
-CASES = [("2016-06-01", 16, "red"), ("2018-06-01", 16, "red"), ("2021-05-01", 16, "red"), ("2021-05-01", 32, "red")]
+CASES = [
+    ("2016-06-01", 16, "red"),
+    ("2018-06-01", 16, "red"),
+    ("2021-05-01", 16, "red"),
+    ("2021-05-01", 32, "red"),
+]
 
 
 def evaluate(t0: str, dt_days: int, band: str) -> dict[str, float]:
@@ -52,13 +57,17 @@ def evaluate(t0: str, dt_days: int, band: str) -> dict[str, float]:
 
 
 def main() -> None:
-    print(f"{'pair':<22} {'time s':>6} {'valid %':>8} {'trunk valid %':>13} {'trunk v m/yr':>12} "
-          f"{'speed err %':>11} {'vector err m/yr':>15} {'stable v m/yr':>13}")
+    print(
+        f"{'pair':<22} {'time s':>6} {'valid %':>8} {'trunk valid %':>13} {'trunk v m/yr':>12} "
+        f"{'speed err %':>11} {'vector err m/yr':>15} {'stable v m/yr':>13}"
+    )
     for t0, dt_days, band in CASES:
         r = evaluate(t0, dt_days, band)
-        print(f"{t0} +{dt_days:>3} d {band:<4} {r['seconds']:6.1f} {r['valid']:8.1f} {r['trunk_valid']:13.1f} "
-              f"{r['trunk_median_speed']:12.0f} {r['trunk_median_rel_error']:11.2f} "
-              f"{r['trunk_median_vector_error']:15.1f} {r['stable_median_speed']:13.1f}")
+        print(
+            f"{t0} +{dt_days:>3} d {band:<4} {r['seconds']:6.1f} {r['valid']:8.1f} {r['trunk_valid']:13.1f} "
+            f"{r['trunk_median_speed']:12.0f} {r['trunk_median_rel_error']:11.2f} "
+            f"{r['trunk_median_vector_error']:15.1f} {r['stable_median_speed']:13.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,8 @@ def peer_loop(match, reference, secondary, tops, lefts, chip):
     def one_row(top: int) -> list[tuple[float, float]]:
         out = []
         for left in lefts:
-            area = secondary[top - SEARCH:top + chip + SEARCH, left - SEARCH:left + chip + SEARCH]
-            template = reference[top:top + chip, left:left + chip]
+            area = secondary[top - SEARCH : top + chip + SEARCH, left - SEARCH : left + chip + SEARCH]
+            template = reference[top : top + chip, left : left + chip]
             surface = match(area, template)
             if not np.isfinite(surface).any():
                 out.append((np.nan, np.nan))
@@ -120,16 +120,22 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # the loop itself spreads chips over THREADS threads
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, opencv {cv2.__version__}")
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, opencv {cv2.__version__}"
+    )
     cold, warm = compile_seconds()
     print(f"compile: first call {cold:.1f} s with an empty cache, {warm:.2f} s with the cache filled")
 
     pair = synthetic_pair((args.size, args.size), max_displacement=12.0, seed=1)
-    print(f"pair: {args.size} x {args.size}, glacier-like flow up to 12 px, 5% noise, featureless and NaN patches; "
-          f"search_range {SEARCH}, step {STEP}")
-    header = (f"{'chip':>4} {'tracker':<26} {'chips/s':>9} {'ratio':>6} {'RMSE px':>8} {'>2px %':>7} "
-              f"{'valid %':>8} {'blank valid %':>14}")
+    print(
+        f"pair: {args.size} x {args.size}, glacier-like flow up to 12 px, 5% noise, featureless and NaN patches; "
+        f"search_range {SEARCH}, step {STEP}"
+    )
+    header = (
+        f"{'chip':>4} {'tracker':<26} {'chips/s':>9} {'ratio':>6} {'RMSE px':>8} {'>2px %':>7} "
+        f"{'valid %':>8} {'blank valid %':>14}"
+    )
     print(header)
     for chip in (32, 64):
         run_chip(pair, chip, args)
@@ -150,7 +156,9 @@ def run_chip(pair, chip: int, args: argparse.Namespace) -> None:
     true_dx, true_dy = pair.truth_at(rr, cc)
     middle = np.ix_(tops + chip // 2, lefts + chip // 2)
     # textured: chip and search area all textured; blank: chip wholly featureless or nodata
-    textured = ndimage.minimum_filter(pair.textured, size=chip + 2 * SEARCH, mode="constant", cval=False)[middle]
+    textured = ndimage.minimum_filter(pair.textured, size=chip + 2 * SEARCH, mode="constant", cval=False)[
+        middle
+    ]
     blank = ndimage.minimum_filter(~pair.textured, size=chip, mode="constant", cval=False)[middle]
     sel = np.ix_(np.flatnonzero(keep_t), np.flatnonzero(keep_l))
 
@@ -163,7 +171,9 @@ def run_chip(pair, chip: int, args: argparse.Namespace) -> None:
         valid_pct = 100 * float(np.mean(valid[textured]))
         flat = 100 * float(np.mean(valid[blank])) if blank.any() else float("nan")
         ratio = "" if base_rate is None else f"{rate / base_rate:5.2f}x"
-        print(f"{chip:>4} {name:<26} {rate:9.0f} {ratio:>6} {rmse:8.4f} {gross:7.2f} {valid_pct:8.1f} {flat:14.1f}")
+        print(
+            f"{chip:>4} {name:<26} {rate:9.0f} {ratio:>6} {rmse:8.4f} {gross:7.2f} {valid_pct:8.1f} {flat:14.1f}"
+        )
         return rate, use
 
     t_cv, (cv_dx, cv_dy) = best_time(
@@ -173,18 +183,29 @@ def run_chip(pair, chip: int, args: argparse.Namespace) -> None:
     results = {}
     for method in ("lucas-kanade", "parabolic"):
         t_ours, field = best_time(
-            lambda m=method: track_arrays(pair.reference, pair.secondary, chip_size=chip, search_range=SEARCH,
-                                          step=STEP, prefilter="none", subpixel=m),
+            lambda m=method: track_arrays(
+                pair.reference,
+                pair.secondary,
+                chip_size=chip,
+                search_range=SEARCH,
+                step=STEP,
+                prefilter="none",
+                subpixel=m,
+            ),
             args.repeat,
         )
         valid = field.valid.values[sel]
-        _, use = report(f"icetrack ({method})", t_ours, field.dx.values[sel], field.dy.values[sel], valid, cv_rate)
+        _, use = report(
+            f"icetrack ({method})", t_ours, field.dx.values[sel], field.dy.values[sel], valid, cv_rate
+        )
         results[method] = (field.dx.values[sel], field.dy.values[sel], use)
     dx, dy, use = results["lucas-kanade"]
     ours = np.sqrt(np.mean(((dx - true_dx) ** 2 + (dy - true_dy) ** 2)[use]))
     theirs = np.sqrt(np.mean(((cv_dx - true_dx) ** 2 + (cv_dy - true_dy) ** 2)[use]))
-    print(f"{chip:>4} same-chip RMSE: icetrack {ours:.4f} px vs opencv+parabolic {theirs:.4f} px "
-          f"({100 * (1 - ours / theirs):.0f}% lower) on {int(use.sum())} textured chips")
+    print(
+        f"{chip:>4} same-chip RMSE: icetrack {ours:.4f} px vs opencv+parabolic {theirs:.4f} px "
+        f"({100 * (1 - ours / theirs):.0f}% lower) on {int(use.sum())} textured chips"
+    )
     sub = np.linspace(0, tops.size - 1, min(args.skimage_rows, tops.size)).astype(int)
     t_sk, (sk_dx, sk_dy) = best_time(
         lambda: peer_loop(skimage_match, pair.reference, pair.secondary, tops[sub], lefts, chip), 1
@@ -192,25 +213,35 @@ def run_chip(pair, chip: int, args: argparse.Namespace) -> None:
     use = textured[sub]
     sk_rmse = np.sqrt(np.nanmean(((sk_dx - true_dx[sub]) ** 2 + (sk_dy - true_dy[sub]) ** 2)[use]))
     cv_rmse = np.sqrt(np.nanmean(((cv_dx - true_dx)[sub] ** 2 + (cv_dy - true_dy)[sub] ** 2)[use]))
-    print(f"{chip:>4} {'scikit-image (2 threads)':<26} {sub.size * lefts.size / t_sk:9.0f} "
-          f"{sub.size * lefts.size / t_sk / cv_rate:5.2f}x {sk_rmse:8.4f}   "
-          f"({sub.size} chip rows spread over the image; opencv RMSE on them {cv_rmse:.4f})")
+    print(
+        f"{chip:>4} {'scikit-image (2 threads)':<26} {sub.size * lefts.size / t_sk:9.0f} "
+        f"{sub.size * lefts.size / t_sk / cv_rate:5.2f}x {sk_rmse:8.4f}   "
+        f"({sub.size} chip rows spread over the image; opencv RMSE on them {cv_rmse:.4f})"
+    )
 
 
 def compare_kernels(args: argparse.Namespace) -> None:
     """NCC against OC, per sub-pixel method, on the synthetic pair and on an illumination-changed copy."""
     from scipy import ndimage
 
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numpy {np.__version__}"
+    )
     pair = synthetic_pair((args.size, args.size), max_displacement=12.0, seed=1)
-    rows, cols = np.mgrid[0:args.size, 0:args.size] / args.size
+    rows, cols = np.mgrid[0 : args.size, 0 : args.size] / args.size
     lit = np.exp(1.5 * pair.secondary) * (0.3 + 1.4 * cols) + 5 * rows  # brighter, nonlinear, shaded
-    track_arrays(pair.reference[:256, :256], pair.secondary[:256, :256], kernel="oc", search_range=8)  # compile
-    print(f"pair: {args.size} x {args.size}, glacier-like flow up to 12 px, 5% noise, featureless and NaN "
-          f"patches; search_range {SEARCH}, step {STEP}; 'lit': secondary -> exp(1.5 s) (0.3 + 1.4 x) + 5 y")
-    print(f"{'chip':>4} {'scene':<5} {'prefilter':<9} {'kernel':<4} {'subpixel':<12} {'chips/s':>8} {'ratio':>6} "
-          f"{'median px':>9} {'RMSE px':>8} {'>2px %':>7} {'valid %':>8} {'blank valid %':>13} {'peak':>5}")
+    track_arrays(
+        pair.reference[:256, :256], pair.secondary[:256, :256], kernel="oc", search_range=8
+    )  # compile
+    print(
+        f"pair: {args.size} x {args.size}, glacier-like flow up to 12 px, 5% noise, featureless and NaN "
+        f"patches; search_range {SEARCH}, step {STEP}; 'lit': secondary -> exp(1.5 s) (0.3 + 1.4 x) + 5 y"
+    )
+    print(
+        f"{'chip':>4} {'scene':<5} {'prefilter':<9} {'kernel':<4} {'subpixel':<12} {'chips/s':>8} {'ratio':>6} "
+        f"{'median px':>9} {'RMSE px':>8} {'>2px %':>7} {'valid %':>8} {'blank valid %':>13} {'peak':>5}"
+    )
     cases = [("plain", "none", m) for m in ("lucas-kanade", "parabolic", "oversampled")]
     cases += [("lit", f, m) for f in ("none", "wallis") for m in ("lucas-kanade", "parabolic")]
     for chip in (32, 64):
@@ -226,8 +257,14 @@ def compare_kernels(args: argparse.Namespace) -> None:
             secondary = pair.secondary if scene == "plain" else lit
             base = None
             for kernel in ("ncc", "oc"):
-                options = {"kernel": kernel, "chip_size": chip, "search_range": SEARCH, "step": STEP,
-                           "prefilter": prefilter, "subpixel": method}
+                options = {
+                    "kernel": kernel,
+                    "chip_size": chip,
+                    "search_range": SEARCH,
+                    "step": STEP,
+                    "prefilter": prefilter,
+                    "subpixel": method,
+                }
                 seconds, field = best_time(
                     lambda sec=secondary, o=options: track_arrays(pair.reference, sec, **o), args.repeat
                 )
@@ -236,10 +273,12 @@ def compare_kernels(args: argparse.Namespace) -> None:
                 valid = field.valid.values
                 err = np.hypot(field.dx.values - true_dx, field.dy.values - true_dy)
                 use = textured & valid
-                print(f"{chip:>4} {scene:<5} {prefilter:<9} {kernel:<4} {method:<12} {rate:8.0f} "
-                      f"{rate / base:5.2f}x {np.median(err[use]):9.4f} {np.sqrt(np.mean(err[use] ** 2)):8.4f} "
-                      f"{100 * np.mean(err[valid] > 2):7.2f} {100 * valid[textured].mean():8.1f} "
-                      f"{100 * valid[blank].mean():13.1f} {np.nanmedian(field.peak.values[textured]):5.2f}")
+                print(
+                    f"{chip:>4} {scene:<5} {prefilter:<9} {kernel:<4} {method:<12} {rate:8.0f} "
+                    f"{rate / base:5.2f}x {np.median(err[use]):9.4f} {np.sqrt(np.mean(err[use] ** 2)):8.4f} "
+                    f"{100 * np.mean(err[valid] > 2):7.2f} {100 * valid[textured].mean():8.1f} "
+                    f"{100 * valid[blank].mean():13.1f} {np.nanmedian(field.peak.values[textured]):5.2f}"
+                )
 
 
 if __name__ == "__main__":

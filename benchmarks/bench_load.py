@@ -47,8 +47,9 @@ def serve_as_procfile(port: int) -> subprocess.Popen:
     line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # this venv's panel
     env = {**os.environ, "PATH": path, "PORT": str(port), "WEBSOCKET_ORIGIN": f"127.0.0.1:{port}"}
-    command = subprocess.run(["bash", "-c", f"echo {line[4:].strip()}"], env=env, capture_output=True, text=True,
-                             check=True).stdout.split()  # fmt: skip
+    command = subprocess.run(
+        ["bash", "-c", f"echo {line[4:].strip()}"], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     command = [x if x != "0.0.0.0" else "127.0.0.1" for x in command]
     print("server:", shlex.join(command))
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,11 +63,15 @@ def rss_mb(process: subprocess.Popen) -> float:
 def spread(values: list[float], unit: float = 1000.0, suffix: str = "ms") -> str:
     a = np.asarray(values) * unit
     digits = 0 if suffix == "ms" else 2
-    return (f"median {np.median(a):.{digits}f} {suffix}, p95 {np.percentile(a, 95):.{digits}f} {suffix}, "
-            f"max {a.max():.{digits}f} {suffix} (n={a.size})")
+    return (
+        f"median {np.median(a):.{digits}f} {suffix}, p95 {np.percentile(a, 95):.{digits}f} {suffix}, "
+        f"max {a.max():.{digits}f} {suffix} (n={a.size})"
+    )
 
 
-def hold_sessions(url: str, n: int, builds: list[float], opened: threading.Event, done: threading.Event) -> None:
+def hold_sessions(
+    url: str, n: int, builds: list[float], opened: threading.Event, done: threading.Event
+) -> None:
     """Open ``n`` bokeh.client sessions (timing each) and keep them open until ``done`` (own thread and loop)."""
     import dashboard.app  # noqa: F401 - registers the page's Bokeh model types, so the client can decode them
 
@@ -84,7 +89,9 @@ def hold_sessions(url: str, n: int, builds: list[float], opened: threading.Event
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=10, help="sessions open at once (2 are browser pages)")
+    parser.add_argument(
+        "--sessions", type=int, default=10, help="sessions open at once (2 are browser pages)"
+    )
     parser.add_argument("--trips", type=int, default=30, help="widget round trips per measurement")
     parser.add_argument("--pages", type=int, default=5, help="new pages timed while A tracks")
     args = parser.parse_args()
@@ -107,13 +114,18 @@ def main() -> None:
 
             builds: list[float] = []
             opened = threading.Event()
-            holder = threading.Thread(target=hold_sessions, args=(url + "app", max(args.sessions - 2, 0), builds,
-                                                                  opened, done), daemon=True)  # fmt: skip
+            holder = threading.Thread(
+                target=hold_sessions,
+                args=(url + "app", max(args.sessions - 2, 0), builds, opened, done),
+                daemon=True,
+            )
             holder.start()
             opened.wait(timeout=600)
             if builds:
-                print(f"{len(builds)} websocket sessions opened (server build + document pulled): "
-                      f"{spread(builds)}; server RSS {rss_mb(server):.0f} MB")  # fmt: skip
+                print(
+                    f"{len(builds)} websocket sessions opened (server build + document pulled): "
+                    f"{spread(builds)}; server RSS {rss_mb(server):.0f} MB"
+                )
 
             busy = context.new_page()
             open_app(busy, url + "?aoi=100&p.step=4")
@@ -135,12 +147,16 @@ def main() -> None:
                 loads.append(open_app(page, url))
                 page.close()
             running = busy.get_by_text("Tracking").count() > 0
-            print(f"new page while A tracks (still running: {running}): time to interactive "
-                  f"{spread(loads, 1.0, 's')}; server RSS {rss_mb(server):.0f} MB")  # fmt: skip
+            print(
+                f"new page while A tracks (still running: {running}): time to interactive "
+                f"{spread(loads, 1.0, 's')}; server RSS {rss_mb(server):.0f} MB"
+            )
             trips = round_trips(other, slider, estimate, args.trips)
             running = busy.get_by_text("Tracking").count() > 0
-            print(f"{args.sessions} sessions, A tracking 100 km at step 4 (still running: {running}): "
-                  f"widget round trip {spread(trips)}")  # fmt: skip
+            print(
+                f"{args.sessions} sessions, A tracking 100 km at step 4 (still running: {running}): "
+                f"widget round trip {spread(trips)}"
+            )
 
             if running:
                 busy.get_by_role("button", name="Cancel").click()

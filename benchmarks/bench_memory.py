@@ -57,12 +57,16 @@ def main() -> None:
     args = parser.parse_args()
     print(f"pair: {args.rows} x {args.cols} float32, default parameters (chip 32, search 20, step 16)")
     for how in ("track_arrays", "track"):
-        out = subprocess.check_output([sys.executable, "-c", CASE, str(args.rows), str(args.cols), how], text=True)
+        out = subprocess.check_output(
+            [sys.executable, "-c", CASE, str(args.rows), str(args.cols), how], text=True
+        )
         result = json.loads(out.strip().splitlines()[-1])
         ratio = result["peak_over_base"] / result["inputs"]
-        print(f"{how:<13} inputs {result['inputs'] / 2**20:6.0f} MiB, peak above the process's base "
-              f"{result['peak_over_base'] / 2**20:6.0f} MiB = {ratio:.2f} x the inputs (inputs included), "
-              f"{result['seconds']:.1f} s")
+        print(
+            f"{how:<13} inputs {result['inputs'] / 2**20:6.0f} MiB, peak above the process's base "
+            f"{result['peak_over_base'] / 2**20:6.0f} MiB = {ratio:.2f} x the inputs (inputs included), "
+            f"{result['seconds']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,21 @@ from rasterio.features import geometry_mask
 from tracking.quality import assess, static_terrain_metric, strain_rate_metric
 from tracking.times import DAYS_PER_YEAR
 
-FIXTURES = Path(os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(
+    os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+)
 KASKAWULSH = FIXTURES / "real" / "glaft-kaskawulsh-ref"
 VX_TIF = KASKAWULSH / "20180304-20180405_velo-raw_vx.tif"
 VY_TIF = KASKAWULSH / "20180304-20180405_velo-raw_vy.tif"
 BEDROCK = KASKAWULSH / "bedrock_V2.shp"
 ON_ICE = KASKAWULSH / "glacier_V1_Kaskawulsh_s_inwardBuffer600m.shp"
 #: glaft 1.0.0's numbers (see tests/test_quality.py), used when glaft is not installed.
-RECORDED = {"du": 0.15013002671482284, "dv": 0.1598158348899727,
-            "dx'x'": 0.0017554284768520139, "dx'y'": 0.0016457141970487633}
+RECORDED = {
+    "du": 0.15013002671482284,
+    "dv": 0.1598158348899727,
+    "dx'x'": 0.0017554284768520139,
+    "dx'y'": 0.0016457141970487633,
+}
 
 
 def read(path: Path) -> tuple[np.ndarray, Any, Any]:
@@ -67,15 +73,27 @@ def glaft_metrics() -> tuple[dict[str, float], dict[str, float], str]:
         return RECORDED, {}, "recorded (glaft 1.0.0; glaft not installed here)"
     from importlib.metadata import version
 
-    velocity = glaft.Velocity(vxfile=str(VX_TIF), vyfile=str(VY_TIF), static_area=str(BEDROCK),
-                              on_ice_area=str(ON_ICE), velocity_unit="m/day")
+    velocity = glaft.Velocity(
+        vxfile=str(VX_TIF),
+        vyfile=str(VY_TIF),
+        static_area=str(BEDROCK),
+        on_ice_area=str(ON_ICE),
+        velocity_unit="m/day",
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # GLAFT prints every step
         _, static_s = timed(velocity.static_terrain_analysis)
         _, strain_s = timed(velocity.longitudinal_shear_analysis)
-    values = {"du": velocity.metric_static_terrain_x, "dv": velocity.metric_static_terrain_y,
-              "dx'x'": velocity.metric_alongflow_normal, "dx'y'": velocity.metric_alongflow_shear}
-    return ({k: float(v) for k, v in values.items()}, {"metric 1": static_s, "metric 2": strain_s},
-            f"live, glaft {version('glaft')}")
+    values = {
+        "du": velocity.metric_static_terrain_x,
+        "dv": velocity.metric_static_terrain_y,
+        "dx'x'": velocity.metric_alongflow_normal,
+        "dx'y'": velocity.metric_alongflow_shear,
+    }
+    return (
+        {k: float(v) for k, v in values.items()},
+        {"metric 1": static_s, "metric 2": strain_s},
+        f"live, glaft {version('glaft')}",
+    )
 
 
 def main() -> int:
@@ -91,46 +109,72 @@ def main() -> int:
 
     theirs, their_times, how = glaft_metrics()
     static, static_s = timed(lambda: static_terrain_metric(vx[bedrock], vy[bedrock]))
-    strain, strain_s = timed(lambda: strain_rate_metric(vx, vy, spacing=(transform.a, -transform.e), on_ice=ice))
-    ours = {"du": static["metric_x"], "dv": static["metric_y"],
-            "dx'x'": strain["metric_normal"], "dx'y'": strain["metric_shear"]}
+    strain, strain_s = timed(
+        lambda: strain_rate_metric(vx, vy, spacing=(transform.a, -transform.e), on_ice=ice)
+    )
+    ours = {
+        "du": static["metric_x"],
+        "dv": static["metric_y"],
+        "dx'x'": strain["metric_normal"],
+        "dx'y'": strain["metric_shear"],
+    }
 
     rows, cols = vx.shape
     x = transform.c + transform.a * (np.arange(cols) + 0.5)
     y = transform.f + transform.e * (np.arange(rows) + 0.5)
-    field = xr.Dataset({"vx": (("y", "x"), vx * DAYS_PER_YEAR), "vy": (("y", "x"), vy * DAYS_PER_YEAR),
-                        "v": (("y", "x"), np.hypot(vx, vy) * DAYS_PER_YEAR)}, coords={"y": y, "x": x})
+    field = xr.Dataset(
+        {
+            "vx": (("y", "x"), vx * DAYS_PER_YEAR),
+            "vy": (("y", "x"), vy * DAYS_PER_YEAR),
+            "v": (("y", "x"), np.hypot(vx, vy) * DAYS_PER_YEAR),
+        },
+        coords={"y": y, "x": x},
+    )
     field = field.rio.write_crs(crs).rio.write_transform(transform)
     raw, raw_s = timed(lambda: assess(field, stable=BEDROCK, on_ice=ON_ICE, correct_offset=False))
     corrected, corrected_s = timed(lambda: assess(field, stable=BEDROCK, on_ice=ON_ICE))
     fallback, fallback_s = timed(lambda: assess(field))
-    keys = {"du": "metric_static_terrain_x", "dv": "metric_static_terrain_y",
-            "dx'x'": "metric_alongflow_normal", "dx'y'": "metric_alongflow_shear"}
+    keys = {
+        "du": "metric_static_terrain_x",
+        "dv": "metric_static_terrain_y",
+        "dx'x'": "metric_alongflow_normal",
+        "dx'y'": "metric_alongflow_shear",
+    }
 
-    print(f"\nGLAFT numbers: {how}. Units: m/day (du, dv), 1/day with GLAFT's 8x Sobel scaling (dx'x', dx'y').")
+    print(
+        f"\nGLAFT numbers: {how}. Units: m/day (du, dv), 1/day with GLAFT's 8x Sobel scaling (dx'x', dx'y')."
+    )
     print(f"{'metric':8}{'GLAFT':>12}{'icetrack':>12}{'ratio':>10}{'diff %':>9}{'assess':>12}{'ratio':>10}")
     for name, glaft_value in theirs.items():
         via_assess = raw.attrs[keys[name]] / DAYS_PER_YEAR
-        print(f"{name:8}{glaft_value:12.6g}{ours[name]:12.6g}{ours[name] / glaft_value:10.5f}"
-              f"{100 * (ours[name] / glaft_value - 1):9.3f}{via_assess:12.6g}{via_assess / glaft_value:10.5f}")
+        print(
+            f"{name:8}{glaft_value:12.6g}{ours[name]:12.6g}{ours[name] / glaft_value:10.5f}"
+            f"{100 * (ours[name] / glaft_value - 1):9.3f}{via_assess:12.6g}{via_assess / glaft_value:10.5f}"
+        )
     print("\ntimes, s:")
     for name, seconds in their_times.items():
         print(f"  GLAFT {name}: {seconds:.2f}")
     print(f"  icetrack metric 1: {static_s:.3f} ({static['n']} samples)")
-    print(f"  icetrack metric 2: {strain_s:.3f} ({strain['n']} samples, flow-direction kernel "
-          f"{strain['kernel_size']})")
+    print(
+        f"  icetrack metric 2: {strain_s:.3f} ({strain['n']} samples, flow-direction kernel "
+        f"{strain['kernel_size']})"
+    )
     print(f"  icetrack assess (polygons, reading them included): {raw_s:.2f}")
 
     print("\nassess, m/yr:")
-    for label, result, seconds in (("bedrock polygons, offset removed", corrected, corrected_s),
-                                   ("no polygons (slowest 25%)", fallback, fallback_s)):
+    for label, result, seconds in (
+        ("bedrock polygons, offset removed", corrected, corrected_s),
+        ("no polygons (slowest 25%)", fallback, fallback_s),
+    ):
         a = result.attrs
-        print(f"  {label} ({seconds:.2f} s): {a['stable_count']} stable vectors, shift "
-              f"{a['stable_shift_x']:.2f} / {a['stable_shift_y']:.2f} ({a['stable_shift_status']}), "
-              f"spread {a['stable_spread_x']:.2f} / {a['stable_spread_y']:.2f}, v_error {a['v_error']:.2f}, "
-              f"du/dv {a['metric_static_terrain_x']:.2f} / {a['metric_static_terrain_y']:.2f}, "
-              f"dx'x'/dx'y' {a['metric_alongflow_normal']:.4f} / {a['metric_alongflow_shear']:.4f} 1/yr, "
-              f"outliers {a['metric_outlier_percent']:.2f}%, invalid {a['metric_invalid_percent']:.2f}%")
+        print(
+            f"  {label} ({seconds:.2f} s): {a['stable_count']} stable vectors, shift "
+            f"{a['stable_shift_x']:.2f} / {a['stable_shift_y']:.2f} ({a['stable_shift_status']}), "
+            f"spread {a['stable_spread_x']:.2f} / {a['stable_spread_y']:.2f}, v_error {a['v_error']:.2f}, "
+            f"du/dv {a['metric_static_terrain_x']:.2f} / {a['metric_static_terrain_y']:.2f}, "
+            f"dx'x'/dx'y' {a['metric_alongflow_normal']:.4f} / {a['metric_alongflow_shear']:.4f} 1/yr, "
+            f"outliers {a['metric_outlier_percent']:.2f}%, invalid {a['metric_invalid_percent']:.2f}%"
+        )
     return 0
 
 

@@ -38,7 +38,9 @@ from tracking.params import PREFILTER_NAMES, PREFILTER_SIZES
 from tracking.preprocess import prefilter
 from tracking.quality import static_terrain_metric
 
-FIXTURES = Path(os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(
+    os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+)
 AROSICS = FIXTURES / "real" / "arosics-s2-t33uuu"
 SEAICE = FIXTURES / "real" / "seaice-s1-ew"
 #: Window of the 2016-06-08 ("ref") grid, rows then columns, where both Sentinel-2 images have data and the
@@ -68,8 +70,10 @@ def machine_facts() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return (f"# machine: {model}, {os.cpu_count()} cores, python {platform.python_version()}, "
-            f"numpy {np.__version__}, scipy {scipy.__version__}, opencv {cv2.__version__}")
+    return (
+        f"# machine: {model}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"numpy {np.__version__}, scipy {scipy.__version__}, opencv {cv2.__version__}"
+    )
 
 
 def inner_chips(shape: tuple[int, int], chip: int, step: int, search: int):
@@ -115,7 +119,7 @@ def load_arosics() -> tuple[np.ndarray, np.ndarray]:
     rows, cols = earlier_raw.shape
     r0, c0 = max(row0, 0), max(col0, 0)
     r1, c1 = min(row0 + rows, later.shape[0]), min(col0 + cols, later.shape[1])
-    earlier[r0:r1, c0:c1] = earlier_raw[r0 - row0:r1 - row0, c0 - col0:c1 - col0]
+    earlier[r0:r1, c0:c1] = earlier_raw[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0]
     later[later == 0] = np.nan
     earlier[earlier == 0] = np.nan
     return earlier[AROSICS_WINDOW], later[AROSICS_WINDOW]
@@ -129,28 +133,42 @@ def metric_px(dx: np.ndarray, dy: np.ndarray) -> dict[str, float]:
 
 def run_arosics(rows: list[str]) -> None:
     earlier, later = load_arosics()
-    print(f"\n## a) Sentinel-2 stable ground (arosics-s2-t33uuu): window {earlier.shape[0]} x {earlier.shape[1]} px, "
-          f"{100 * np.mean(np.isfinite(earlier) & np.isfinite(later)):.1f}% with data in both; chip {CHIP}, "
-          f"search {SEARCH}, step {STEP}; reference 2016-05-29, secondary 2016-06-08")
+    print(
+        f"\n## a) Sentinel-2 stable ground (arosics-s2-t33uuu): window {earlier.shape[0]} x {earlier.shape[1]} px, "
+        f"{100 * np.mean(np.isfinite(earlier) & np.isfinite(later)):.1f}% with data in both; chip {CHIP}, "
+        f"search {SEARCH}, step {STEP}; reference 2016-05-29, secondary 2016-06-08"
+    )
     print("expected shift: dx ~ -0.5 px, dy ~ +1.65 px (features move west and south from 05-29 to 06-08)")
     tops, lefts, sel = inner_chips(earlier.shape, CHIP, STEP, SEARCH)
     print(f"{tops.size * lefts.size} chips whose search area lies in the window")
-    header = (f"{'prefilter':<18} {'tracker':<14} {'chips':>6} {'valid %':>8} {'median dx,dy px':>16} "
-              f"{'metric x,y px':>14} {'mean':>6} {'kde peak':>14} {'outl %':>7} {'s':>5}")
+    header = (
+        f"{'prefilter':<18} {'tracker':<14} {'chips':>6} {'valid %':>8} {'median dx,dy px':>16} "
+        f"{'metric x,y px':>14} {'mean':>6} {'kde peak':>14} {'outl %':>7} {'s':>5}"
+    )
     print(header)
-    rows.append("| prefilter | tracker | chips | valid % | median dx, dy (px) | GLAFT metric x, y (px) | mean (px) "
-                "| outliers % |")
+    rows.append(
+        "| prefilter | tracker | chips | valid % | median dx, dy (px) | GLAFT metric x, y (px) | mean (px) "
+        "| outliers % |"
+    )
     rows.append("|---|---|---|---|---|---|---|---|")
     for name in PREFILTER_NAMES:
         size = PREFILTER_SIZES[name]
         start = time.perf_counter()
-        field = track_arrays(earlier, later, prefilter=name, prefilter_size=size, chip_size=CHIP,
-                             search_range=SEARCH, step=STEP)
+        field = track_arrays(
+            earlier,
+            later,
+            prefilter=name,
+            prefilter_size=size,
+            chip_size=CHIP,
+            search_range=SEARCH,
+            step=STEP,
+        )
         ours_s = time.perf_counter() - start
         dx, dy = field.dx.values[sel], field.dy.values[sel]
         valid = field.valid.values[sel] & np.isfinite(dx)
-        cv_dx, cv_dy, cv_s = opencv_loop(prefilter(earlier, name, size), prefilter(later, name, size),
-                                         tops, lefts, CHIP, SEARCH)
+        cv_dx, cv_dy, cv_s = opencv_loop(
+            prefilter(earlier, name, size), prefilter(later, name, size), tops, lefts, CHIP, SEARCH
+        )
         found = np.isfinite(cv_dx)
         cases = [
             ("icetrack", dx[valid], dy[valid], valid, ours_s),
@@ -160,13 +178,17 @@ def run_arosics(rows: list[str]) -> None:
         for label, x, y, mask, seconds in cases:
             m = metric_px(x, y)
             share = 100 * mask.mean()
-            print(f"{name:<18} {label:<14} {int(mask.sum()):>6} {share:8.1f} "
-                  f"{np.median(x):+7.3f},{np.median(y):+7.3f}  {m['metric_x']:6.3f},{m['metric_y']:6.3f} "
-                  f"{m['mean']:6.3f} {m['kdepeak_x']:+6.3f},{m['kdepeak_y']:+6.3f} {m['outlier_percent']:7.2f} "
-                  f"{seconds:5.2f}")
-            rows.append(f"| {name} | {label} | {int(mask.sum())} | {share:.1f} | {np.median(x):+.3f}, "
-                        f"{np.median(y):+.3f} | {m['metric_x']:.3f}, {m['metric_y']:.3f} | {m['mean']:.3f} | "
-                        f"{m['outlier_percent']:.1f} |")
+            print(
+                f"{name:<18} {label:<14} {int(mask.sum()):>6} {share:8.1f} "
+                f"{np.median(x):+7.3f},{np.median(y):+7.3f}  {m['metric_x']:6.3f},{m['metric_y']:6.3f} "
+                f"{m['mean']:6.3f} {m['kdepeak_x']:+6.3f},{m['kdepeak_y']:+6.3f} {m['outlier_percent']:7.2f} "
+                f"{seconds:5.2f}"
+            )
+            rows.append(
+                f"| {name} | {label} | {int(mask.sum())} | {share:.1f} | {np.median(x):+.3f}, "
+                f"{np.median(y):+.3f} | {m['metric_x']:.3f}, {m['metric_y']:.3f} | {m['mean']:.3f} | "
+                f"{m['outlier_percent']:.1f} |"
+            )
 
 
 def seaice_days(paths: list[Path]) -> float:
@@ -194,14 +216,20 @@ def run_seaice(rows: list[str]) -> None:
             pixel_m = abs(src.transform.a)
     days = seaice_days(paths)
     search = 64
-    print(f"\n## b) Sentinel-1 EW sea ice (seaice-s1-ew): {images[0].shape[0]} x {images[0].shape[1]} px at "
-          f"{pixel_m:.0f} m, dt {days * 24:.2f} h; search {search}, step {STEP}, prefilter gaussian_highpass (3)")
-    print(f"{'chip':>4} {'tracker':<9} {'chips':>6} {'valid %':>8} {'median dx,dy px':>16} {'km/day':>7} "
-          f"{'MAD dx,dy px':>13} {'both':>6} {'med |diff| dx,dy':>17} {'>1px %':>7} {'s':>5}")
+    print(
+        f"\n## b) Sentinel-1 EW sea ice (seaice-s1-ew): {images[0].shape[0]} x {images[0].shape[1]} px at "
+        f"{pixel_m:.0f} m, dt {days * 24:.2f} h; search {search}, step {STEP}, prefilter gaussian_highpass (3)"
+    )
+    print(
+        f"{'chip':>4} {'tracker':<9} {'chips':>6} {'valid %':>8} {'median dx,dy px':>16} {'km/day':>7} "
+        f"{'MAD dx,dy px':>13} {'both':>6} {'med |diff| dx,dy':>17} {'>1px %':>7} {'s':>5}"
+    )
     if rows:
         rows.append("")
-    rows.append("| chip | tracker | chips | valid % | median dx, dy (px) | km/day | MAD dx, dy (px) "
-                "| both | median abs diff dx, dy (px) |")
+    rows.append(
+        "| chip | tracker | chips | valid % | median dx, dy (px) | km/day | MAD dx, dy (px) "
+        "| both | median abs diff dx, dy (px) |"
+    )
     rows.append("|---|---|---|---|---|---|---|---|---|")
     for chip in (32, 64):
         tops, lefts, sel = inner_chips(images[0].shape, chip, STEP, search)
@@ -210,22 +238,31 @@ def run_seaice(rows: list[str]) -> None:
         ours_s = time.perf_counter() - start
         dx, dy = field.dx.values[sel], field.dy.values[sel]
         valid = field.valid.values[sel] & np.isfinite(dx)
-        filtered = [prefilter(image, "gaussian_highpass", PREFILTER_SIZES["gaussian_highpass"]) for image in images]
+        filtered = [
+            prefilter(image, "gaussian_highpass", PREFILTER_SIZES["gaussian_highpass"]) for image in images
+        ]
         cv_dx, cv_dy, cv_s = opencv_loop(*filtered, tops, lefts, chip, search)
         found = np.isfinite(cv_dx)
         both = valid & found
         diff_x = float(np.median(np.abs(dx - cv_dx)[both]))
         diff_y = float(np.median(np.abs(dy - cv_dy)[both]))
         far = 100 * float(np.mean(np.hypot(dx - cv_dx, dy - cv_dy)[both] > 1))
-        for label, x, y, mask, seconds in (("icetrack", dx, dy, valid, ours_s), ("opencv", cv_dx, cv_dy, found, cv_s)):
+        for label, x, y, mask, seconds in (
+            ("icetrack", dx, dy, valid, ours_s),
+            ("opencv", cv_dx, cv_dy, found, cv_s),
+        ):
             mx, my = float(np.median(x[mask])), float(np.median(y[mask]))
             speed = np.hypot(mx, my) * pixel_m / 1000 / days
-            print(f"{chip:>4} {label:<9} {int(mask.sum()):>6} {100 * mask.mean():8.1f} {mx:+7.2f},{my:+7.2f}  "
-                  f"{speed:7.2f} {mad(x[mask]):6.2f},{mad(y[mask]):6.2f} {int(both.sum()):>6} "
-                  f"{diff_x:8.3f},{diff_y:8.3f} {far:7.1f} {seconds:5.2f}")
-            rows.append(f"| {chip} | {label} | {int(mask.sum())} | {100 * mask.mean():.1f} | {mx:+.2f}, {my:+.2f} | "
-                        f"{speed:.2f} | {mad(x[mask]):.2f}, {mad(y[mask]):.2f} | {int(both.sum())} | "
-                        f"{diff_x:.3f}, {diff_y:.3f} |")
+            print(
+                f"{chip:>4} {label:<9} {int(mask.sum()):>6} {100 * mask.mean():8.1f} {mx:+7.2f},{my:+7.2f}  "
+                f"{speed:7.2f} {mad(x[mask]):6.2f},{mad(y[mask]):6.2f} {int(both.sum()):>6} "
+                f"{diff_x:8.3f},{diff_y:8.3f} {far:7.1f} {seconds:5.2f}"
+            )
+            rows.append(
+                f"| {chip} | {label} | {int(mask.sum())} | {100 * mask.mean():.1f} | {mx:+.2f}, {my:+.2f} | "
+                f"{speed:.2f} | {mad(x[mask]):.2f}, {mad(y[mask]):.2f} | {int(both.sum())} | "
+                f"{diff_x:.3f}, {diff_y:.3f} |"
+            )
 
 
 def main() -> int:

@@ -64,7 +64,9 @@ from tracking.params import TrackingParameters
 from tracking.preprocess import gaussian_highpass
 from tracking.quality import static_terrain_metric
 
-FIXTURES = Path(os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(
+    os.environ.get("ICETRACK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+)
 REAL = FIXTURES / "real"
 STEP = 16
 THREADS = 2
@@ -98,7 +100,7 @@ def oversampled(surface: np.ndarray, i: int, j: int, factor: int = 16) -> tuple[
 
     if i < 2 or j < 2 or i > surface.shape[0] - 3 or j > surface.shape[1] - 3:
         return None
-    patch = np.ascontiguousarray(surface[i - 2:i + 3, j - 2:j + 3], np.float32)
+    patch = np.ascontiguousarray(surface[i - 2 : i + 3, j - 2 : j + 3], np.float32)
     size = 4 * factor + 1
     fine = cv2.resize(patch, (size, size), interpolation=cv2.INTER_CUBIC)
     # cv2.resize maps pixel centres: output u -> input (u + 0.5) * 5 / size - 0.5
@@ -128,9 +130,12 @@ def opencv_tracker(highpass: bool, factor: int = 1) -> Tracker:
                 if t0 < 0 or l0 < 0 or t0 + chip + 2 * search > rows or l0 + chip + 2 * search > cols:
                     out.append((np.nan, np.nan))
                     continue
-                template = ref[top:top + chip, left:left + chip]
-                surface = cv2.matchTemplate(sec[t0:t0 + chip + 2 * search, l0:l0 + chip + 2 * search], template,
-                                            cv2.TM_CCOEFF_NORMED)
+                template = ref[top : top + chip, left : left + chip]
+                surface = cv2.matchTemplate(
+                    sec[t0 : t0 + chip + 2 * search, l0 : l0 + chip + 2 * search],
+                    template,
+                    cv2.TM_CCOEFF_NORMED,
+                )
                 if not np.isfinite(surface).all() or template.std() == 0:
                     out.append((np.nan, np.nan))
                     continue
@@ -140,8 +145,10 @@ def opencv_tracker(highpass: bool, factor: int = 1) -> Tracker:
                     continue
                 fine = oversampled(surface, i, j, factor) if factor > 1 else None
                 if fine is None:
-                    fine = (parabolic(surface[i - 1, j], surface[i, j], surface[i + 1, j]),
-                            parabolic(surface[i, j - 1], surface[i, j], surface[i, j + 1]))
+                    fine = (
+                        parabolic(surface[i - 1, j], surface[i, j], surface[i + 1, j]),
+                        parabolic(surface[i, j - 1], surface[i, j], surface[i, j + 1]),
+                    )
                 out.append((j + fine[1] - search, i + fine[0] - search))
             return out
 
@@ -155,7 +162,9 @@ def opencv_tracker(highpass: bool, factor: int = 1) -> Tracker:
 
 def icetrack_tracker(**overrides) -> Tracker:
     def run(reference: np.ndarray, secondary: np.ndarray, chip: int, search: int):
-        field = track_arrays(reference, secondary, chip_size=chip, search_range=search, step=STEP, **overrides)
+        field = track_arrays(
+            reference, secondary, chip_size=chip, search_range=search, step=STEP, **overrides
+        )
         return field.dx.values.astype(np.float64), field.dy.values.astype(np.float64), field.valid.values
 
     return run
@@ -288,11 +297,12 @@ def make_case(name: str, seed: int, size: int = 1024, search: int = 20) -> Case:
     coefficients = ndimage.spline_filter(big, order=3)
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     dx, dy = flow(rows, cols)
-    secondary = ndimage.map_coordinates(coefficients, [rows - dy + margin, cols - dx + margin], order=3,
-                                        prefilter=False)
-    reference = big[margin:margin + size, margin:margin + size].copy()
+    secondary = ndimage.map_coordinates(
+        coefficients, [rows - dy + margin, cols - dx + margin], order=3, prefilter=False
+    )
+    reference = big[margin : margin + size, margin : margin + size].copy()
     if name == "low-texture":
-        weak = amplitude[margin:margin + size, margin:margin + size] < 1
+        weak = amplitude[margin : margin + size, margin : margin + size] < 1
         textured &= ~weak
     sigma = 1.0 / snr
     reference = reference + sigma * rng.standard_normal(shape)
@@ -306,8 +316,9 @@ def make_case(name: str, seed: int, size: int = 1024, search: int = 20) -> Case:
             image[cloud] = np.nan
             textured &= ~cloud
     if name == "quant8":  # 8-bit, with the texture spanning only ~40 levels (dark, low-contrast scene)
-        reference, secondary = (np.round(np.clip(40 + 8 * x, 0, 255)).astype(np.float32)
-                                for x in (reference, secondary))
+        reference, secondary = (
+            np.round(np.clip(40 + 8 * x, 0, 255)).astype(np.float32) for x in (reference, secondary)
+        )
     if name == "jpeg":
         reference, secondary = (jpeg(x, quality=30) for x in (reference, secondary))
     return Case(name, reference, secondary, flow, textured)
@@ -324,8 +335,21 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), dtype=np.float32)
 
 
-CASE_NAMES = ["snr10", "snr5", "snr3", "snr2", "held-out", "gain-offset", "shear", "strain", "large", "low-texture",
-              "clouds", "quant8", "jpeg"]
+CASE_NAMES = [
+    "snr10",
+    "snr5",
+    "snr3",
+    "snr2",
+    "held-out",
+    "gain-offset",
+    "shear",
+    "strain",
+    "large",
+    "low-texture",
+    "clouds",
+    "quant8",
+    "jpeg",
+]
 
 
 def score_synthetic(case: Case, chip: int, search: int, results: dict, ours: set[str]) -> dict[str, dict]:
@@ -419,8 +443,15 @@ def run_perito(track: dict[str, Tracker], chip: int, repeat: int) -> dict[str, d
     search = 20
     mask = perito_mask()
     per: dict[str, dict[str, list]] = {
-        name: {"correct": [], "valid": [], "closure": [], "noise": [], "edge noise": [], "stable nodes": [],
-               "rate": []}
+        name: {
+            "correct": [],
+            "valid": [],
+            "closure": [],
+            "noise": [],
+            "edge noise": [],
+            "stable nodes": [],
+            "rate": [],
+        }
         for name in track
     }
     for dates in PERITO_TRIPLETS:
@@ -432,12 +463,20 @@ def run_perito(track: dict[str, Tracker], chip: int, repeat: int) -> dict[str, d
         margin = use & data & ~at_nodes(mask, chip)
         # stable ground proper: chips wholly on data (a chip that touches the black surround locks onto the
         # footprint's edge, which is the same on every date) and at least 80% off the glacier mask
-        clean = margin & (chip_share(np.isfinite(images[dates[0]]), chip) == 1) & (chip_share(~mask, chip) >= 0.8)
+        clean = (
+            margin & (chip_share(np.isfinite(images[dates[0]]), chip) == 1) & (chip_share(~mask, chip) >= 0.8)
+        )
         for name, tracker in track.items():
             fields, seconds = {}, []
             for a, b in ((0, 1), (1, 2), (0, 2)):
-                t, fields[a, b] = timed(tracker, repeat if (a, b) == (0, 2) else 1,
-                                        images[dates[a]], images[dates[b]], chip, search)
+                t, fields[a, b] = timed(
+                    tracker,
+                    repeat if (a, b) == (0, 2) else 1,
+                    images[dates[a]],
+                    images[dates[b]],
+                    chip,
+                    search,
+                )
                 seconds.append(t)
             error = closure(fields[0, 1], fields[1, 2], fields[0, 2], chip)
             dx, dy, valid = fields[0, 2]
@@ -481,7 +520,11 @@ def run_s2_stable(track: dict[str, Tracker], chip: int, repeat: int) -> dict[str
         seconds, (dx, dy, valid) = timed(tracker, repeat, reference, secondary, chip, search)
         off = np.hypot(dx - shift[0], dy - shift[1])
         ok = valid & use
-        metric = static_terrain_metric(dx[ok], dy[ok]) if ok.sum() > 10 else {"metric_x": np.nan, "metric_y": np.nan}
+        metric = (
+            static_terrain_metric(dx[ok], dy[ok])
+            if ok.sum() > 10
+            else {"metric_x": np.nan, "metric_y": np.nan}
+        )
         out[name] = {
             "correct": 100 * (ok & (off <= 1.0))[use].mean(),
             "valid": 100 * ok[use].mean(),
@@ -504,8 +547,12 @@ def run_seaice(track: dict[str, Tracker], chip: int, repeat: int, consensus: dic
         dx, dy, found = opencv_tracker(highpass=True)(images[0], images[1], 64, search)
         with warnings.catch_warnings():  # windows off the image are all NaN: their median is NaN, as meant
             warnings.simplefilter("ignore", RuntimeWarning)
-            consensus["field"] = tuple(ndimage.generic_filter(np.where(found, v, np.nan), np.nanmedian, size=7,
-                                                              mode="constant", cval=np.nan) for v in (dx, dy))
+            consensus["field"] = tuple(
+                ndimage.generic_filter(
+                    np.where(found, v, np.nan), np.nanmedian, size=7, mode="constant", cval=np.nan
+                )
+                for v in (dx, dy)
+            )
         consensus["rows"], consensus["cols"] = node_centres(images[0].shape, 64)
     ref_dx, ref_dy = consensus["field"]
     rows, cols = node_centres(images[0].shape, chip)
@@ -533,7 +580,9 @@ def run_demo(track: dict[str, Tracker], chip: int, repeat: int) -> dict[str, dic
     from tracking.sources import demo
 
     search = 40
-    per: dict[str, dict[str, list]] = {name: {"correct": [], "valid": [], "rel": [], "rate": []} for name in track}
+    per: dict[str, dict[str, list]] = {
+        name: {"correct": [], "valid": [], "rel": [], "rate": []} for name in track
+    }
     for t0 in DEMO_PAIRS:
         reference, secondary = demo.demo_pair(t0, dt_days=16, band="red")
         pair = Pair.from_scenes(reference, secondary)
@@ -555,10 +604,19 @@ def run_demo(track: dict[str, Tracker], chip: int, repeat: int) -> dict[str, dic
                 rel = np.abs(speed - v_true) / v_true
             per[name]["correct"].append(100 * (valid & (rel <= 0.05))[fast].mean())
             per[name]["valid"].append(100 * valid[fast].mean())
-            per[name]["rel"].append(100 * float(np.median(rel[fast & valid])) if (fast & valid).any() else np.nan)
+            per[name]["rel"].append(
+                100 * float(np.median(rel[fast & valid])) if (fast & valid).any() else np.nan
+            )
             per[name]["rate"].append(inner(a.shape, chip, search).sum() / seconds)
-    return {name: {"correct": p["correct"], "valid": p["valid"], "rel": p["rel"], "rate": float(np.median(p["rate"]))}
-            for name, p in per.items()}
+    return {
+        name: {
+            "correct": p["correct"],
+            "valid": p["valid"],
+            "rel": p["rel"],
+            "rate": float(np.median(p["rate"])),
+        }
+        for name, p in per.items()
+    }
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -569,7 +627,11 @@ def fmt(value, digits: int = 1) -> str:
         return " / ".join(fmt(v, digits) for v in value)
     if isinstance(value, list):
         return " / ".join(fmt(v, digits) for v in value)
-    return "—" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.{digits}f}"
+    return (
+        "—"
+        if value is None or (isinstance(value, float) and not np.isfinite(value))
+        else f"{value:.{digits}f}"
+    )
 
 
 def table(title: str, columns: list[tuple[str, str, int]], rows: list[tuple[str, dict]]) -> None:
@@ -593,9 +655,15 @@ def main() -> int:
     parser.add_argument("--cases", default=",".join(CASE_NAMES))
     parser.add_argument("--quick", action="store_true", help="one seed, 768 px, one timed run")
     parser.add_argument("--peers", default=",".join(PEERS), help="the OpenCV loops to run (opencv is needed)")
-    parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the compile-time runs")
-    parser.add_argument("--variant", action="append", default=[],
-                        help="another icetrack configuration, 'name:key=value,key=value'")
+    parser.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="skip the compile-time runs"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="another icetrack configuration, 'name:key=value,key=value'",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.size, args.repeat = 1, 768, 1
@@ -610,8 +678,10 @@ def main() -> int:
         import bench_kernel
 
         cold, warm = bench_kernel.compile_seconds()
-        print(f"compile: first call {cold:.1f} s with an empty Numba cache, {warm:.2f} s with the cache filled "
-              "(not in the rates below)")
+        print(
+            f"compile: first call {cold:.1f} s with an empty Numba cache, {warm:.2f} s with the cache filled "
+            "(not in the rates below)"
+        )
     icetrack_tracker()(*make_case("snr5", 0, 256, 8).reference[None].repeat(2, 0), 32, 8)  # compile first
     summary: dict[str, dict[str, list]] = {}
     if "synthetic" in wanted:
@@ -621,51 +691,98 @@ def main() -> int:
                 per_seed = []
                 for seed in range(args.seeds):
                     case = make_case(case_name, seed, args.size)
-                    results = {name: timed(t, args.repeat, case.reference, case.secondary, chip, 20)
-                               for name, t in track.items()}
+                    results = {
+                        name: timed(t, args.repeat, case.reference, case.secondary, chip, 20)
+                        for name, t in track.items()
+                    }
                     per_seed.append(score_synthetic(case, chip, 20, results, set(track) - set(PEERS)))
-                merged = {name: {k: float(np.nanmedian([s[name][k] for s in per_seed])) for k in per_seed[0][name]}
-                          for name in track}
+                merged = {
+                    name: {k: float(np.nanmedian([s[name][k] for s in per_seed])) for k in per_seed[0][name]}
+                    for name in track
+                }
                 rows.append((case_name, merged))
                 for name, s in merged.items():
                     summary.setdefault(f"{name} {chip}", {}).setdefault("rate", []).append(s["rate"])
-            table(f"Synthetic matrix, chip {chip}, search 20, step 16, {args.size} px, median of {args.seeds} seeds",
-                  [("correct % (moving, <= 1 px)", "correct", 1), ("valid % (textured)", "valid", 1),
-                   ("RMSE px (nodes shared with icetrack)", "rmse", 3), ("gross % of valid", "gross", 2),
-                   ("stable NMAD px", "noise", 3), ("chips/s", "rate", 0)], rows)
-        print("\nchips/s over the matrix (median, 25th-75th percentile), and the ratio of medians to the raw OpenCV loop:")
+            table(
+                f"Synthetic matrix, chip {chip}, search 20, step 16, {args.size} px, median of {args.seeds} seeds",
+                [
+                    ("correct % (moving, <= 1 px)", "correct", 1),
+                    ("valid % (textured)", "valid", 1),
+                    ("RMSE px (nodes shared with icetrack)", "rmse", 3),
+                    ("gross % of valid", "gross", 2),
+                    ("stable NMAD px", "noise", 3),
+                    ("chips/s", "rate", 0),
+                ],
+                rows,
+            )
+        print(
+            "\nchips/s over the matrix (median, 25th-75th percentile), and the ratio of medians to the raw OpenCV loop:"
+        )
         for chip in chips:
             base = np.median(summary[f"opencv {chip}"]["rate"])
             for name in track:
                 rates = summary[f"{name} {chip}"]["rate"]
                 q1, q3 = np.percentile(rates, [25, 75])
-                print(f"- chip {chip}, {name}: {np.median(rates):,.0f} ({q1:,.0f}-{q3:,.0f}), "
-                      f"{np.median(rates) / base:.2f}x")
+                print(
+                    f"- chip {chip}, {name}: {np.median(rates):,.0f} ({q1:,.0f}-{q3:,.0f}), "
+                    f"{np.median(rates) / base:.2f}x"
+                )
     have = REAL.is_dir()
     if "demo" in wanted:
         rows = [(f"demo 16 d, chip {chip}", run_demo(track, chip, 1)) for chip in chips]
-        table(f"Demo glacier, 16-day pairs {', '.join(DEMO_PAIRS)}, search 40, fast ice (> 3000 m/yr)",
-              [("correct % (within 5%)", "correct", 1), ("valid %", "valid", 1),
-               ("median speed error % of valid", "rel", 2), ("chips/s", "rate", 0)], rows)
+        table(
+            f"Demo glacier, 16-day pairs {', '.join(DEMO_PAIRS)}, search 40, fast ice (> 3000 m/yr)",
+            [
+                ("correct % (within 5%)", "correct", 1),
+                ("valid %", "valid", 1),
+                ("median speed error % of valid", "rel", 2),
+                ("chips/s", "rate", 0),
+            ],
+            rows,
+        )
     if "perito" in wanted and have:
         rows = [(f"perito chip {chip}", run_perito(track, chip, args.repeat)) for chip in chips]
-        table("Perito Moreno, 6 triplets, search 20: glacier mask",
-              [("closure-consistent % (< 1 px)", "correct", 1), ("valid % (t1-t3)", "valid", 1),
-               ("closure median / p90 px", "closure", 3),
-               ("stable NMAD px: clean margin / all margin nodes", "noise", 3), ("clean nodes", "stable", 0),
-               ("chips/s", "rate", 0)],
-              rows)
+        table(
+            "Perito Moreno, 6 triplets, search 20: glacier mask",
+            [
+                ("closure-consistent % (< 1 px)", "correct", 1),
+                ("valid % (t1-t3)", "valid", 1),
+                ("closure median / p90 px", "closure", 3),
+                ("stable NMAD px: clean margin / all margin nodes", "noise", 3),
+                ("clean nodes", "stable", 0),
+                ("chips/s", "rate", 0),
+            ],
+            rows,
+        )
     if "s2-stable" in wanted and have:
         rows = [(f"s2 stable chip {chip}", run_s2_stable(track, chip, args.repeat)) for chip in chips]
-        table("Sentinel-2 stable pair, search 20",
-              [("correct % (within 1 px of the shift)", "correct", 1), ("valid %", "valid", 1),
-               ("gross % of valid", "gross", 2), ("GLAFT metric px", "noise", 3), ("chips/s", "rate", 0)], rows)
+        table(
+            "Sentinel-2 stable pair, search 20",
+            [
+                ("correct % (within 1 px of the shift)", "correct", 1),
+                ("valid %", "valid", 1),
+                ("gross % of valid", "gross", 2),
+                ("GLAFT metric px", "noise", 3),
+                ("chips/s", "rate", 0),
+            ],
+            rows,
+        )
     if "s1-seaice" in wanted and have:
         consensus: dict = {}
-        rows = [(f"s1 sea ice chip {chip}", run_seaice(track, chip, args.repeat, consensus)) for chip in chips]
-        table("Sentinel-1 sea ice, search 64",
-              [("agreeing % (<= 1.5 px of consensus)", "correct", 1), ("valid %", "valid", 1),
-               ("median diff px", "rmse", 3), ("gross % (> 3 px)", "gross", 2), ("chips/s", "rate", 0)], rows)
+        rows = [
+            (f"s1 sea ice chip {chip}", run_seaice(track, chip, args.repeat, consensus)) for chip in chips
+        ]
+        table(
+            "Sentinel-1 sea ice, search 64",
+            [
+                ("agreeing % (<= 1.5 px of consensus)", "correct", 1),
+                ("valid %", "valid", 1),
+                ("median diff px", "rmse", 3),
+                ("gross % (> 3 px)", "gross", 2),
+                ("chips/s", "rate", 0),
+            ],
+            rows,
+        )
     if not have:
         print(f"\nreal fixtures skipped: {REAL} is absent")
     return 0

@@ -44,9 +44,16 @@ SEARCHES = (10, 20, 40)
 
 #: Extra (method, chip, search, step, prefilter) runs that vary the step and the pre-filter.
 EXTRA_RUNS = (
-    ("parabolic", 32, 20, 8, "wallis"), ("parabolic", 32, 20, 32, "wallis"),
-    ("lucas-kanade", 32, 20, 8, "wallis"), ("lucas-kanade", 32, 20, 32, "wallis"),
-    *(("lucas-kanade", 32, 20, step, name) for name in PREFILTER_NAMES if name != "wallis" for step in (8, 16)),
+    ("parabolic", 32, 20, 8, "wallis"),
+    ("parabolic", 32, 20, 32, "wallis"),
+    ("lucas-kanade", 32, 20, 8, "wallis"),
+    ("lucas-kanade", 32, 20, 32, "wallis"),
+    *(
+        ("lucas-kanade", 32, 20, step, name)
+        for name in PREFILTER_NAMES
+        if name != "wallis"
+        for step in (8, 16)
+    ),
 )
 
 
@@ -59,8 +66,9 @@ def measure(size: int, repeat: int) -> list[dict]:
     configs = [(m, c, s, 16, "wallis") for m in SUBPIXEL_METHODS for c in CHIPS for s in SEARCHES]
     rows = []
     for method, chip, search, step, prefilter in [*configs, *EXTRA_RUNS]:
-        params = TrackingParameters.from_overrides(chip_size=chip, search_range=search, subpixel=method, step=step,
-                                                   prefilter=prefilter)
+        params = TrackingParameters.from_overrides(
+            chip_size=chip, search_range=search, subpixel=method, step=step, prefilter=prefilter
+        )
         tops, lefts = chip_grid(pair.reference.shape, chip, step)
         n = tops.size * lefts.size
         best = np.inf
@@ -68,15 +76,28 @@ def measure(size: int, repeat: int) -> list[dict]:
             start = time.perf_counter()
             track_arrays(pair.reference, pair.secondary, params)
             best = min(best, time.perf_counter() - start)
-        rows.append({"method": method, "chip": chip, "search": search, "step": step, "prefilter": prefilter,
-                     "n": n, "seconds": best, "coarse": coarse_ops(params), "size": size})
+        rows.append(
+            {
+                "method": method,
+                "chip": chip,
+                "search": search,
+                "step": step,
+                "prefilter": prefilter,
+                "n": n,
+                "seconds": best,
+                "coarse": coarse_ops(params),
+                "size": size,
+            }
+        )
         print(f"{_label(rows[-1])}: {n:>6} chips {best:7.3f} s {n / best:8.0f} chips/s", flush=True)
     return rows
 
 
 def _label(r: dict) -> str:
-    return (f"{r['size']:>5} px {r['method']:>12} chip {r['chip']:>2} search {r['search']:>2} step {r['step']:>2} "
-            f"{r['prefilter']:>17}")
+    return (
+        f"{r['size']:>5} px {r['method']:>12} chip {r['chip']:>2} search {r['search']:>2} step {r['step']:>2} "
+        f"{r['prefilter']:>17}"
+    )
 
 
 def fit(rows: list[dict]) -> dict[str, float]:
@@ -87,15 +108,27 @@ def fit(rows: list[dict]) -> dict[str, float]:
         per_chip = r["seconds"] / r["n"]
         area = r["chip"] ** 2
         filters = [r["step"] ** 2 * (r["prefilter"] == f) for f in PREFILTERS]
-        features = [*[float(r["method"] == m) for m in methods], *[area * (r["method"] == m) for m in methods],
-                    r["coarse"], r["step"] ** 2, *filters, 1.0 / r["n"]]
+        features = [
+            *[float(r["method"] == m) for m in methods],
+            *[area * (r["method"] == m) for m in methods],
+            r["coarse"],
+            r["step"] ** 2,
+            *filters,
+            1.0 / r["n"],
+        ]
         design.append(np.array(features) / per_chip)  # relative residuals
         target.append(1.0)
     from scipy.optimize import nnls
 
     coef, _ = nnls(np.array(design), np.array(target))
-    names = [*[f"base_{m}" for m in methods], *[f"per_pixel_{m}" for m in methods], "per_coarse_op",
-             "per_image_pixel", *[f"per_image_pixel_{f}" for f in PREFILTERS], "per_call"]
+    names = [
+        *[f"base_{m}" for m in methods],
+        *[f"per_pixel_{m}" for m in methods],
+        "per_coarse_op",
+        "per_image_pixel",
+        *[f"per_image_pixel_{f}" for f in PREFILTERS],
+        "per_call",
+    ]
     return dict(zip(names, coef, strict=True))
 
 
@@ -104,8 +137,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="image sides, px")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per configuration (best kept)")
     args = parser.parse_args()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba threads "
-          f"{numba.get_num_threads()}, {dt.date.today()}")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba threads "
+        f"{numba.get_num_threads()}, {dt.date.today()}"
+    )
     rows = [row for size in args.sizes for row in measure(size, args.repeat)]
     constants = fit(rows)
     print("\nfitted constants (seconds per chip; per_call: seconds per call):")
@@ -116,11 +151,18 @@ def main() -> None:
     print("\nmodel vs measurement with these constants:")
     errors = []
     for r in rows:
-        params = TrackingParameters.from_overrides(chip_size=r["chip"], search_range=r["search"],
-                                                   subpixel=r["method"], step=r["step"], prefilter=r["prefilter"])
+        params = TrackingParameters.from_overrides(
+            chip_size=r["chip"],
+            search_range=r["search"],
+            subpixel=r["method"],
+            step=r["step"],
+            prefilter=r["prefilter"],
+        )
         model = estimate._model_seconds(r["n"], params, constants, estimate.CALIBRATION_THREADS)
         errors.append(model / r["seconds"])
-        print(f"{_label(r)}: measured {r['seconds']:7.3f} s, model {model:7.3f} s (x{model / r['seconds']:.2f})")
+        print(
+            f"{_label(r)}: measured {r['seconds']:7.3f} s, model {model:7.3f} s (x{model / r['seconds']:.2f})"
+        )
     print(f"model / measured: min {min(errors):.2f}, median {np.median(errors):.2f}, max {max(errors):.2f}")
 
 

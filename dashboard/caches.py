@@ -25,8 +25,9 @@ PROJECTED_ITEMS = 32
 
 def shared_store() -> ResultStore:
     """The process's result store, shared by all sessions (``ICETRACK_RESULTS`` keeps it on disk)."""
-    return pn.state.as_cached("icetrack-result-store", ResultStore, directory=os.environ.get("ICETRACK_RESULTS"),
-                              max_items=128)  # fmt: skip
+    return pn.state.as_cached(
+        "icetrack-result-store", ResultStore, directory=os.environ.get("ICETRACK_RESULTS"), max_items=128
+    )
 
 
 @functools.cache

@@ -34,7 +34,9 @@ def point_series(state: AppState) -> pd.DataFrame:
     if not frames:
         return empty_series()
     series = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    names = list(state.points["name"]) + [n for n in pd.unique(series["point"]) if n not in set(state.points["name"])]
+    names = list(state.points["name"]) + [
+        n for n in pd.unique(series["point"]) if n not in set(state.points["name"])
+    ]
     order = {name: i for i, name in enumerate(names)}  # the points' order sets their colours
     rank = series["point"].map(order)
     return series.assign(_rank=rank).sort_values(["_rank", "mid_date"], kind="stable").drop(columns="_rank")
@@ -60,8 +62,13 @@ def series_analysis(state: AppState, series: pd.DataFrame) -> tuple[pd.Series | 
     if shown.empty:
         return None, None
     external = ~shown["source"].map(is_own).astype(bool)
-    named = shown.assign(point=np.where(external, shown["point"].astype(str) + " · " + shown["source"].astype(str),
-                                        shown["point"].astype(str)))  # fmt: skip
+    named = shown.assign(
+        point=np.where(
+            external,
+            shown["point"].astype(str) + " · " + shown["source"].astype(str),
+            shown["point"].astype(str),
+        )
+    )
     outliers = reject_outliers(named)
     return outliers, fit_series(named, outliers=outliers)
 
@@ -80,8 +87,15 @@ def demo_truth(state: AppState) -> pd.DataFrame | None:
     for p in state.points.itertuples():
         x, y = to_xy.transform(p.lon, p.lat)
         speeds = [np.hypot(*demo.true_velocity(t, t + pd.Timedelta(days=1), x, y)) for t in times]
-        frames.append(pd.DataFrame({"point": p.name, "time": times + pd.Timedelta(hours=12),
-                                    "v": np.asarray(speeds, dtype=float).ravel()}))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "point": p.name,
+                    "time": times + pd.Timedelta(hours=12),
+                    "v": np.asarray(speeds, dtype=float).ravel(),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -100,8 +114,14 @@ def estimate(state: AppState) -> dict[str, Any]:
     seconds = estimated_seconds(chips, state.params) * n_pairs
     dt_days = float(pairs["dt_days"].min()) if len(pairs) else 16.0
     fastest = max_detectable_speed(state.params.search_range, state.pixel_size(), dt_days)
-    return {"chips": chips, "pairs": len(pairs), "seconds": seconds, "duration": format_duration(seconds),
-            "max_speed": fastest, "dt_days": dt_days}  # fmt: skip
+    return {
+        "chips": chips,
+        "pairs": len(pairs),
+        "seconds": seconds,
+        "duration": format_duration(seconds),
+        "max_speed": fastest,
+        "dt_days": dt_days,
+    }
 
 
 def file_stem(state: AppState, field: xr.Dataset) -> str:

@@ -71,7 +71,9 @@ def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: 
         percent = 100.0 * chips_done / max(1, chips_total)
         if percent - last[0] >= progress_step or chips_done >= chips_total:
             last[0] = percent
-            state.param.update(pair_progress=percent, overall_progress=100.0 * (done + percent / 100.0) / total)
+            state.param.update(
+                pair_progress=percent, overall_progress=100.0 * (done + percent / 100.0) / total
+            )
 
     # error estimates from stable ground (the slowest quarter) and the GLAFT metrics
     return track_and_assess(pair, state.params, progress=on_progress, cancel=state.cancel_event)
@@ -88,8 +90,10 @@ async def _track_on_cluster(state: AppState, row: Any, address: str) -> Any:
     try:
         client = await asyncio.to_thread(dask_client, address)
     except OSError as err:
-        raise TrackingError(f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
-                            "ICETRACK_SCHEDULER to track in the dashboard's own process.") from None  # fmt: skip
+        raise TrackingError(
+            f"cannot reach the Dask scheduler {address} ({err}): start it, or unset "
+            "ICETRACK_SCHEDULER to track in the dashboard's own process."
+        ) from None
     params = TrackingParameters.from_overrides(None, **state.params.to_dict())  # a copy without the watchers
     # two tasks (the scheduler can cancel between them), not track_and_assess; library functions: no Panel there
     tracked = client.submit(track, pair, params, pure=False, retries=2)
@@ -144,8 +148,10 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
                     field = await asyncio.to_thread(_track_one, state, row, i, len(rows))
                 state.store.put(key, field)
                 valid = float(field["valid"].mean()) * 100.0
-                state.add_log(f"{label}: tracked {field.sizes['y']} x {field.sizes['x']} vectors in "
-                              f"{time.perf_counter() - t0:.1f} s, {valid:.0f}% valid.")  # fmt: skip
+                state.add_log(
+                    f"{label}: tracked {field.sizes['y']} x {field.sizes['x']} vectors in "
+                    f"{time.perf_counter() - t0:.1f} s, {valid:.0f}% valid."
+                )
             state.add_result(key, field.copy(), row)
             arrived += 1
             state.param.update(pair_progress=100.0, overall_progress=100.0 * (i + 1) / len(rows))
@@ -160,10 +166,15 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - an unexpected failure must not take the session down
         state.status = f"Stopped by an unexpected error: {type(err).__name__}: {err}"
         state.add_log(state.status)
-        notify("error", f"Unexpected error ({type(err).__name__}: {err}). The app keeps working; "
-                        "try other parameters or report this message.")  # fmt: skip
+        notify(
+            "error",
+            f"Unexpected error ({type(err).__name__}: {err}). The app keeps working; "
+            "try other parameters or report this message.",
+        )
     else:
-        state.status = f"Done: {arrived} pair{'s' if arrived != 1 else ''} in {time.perf_counter() - started:.1f} s."
+        state.status = (
+            f"Done: {arrived} pair{'s' if arrived != 1 else ''} in {time.perf_counter() - started:.1f} s."
+        )
         state.add_log(state.status)
         notify("success", state.status)
     finally:

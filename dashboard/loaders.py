@@ -15,13 +15,23 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from dashboard.state import ENDPOINTS, AppState, remote_cache
+from dashboard.scenes import ENDPOINTS, remote_cache
+from dashboard.state import AppState
 from tracking import keys
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import pair_label
 
-__all__ = ["DATA_ROOT_VARIABLE", "data_root", "find_cube_series", "find_granules", "granule_key",
-           "load_granule", "open_batch", "server_path", "set_granules"]  # fmt: skip
+__all__ = [
+    "DATA_ROOT_VARIABLE",
+    "data_root",
+    "find_cube_series",
+    "find_granules",
+    "granule_key",
+    "load_granule",
+    "open_batch",
+    "server_path",
+    "set_granules",
+]
 
 # ----------------------------------------------------------------------------------------------------------
 # ITS_LIVE
@@ -41,8 +51,13 @@ def find_granules(state: AppState) -> pd.DataFrame:
     if state.start > state.end:
         raise ParameterError(f"the date range starts ({state.start}) after it ends ({state.end}): swap them.")
     return itslive.search_granules(
-        lon=state.lon, lat=state.lat, start=state.start, end=state.end, min_valid=state.itslive_min_valid,
-        dt_days=state.itslive_dt, mission=None if state.itslive_mission == "any" else state.itslive_mission,
+        lon=state.lon,
+        lat=state.lat,
+        start=state.start,
+        end=state.end,
+        min_valid=state.itslive_min_valid,
+        dt_days=state.itslive_dt,
+        mission=None if state.itslive_mission == "any" else state.itslive_mission,
         url=ENDPOINTS["itslive"] or itslive.STAC_URL,
     )
 
@@ -50,8 +65,10 @@ def find_granules(state: AppState) -> pd.DataFrame:
 def set_granules(state: AppState, table: pd.DataFrame) -> None:
     """Show the ITS_LIVE granules found, and log it."""
     state.granules = table
-    state.add_log(f"ITS_LIVE: {len(table)} image pairs between {state.start} and {state.end} with >= "
-                  f"{state.itslive_min_valid:.0f}% valid pixels at {state.lat:.3f} N, {state.lon:.3f} E.")  # fmt: skip
+    state.add_log(
+        f"ITS_LIVE: {len(table)} image pairs between {state.start} and {state.end} with >= "
+        f"{state.itslive_min_valid:.0f}% valid pixels at {state.lat:.3f} N, {state.lon:.3f} E."
+    )
 
 
 def granule_key(state: AppState, granule_id: str) -> str:
@@ -80,8 +97,10 @@ def find_cube_series(state: AppState) -> pd.DataFrame:
 
     if not len(state.points):
         raise ParameterError("add a point first: click the speed map, or add one on the time-series tab.")
-    frames = [itslive.cube_series(p.lon, p.lat, name=p.name, catalog=ENDPOINTS["itslive-catalog"])
-              for p in state.points.itertuples()]  # fmt: skip
+    frames = [
+        itslive.cube_series(p.lon, p.lat, name=p.name, catalog=ENDPOINTS["itslive-catalog"])
+        for p in state.points.itertuples()
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -112,11 +131,15 @@ def server_path(text: str) -> Path:
     """
     root = data_root()
     if root is None:
-        raise TrackingError(f"opening folders on the server is off: the operator sets {DATA_ROOT_VARIABLE} to the "
-                            "folder that holds the batch runs.")
+        raise TrackingError(
+            f"opening folders on the server is off: the operator sets {DATA_ROOT_VARIABLE} to the "
+            "folder that holds the batch runs."
+        )
     typed = Path(text.strip())
     if typed.is_absolute() or text.strip().startswith("~"):
-        raise TrackingError(f"{text}: give a path relative to the server's data folder, e.g. runs/jakobshavn.")
+        raise TrackingError(
+            f"{text}: give a path relative to the server's data folder, e.g. runs/jakobshavn."
+        )
     where = (root / typed).resolve()
     if not where.is_relative_to(root):
         raise TrackingError(f"{text}: that leads out of the server's data folder; give a path inside it.")
@@ -143,17 +166,30 @@ def open_batch(path: str) -> list[tuple[str, xr.Dataset]]:
     elif where.is_dir():
         fields = [read_field(p) for p in sorted(where.glob("*.nc"))]
     else:
-        raise TrackingError(f"{path}: no such stack or folder on the server: give the path 'icetrack batch' "
-                            "wrote (its -o folder or its --stack .zarr).")  # fmt: skip
+        raise TrackingError(
+            f"{path}: no such stack or folder on the server: give the path 'icetrack batch' "
+            "wrote (its -o folder or its --stack .zarr)."
+        )
     if not fields:
-        raise TrackingError(f"{path}: no velocity field in it: give the -o folder of an 'icetrack batch' run.")
+        raise TrackingError(
+            f"{path}: no velocity field in it: give the -o folder of an 'icetrack batch' run."
+        )
     out = []
     for field in fields:
-        field.attrs.setdefault("label", pair_label(pd.Series({
-            "t0": pd.Timestamp(field.attrs["acquisition_date_img1"]),
-            "t1": pd.Timestamp(field.attrs["acquisition_date_img2"]),
-            "dt_days": float(field.attrs["date_dt"]),
-        })))  # fmt: skip
-        text = f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
+        field.attrs.setdefault(
+            "label",
+            pair_label(
+                pd.Series(
+                    {
+                        "t0": pd.Timestamp(field.attrs["acquisition_date_img1"]),
+                        "t1": pd.Timestamp(field.attrs["acquisition_date_img2"]),
+                        "dt_days": float(field.attrs["date_dt"]),
+                    }
+                )
+            ),
+        )
+        text = (
+            f"{where.resolve()}|{field.attrs['acquisition_date_img1']}|{field.attrs['acquisition_date_img2']}"
+        )
         out.append(("batch-" + keys.digest(text), field))
     return out

@@ -63,8 +63,14 @@ def _progress_bar(total: float, desc: str) -> Any:
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm.std import tqdm
-    return tqdm(total=total, desc=desc, unit="%", file=sys.stdout, leave=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")  # fmt: skip
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="%",
+        file=sys.stdout,
+        leave=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+    )
 
 
 class IceTrack(pn.viewable.Viewer):
@@ -96,10 +102,22 @@ class IceTrack(pn.viewable.Viewer):
 
     state = param.ClassSelector(class_=AppState, constant=True, doc="The session state the page shows.")
 
-    def __init__(self, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
-                 source: str = "demo", *, aoi_km: float | None = None, band: str | None = None,
-                 max_cloud: float | None = None, dt_window: tuple[float, float] | None = None,
-                 state: AppState | None = None, store: ResultStore | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
+        source: str = "demo",
+        *,
+        aoi_km: float | None = None,
+        band: str | None = None,
+        max_cloud: float | None = None,
+        dt_window: tuple[float, float] | None = None,
+        state: AppState | None = None,
+        store: ResultStore | None = None,
+        **params: Any,
+    ) -> None:
         if state is None:
             if store is None:
                 from dashboard.caches import shared_store
@@ -107,9 +125,17 @@ class IceTrack(pn.viewable.Viewer):
                 store = shared_store()
             state = AppState(store=store)
         super().__init__(state=state, **params)
-        where = {"source": _source_key(source) if source is not None else None, "lon": lon, "lat": lat,
-                 "start": None if start is None else _date(start), "end": None if end is None else _date(end),
-                 "aoi_km": aoi_km, "band": band, "max_cloud": max_cloud, "dt_window": dt_window}  # fmt: skip
+        where = {
+            "source": _source_key(source) if source is not None else None,
+            "lon": lon,
+            "lat": lat,
+            "start": None if start is None else _date(start),
+            "end": None if end is None else _date(end),
+            "aoi_km": aoi_km,
+            "band": band,
+            "max_cloud": max_cloud,
+            "dt_window": dt_window,
+        }
         self.state.param.update(**{k: v for k, v in where.items() if v is not None})
         self._page: pn.viewable.Viewable | None = None
         self._page_lock = threading.Lock()
@@ -140,9 +166,11 @@ class IceTrack(pn.viewable.Viewer):
 
     def __repr__(self) -> str:
         s = self.state
-        return (f"IceTrack({s.source}, lon={s.lon:.4f}, lat={s.lat:.4f}, {s.start} to {s.end}, aoi {s.aoi_km:g} km: "
-                f"{len(s.scenes)} scenes, {len(s.pairs)} pairs, {len(s.results)} results, "
-                f"{len(s.points)} points)")  # fmt: skip
+        return (
+            f"IceTrack({s.source}, lon={s.lon:.4f}, lat={s.lat:.4f}, {s.start} to {s.end}, aoi {s.aoi_km:g} km: "
+            f"{len(s.scenes)} scenes, {len(s.pairs)} pairs, {len(s.results)} results, "
+            f"{len(s.points)} points)"
+        )
 
     __str__ = __repr__
 
@@ -201,10 +229,14 @@ class IceTrack(pn.viewable.Viewer):
             scratch.points = keep.copy()
         if frame is not None:
             if not {"lon", "lat"} <= set(frame.columns):
-                raise ParameterError(f"points need lon and lat columns (and optionally name), not {list(frame.columns)}.")
+                raise ParameterError(
+                    f"points need lon and lat columns (and optionally name), not {list(frame.columns)}."
+                )
             for row in frame.to_dict("records"):
                 name = row.get("name")
-                scratch.add_point(row["lon"], row["lat"], None if name is None or pd.isna(name) else str(name))
+                scratch.add_point(
+                    row["lon"], row["lat"], None if name is None or pd.isna(name) else str(name)
+                )
         return scratch.points
 
     def add_points(self, points: Any = None, /, **named: tuple[float, float]) -> list[str]:
@@ -222,11 +254,16 @@ class IceTrack(pn.viewable.Viewer):
         elif isinstance(points, Mapping):
             rows = [{"name": k, "lon": v[0], "lat": v[1]} for k, v in points.items()]
         elif points is not None:
-            items = [points] if len(points) in (2, 3) and not isinstance(points[0], Iterable | str) else points
+            items = (
+                [points] if len(points) in (2, 3) and not isinstance(points[0], Iterable | str) else points
+            )
             for item in items:
                 item = tuple(item)
-                rows.append({"name": item[0], "lon": item[1], "lat": item[2]} if len(item) == 3
-                            else {"name": None, "lon": item[0], "lat": item[1]})  # fmt: skip
+                rows.append(
+                    {"name": item[0], "lon": item[1], "lat": item[2]}
+                    if len(item) == 3
+                    else {"name": None, "lon": item[0], "lat": item[1]}
+                )
         rows += [{"name": k, "lon": v[0], "lat": v[1]} for k, v in named.items()]
         before = len(self.state.points)
         frame = pd.DataFrame(rows, columns=["name", "lon", "lat"])
@@ -307,7 +344,9 @@ class IceTrack(pn.viewable.Viewer):
             pairs = pairs.to_frame().T
         if isinstance(pairs, pd.DataFrame):
             pairs = list(zip(pairs["reference"], pairs["secondary"], strict=True))
-        if isinstance(pairs, int) or (isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0], str)):
+        if isinstance(pairs, int) or (
+            isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0], str)
+        ):
             pairs = [pairs]
         rows = []
         for item in pairs:
@@ -319,7 +358,9 @@ class IceTrack(pn.viewable.Viewer):
                 ref, sec = item
                 match = table.index[(table["reference"] == ref) & (table["secondary"] == sec)]
                 if not len(match):
-                    raise ParameterError(f"{ref} ~ {sec} is not among the pairs found: search with its dates.")
+                    raise ParameterError(
+                        f"{ref} ~ {sec} is not among the pairs found: search with its dates."
+                    )
                 rows.append(int(match[0]))
         s.param.update(pair_mode="one", selected=sorted(set(rows)))
         return s.pairs_to_run()
@@ -337,8 +378,9 @@ class IceTrack(pn.viewable.Viewer):
                     seen.add(scene_id)
                     s.add_log(f"Reading {scene_id} (area of interest only): {hrefs[scene_id]}")
 
-    async def run_async(self, pairs: Any = None, *, progress: Callable[[float, str], None] | None = None
-                        ) -> list[xr.Dataset]:
+    async def run_async(
+        self, pairs: Any = None, *, progress: Callable[[float, str], None] | None = None
+    ) -> list[xr.Dataset]:
         """Track the chosen pairs without blocking the event loop (``await app.run_async()`` in a notebook).
 
         Parameters
@@ -449,8 +491,10 @@ class IceTrack(pn.viewable.Viewer):
         table = loaders.find_granules(s)
         loaders.set_granules(s, table)
         if table.empty:
-            raise TrackingError("no ITS_LIVE pair here with these dates and filters: widen the dates or lower "
-                                "itslive_min_valid.")  # fmt: skip
+            raise TrackingError(
+                "no ITS_LIVE pair here with these dates and filters: widen the dates or lower "
+                "itslive_min_valid."
+            )
         best = table.sort_values("percent_valid", ascending=False, kind="stable").head(count)
         fields = []
         for _, row in best.sort_values("mid_date", kind="stable").iterrows():
@@ -482,9 +526,15 @@ class IceTrack(pn.viewable.Viewer):
             return write_csv(self.series, path)
         if suffix not in (".tif", ".tiff", ".nc", ".png"):
             raise ParameterError(f"{path.name}: export to .tif, .nc, .csv or .png.")
-        chosen = self.results.get(field) if isinstance(field, str) else (field if field is not None else self.field)
+        chosen = (
+            self.results.get(field)
+            if isinstance(field, str)
+            else (field if field is not None else self.field)
+        )
         if chosen is None:
-            raise ParameterError("nothing to export: run a pair first (app.run()), or name a result of app.results.")
+            raise ParameterError(
+                "nothing to export: run a pair first (app.run()), or name a result of app.results."
+            )
         if suffix == ".nc":
             return write_netcdf(chosen, path)
         if suffix in (".tif", ".tiff"):
@@ -492,7 +542,9 @@ class IceTrack(pn.viewable.Viewer):
         from dashboard import plots
 
         s = self.state
-        png = plots.figure_png(chosen, layer=s.layer, log=s.log_scale, clim=s.clim, cmap=s.cmap, place=s.place())
+        png = plots.figure_png(
+            chosen, layer=s.layer, log=s.log_scale, clim=s.clim, cmap=s.cmap, place=s.place()
+        )
         with atomic_path(path, write_only=True) as tmp:
             tmp.write_bytes(png)
         return path

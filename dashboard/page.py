@@ -29,11 +29,13 @@ from dashboard.views import (
     SeriesView,
     UploadView,
     WhereView,
-)  # fmt: skip
+)
 from dashboard.views.base import notify
 
 pn.extension(
-    "tabulator", notifications=True, disconnect_notification="Connection to the server lost: reload the page.",
+    "tabulator",
+    notifications=True,
+    disconnect_notification="Connection to the server lost: reload the page.",
 )
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -49,7 +51,7 @@ HELP = {
     "display": "Speeds in m/yr on a log scale; click the speed map to add sample points.",
     "export": "File names carry the place and the two dates.",
     "itslive": "Ready-made ITS_LIVE velocities at the marker and dates: add pairs to the results (compare them "
-               "with yours) or add datacube series at your points. Needs the internet.",
+    "with yours) or add datacube series at your points. Needs the internet.",
     "batch": "Many pairs or whole scenes run on a Dask cluster with 'icetrack batch'; open what it wrote here.",
 }
 
@@ -58,8 +60,13 @@ def _step(title: str, key: str, *objects, later: bool = False) -> ui.Card:
     """A sidebar step; ``later`` ones are sent once the page is up, so the first steps are usable sooner."""
     help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
     if later:
-        objects = (pn.panel(lambda: pn.Column(*objects, sizing_mode="stretch_width"), defer_load=True,
-                            sizing_mode="stretch_width"),)
+        objects = (
+            pn.panel(
+                lambda: pn.Column(*objects, sizing_mode="stretch_width"),
+                defer_load=True,
+                sizing_mode="stretch_width",
+            ),
+        )
     return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
 
 
@@ -108,12 +115,18 @@ def create_app(state: AppState | None = None) -> ui.Page:
         ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
-        sizing_mode="stretch_both", dynamic=True,  # only the visible tab is rendered
+        sizing_mode="stretch_both",
+        dynamic=True,  # only the visible tab is rendered
     )
 
     sync_url(state, notify)
     page = ui.Page(
-        title=TITLE, logo=str(LOGO), sidebar=sidebar, main=[tabs], sidebar_width=400, theme_toggle=True,
+        title=TITLE,
+        logo=str(LOGO),
+        sidebar=sidebar,
+        main=[tabs],
+        sidebar_width=400,
+        theme_toggle=True,
         busy_indicator="linear",
     )
     # The page's busy bar follows this session's runs, not Panel's process-wide `pn.state.busy`: bound to that,

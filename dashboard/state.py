@@ -10,10 +10,7 @@ Data flows one way: source -> scenes (search) -> candidate pairs -> selected pai
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import threading
-from collections.abc import Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -24,6 +21,7 @@ import xarray as xr
 from pyproj import Transformer
 from shapely.geometry import box
 
+from dashboard.scenes import scene_loader, source_for
 from tracking import sources
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.pairs import candidate_pairs, pair_label
@@ -32,7 +30,7 @@ from tracking.scenes import Pair
 from tracking.sources import demo
 from tracking.store import ResultStore, result_key
 
-__all__ = ["ENDPOINTS", "PRESETS", "SOURCES", "AppState", "empty_scenes", "scene_loader", "source_for"]
+__all__ = ["PRESETS", "SOURCES", "AppState", "empty_scenes"]
 
 #: Data sources the session can search, by label (keys of `tracking.sources.REGISTRY`).
 SOURCES = {
@@ -42,14 +40,6 @@ SOURCES = {
     "Sentinel-2 · NIR B08, 10 m (Earth Search)": "sentinel2",
     "Landsat 8/9 · pan, 15 m (USGS, needs credentials)": "landsat-pan",
 }
-#: Remote endpoints, by source key; None means the library's default. Mirrors and tests set them.
-ENDPOINTS: dict[str, str | None] = {
-    "landsat": None, "sentinel2": None, "landsat-pan": None,  # STAC API roots
-    "sas": None,  # Planetary Computer SAS token endpoint
-    "itslive": None,  # ITS_LIVE STAC API root
-    "itslive-catalog": None,  # ITS_LIVE datacube GeoJSON catalog
-}  # fmt: skip
-
 #: Parameter presets: a quick look, the defaults, and a fine grid with the most accurate sub-pixel fit.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick look": {"chip_size": 32, "step": 32, "subpixel": "parabolic"},
@@ -65,104 +55,22 @@ DEFAULT_LON, DEFAULT_LAT = (round(float(c), 4) for c in _TO_LONLAT.transform(*_D
 _POINT_COLUMNS = ["name", "lon", "lat"]
 _MAX_POINTS = 12
 _SCENE_COLUMNS = ["scene_id", "time", "platform", "sensor", "path", "row", "cloud_cover", "geometry"]
-_PAIR_COLUMNS = ["reference", "secondary", "t0", "t1", "dt_days", "mid_date", "sensors", "path_row",
-                 "cloud_cover", "tracked"]  # fmt: skip
+_PAIR_COLUMNS = [
+    "reference",
+    "secondary",
+    "t0",
+    "t1",
+    "dt_days",
+    "mid_date",
+    "sensors",
+    "path_row",
+    "cloud_cover",
+    "tracked",
+]
 
 
 def empty_scenes() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: [] for c in _SCENE_COLUMNS[:-1]}, geometry=[], crs="EPSG:4326")
-
-
-# ----------------------------------------------------------------------------------------------------------
-# scene loading, shared by every session of the process (pure functions of their arguments)
-# ----------------------------------------------------------------------------------------------------------
-
-_scene_cache: dict[Hashable, xr.DataArray] = {}
-_scene_loading: dict[Hashable, Future] = {}
-_scene_lock = threading.Lock()
-_scene_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="icetrack-scenes")
-_SCENE_CACHE_ITEMS = 48
-
-
-def source_for(name: str, uploads: dict[str, xr.DataArray] | None = None) -> sources.Source:
-    """The source called ``name`` set up for this process (`ENDPOINTS`, download cache, signer) and a session's
-    uploads."""
-    return sources.get(name, scenes=uploads, url=ENDPOINTS.get(name), cache=remote_cache, signer=sas_signer)
-
-
-@functools.cache
-def remote_cache() -> Any:
-    """The process's download cache (`tracking.sources.cache.DownloadCache`, under ``$ICETRACK_CACHE``)."""
-    from tracking.sources.cache import DownloadCache
-
-    return DownloadCache()
-
-
-def sas_signer() -> Any:
-    """The process's Planetary Computer signer (tokens are cached until they expire)."""
-    global _SIGNER
-    from tracking.sources.stac import SasSigner
-
-    url = ENDPOINTS["sas"]
-    if _SIGNER is None or (url is not None and _SIGNER.token_url != url):
-        _SIGNER = SasSigner(url) if url else SasSigner()
-    return _SIGNER
-
-
-_SIGNER: Any = None
-
-
-def _scene_future(key: Hashable, load: Any) -> Future:
-    """The cached crop as a finished future, the crop being loaded, or a newly started ``load()``."""
-    with _scene_lock:
-        if key in _scene_cache:
-            done: Future = Future()
-            done.set_result(_scene_cache[key])
-            return done
-        if key not in _scene_loading:
-            _scene_loading[key] = _scene_pool.submit(load)
-        return _scene_loading[key]
-
-
-def scene_loader(source: sources.Source, scene_id: str, band: str, bbox: tuple[float, ...] | None, *,
-                 wait: bool = True, crs: str | None = None) -> xr.DataArray | None:  # fmt: skip
-    """Load one scene's area of interest, cached per process (the same crop is asked for by many pairs).
-
-    A crop asked for twice is loaded once, also when the second request comes while the first is loading
-    (the dashboard prefetches the chosen pair's crops while the user sets parameters). Scenes the source holds
-    in memory already (its `cache_key` is None) are returned as they are.
-
-    Parameters
-    ----------
-    source : tracking.sources.Source
-    scene_id : str
-    band : str
-        The band (`AppState.band_name`).
-    bbox : (xmin, ymin, xmax, ymax) or None
-        Area of interest in ``crs``.
-    wait : bool
-        False starts the load in the background and returns None (a prefetch).
-    crs : str, optional
-        CRS of ``bbox`` (default: the source's).
-    """
-    key = source.cache_key(scene_id, band, bbox, crs=crs)
-    if key is None:
-        return source.load(scene_id, band, bbox, crs=crs) if wait else None
-    future = _scene_future(key, functools.partial(source.load, scene_id, band, bbox, crs=crs))
-    if not wait:
-        return None
-    try:
-        scene = future.result()
-    except Exception:
-        with _scene_lock:  # a failed load is tried again next time (the network may be back)
-            _scene_loading.pop(key, None)
-        raise
-    with _scene_lock:
-        _scene_loading.pop(key, None)
-        _scene_cache[key] = scene
-        while len(_scene_cache) > _SCENE_CACHE_ITEMS:
-            _scene_cache.pop(next(iter(_scene_cache)))
-    return scene
 
 
 class AppState(param.Parameterized):
@@ -172,20 +80,28 @@ class AppState(param.Parameterized):
     source = param.Selector(default="demo", objects=list(SOURCES.values()), doc="Where scenes come from.")
     lon = param.Number(DEFAULT_LON, bounds=(-180, 180), doc="Marker longitude, degrees east.")
     lat = param.Number(DEFAULT_LAT, bounds=(-90, 90), doc="Marker latitude, degrees north.")
-    aoi_km = param.Number(30.0, bounds=(5.0, 100.0), step=5.0,
-                          doc="Side of the square area of interest around the marker, km.")  # fmt: skip
-    band = param.Selector(default="red", objects=["red", "pan"],
-                          doc="Landsat band: red (30 m) or panchromatic (15 m, 4x the pixels).")  # fmt: skip
+    aoi_km = param.Number(
+        30.0, bounds=(5.0, 100.0), step=5.0, doc="Side of the square area of interest around the marker, km."
+    )
+    band = param.Selector(
+        default="red",
+        objects=["red", "pan"],
+        doc="Landsat band: red (30 m) or panchromatic (15 m, 4x the pixels).",
+    )
     start = param.CalendarDate(dt.date(2021, 4, 1), doc="First acquisition date searched.")
     end = param.CalendarDate(dt.date(2021, 7, 31), doc="Last acquisition date searched.")
     max_cloud = param.Number(30.0, bounds=(0.0, 100.0), step=5.0, doc="Largest cloud cover kept, %.")
     scenes = param.DataFrame(default=None, allow_None=True, doc="The scenes found by the last search.")
 
     # --- 2. pairs ---------------------------------------------------------------------------------------------
-    pair_mode = param.Selector(default="one", objects=["one", "many"],
-                               doc="Track one chosen pair, or every pair within the time separation range.")  # fmt: skip
-    dt_window = param.Range((1.0, 48.0), bounds=(1.0, 400.0),
-                            doc="Smallest and largest time separation of the pairs, days.")  # fmt: skip
+    pair_mode = param.Selector(
+        default="one",
+        objects=["one", "many"],
+        doc="Track one chosen pair, or every pair within the time separation range.",
+    )
+    dt_window = param.Range(
+        (1.0, 48.0), bounds=(1.0, 400.0), doc="Smallest and largest time separation of the pairs, days."
+    )
     pairs = param.DataFrame(default=None, allow_None=True, doc="Candidate pairs of the found scenes.")
     selected = param.List(default=[], item_type=int, doc="Rows of `pairs` chosen in 'one' mode.")
 
@@ -204,15 +120,24 @@ class AppState(param.Parameterized):
     results = param.Dict(default={}, doc="VelocityFields by result key, in the order they arrived.")
     current = param.String(default=None, allow_None=True, doc="Key of the result on the speed map.")
     compare = param.List(default=[], item_type=str, doc="Keys of the results shown side by side.")
-    layer = param.Selector(default="masked", objects=["raw", "masked", "filled"],
-                           doc="raw: every kernel offset; masked: valid vectors (the default: only what was "
-                               "measured); filled: valid + interpolated.")  # fmt: skip
+    layer = param.Selector(
+        default="masked",
+        objects=["raw", "masked", "filled"],
+        doc="raw: every kernel offset; masked: valid vectors (the default: only what was "
+        "measured); filled: valid + interpolated.",
+    )
     log_scale = param.Boolean(True, doc="Logarithmic speed colour scale (linear when off).")
     clim = param.Range((1.0, 10_000.0), bounds=(0.0, 50_000.0), doc="Speed colour range, m/yr.")
-    cmap = param.Selector(default="gouldian", objects=["gouldian", "viridis", "ITS_LIVE"],
-                          doc="Speed colour map (gouldian and viridis are colour-blind safe).")  # fmt: skip
-    basemap = param.Selector(default="None", objects=["None", "Satellite imagery", "OpenStreetMap"],
-                             doc="Background map tiles (fetched by the browser; none offline).")  # fmt: skip
+    cmap = param.Selector(
+        default="gouldian",
+        objects=["gouldian", "viridis", "ITS_LIVE"],
+        doc="Speed colour map (gouldian and viridis are colour-blind safe).",
+    )
+    basemap = param.Selector(
+        default="None",
+        objects=["None", "Satellite imagery", "OpenStreetMap"],
+        doc="Background map tiles (fetched by the browser; none offline).",
+    )
     opacity = param.Number(0.8, bounds=(0.0, 1.0), step=0.05, doc="Opacity of the speed layer.")
     show_arrows = param.Boolean(True, doc="Draw thinned flow-direction arrows.")
 
@@ -220,25 +145,36 @@ class AppState(param.Parameterized):
     points = param.DataFrame(default=None, allow_None=True, doc="Named sample points: name, lon, lat.")
     series_dt = param.Range((1.0, 120.0), bounds=(1.0, 545.0), doc="Pairs shown in the series, dt in days.")
     colour_by = param.Selector(default="point", objects=["point", "dt"], doc="Colour series by point or dt.")
-    analyse_series = param.Boolean(True, doc="Reject outliers within dt bins and fit mean, trend and seasonal "
-                                             "cycle per point (robust).")  # fmt: skip
-    external_series = param.DataFrame(default=None, allow_None=True,
-                                      doc="Series from elsewhere (ITS_LIVE datacubes or CSV files), plotted "
-                                          "beside our own; the columns of tracking.timeseries.")  # fmt: skip
+    analyse_series = param.Boolean(
+        True, doc="Reject outliers within dt bins and fit mean, trend and seasonal cycle per point (robust)."
+    )
+    external_series = param.DataFrame(
+        default=None,
+        allow_None=True,
+        doc="Series from elsewhere (ITS_LIVE datacubes or CSV files), plotted "
+        "beside our own; the columns of tracking.timeseries.",
+    )
 
     # --- ITS_LIVE ---------------------------------------------------------------------------------------------
     granules = param.DataFrame(default=None, allow_None=True, doc="ITS_LIVE image-pair granules found.")
-    itslive_min_valid = param.Number(20.0, bounds=(0.0, 100.0), step=5.0,
-                                     doc="Smallest share of valid pixels of an ITS_LIVE granule, %.")  # fmt: skip
-    itslive_dt = param.Range((5.0, 120.0), bounds=(1.0, 545.0), doc="Time separation of ITS_LIVE pairs, days.")
-    itslive_mission = param.Selector(default="landsat", objects=["landsat", "sentinel2", "any"],
-                                     doc="Which ITS_LIVE pairs: Landsat 8/9, Sentinel-2, or any.")  # fmt: skip
+    itslive_min_valid = param.Number(
+        20.0, bounds=(0.0, 100.0), step=5.0, doc="Smallest share of valid pixels of an ITS_LIVE granule, %."
+    )
+    itslive_dt = param.Range(
+        (5.0, 120.0), bounds=(1.0, 545.0), doc="Time separation of ITS_LIVE pairs, days."
+    )
+    itslive_mission = param.Selector(
+        default="landsat",
+        objects=["landsat", "sentinel2", "any"],
+        doc="Which ITS_LIVE pairs: Landsat 8/9, Sentinel-2, or any.",
+    )
 
     def __init__(self, store: ResultStore | None = None, **params: Any) -> None:
         params.setdefault("params", TrackingParameters())
         params.setdefault("scenes", empty_scenes())
-        params.setdefault("points", pd.DataFrame({c: pd.Series(dtype=float) for c in _POINT_COLUMNS}
-                                                 ).astype({"name": str}))  # fmt: skip
+        params.setdefault(
+            "points", pd.DataFrame({c: pd.Series(dtype=float) for c in _POINT_COLUMNS}).astype({"name": str})
+        )
         super().__init__(**params)
         self.store = store if store is not None else ResultStore()
         self.uploads: dict[str, xr.DataArray] = {}
@@ -315,9 +251,13 @@ class AppState(param.Parameterized):
             (remote sources) no network, refused credentials, a failing service.
         """
         if self.start > self.end:
-            raise ParameterError(f"the date range starts ({self.start}) after it ends ({self.end}): swap them.")
+            raise ParameterError(
+                f"the date range starts ({self.start}) after it ends ({self.end}): swap them."
+            )
         source = self.source_obj
-        table = source.search(lon=self.lon, lat=self.lat, start=self.start, end=self.end, max_cloud=self.max_cloud)
+        table = source.search(
+            lon=self.lon, lat=self.lat, start=self.start, end=self.end, max_cloud=self.max_cloud
+        )
         if table.empty or not source.crops:  # scenes used whole (uploads) cover the area they set
             return table
         aoi = box(*self.aoi_bounds())
@@ -333,8 +273,10 @@ class AppState(param.Parameterized):
             self.move_marker(centre.x, centre.y)
         self.scenes = table
         where = "your files" if whole else f"{self.lat:.3f} N, {self.lon:.3f} E"
-        self.add_log(f"Search: {len(table)} scenes ({self.source}) between {self.start} and {self.end} "
-                     f"with cloud cover <= {self.max_cloud:.0f}% at {where}.")  # fmt: skip
+        self.add_log(
+            f"Search: {len(table)} scenes ({self.source}) between {self.start} and {self.end} "
+            f"with cloud cover <= {self.max_cloud:.0f}% at {where}."
+        )
 
     def search(self) -> gpd.GeoDataFrame:
         """`find_scenes`, then `set_scenes`: search and show the result in one call.
@@ -362,7 +304,9 @@ class AppState(param.Parameterized):
         if scenes is None or len(scenes) < 2:
             self.pairs = pd.DataFrame({c: [] for c in _PAIR_COLUMNS})
         else:
-            table = candidate_pairs(pd.DataFrame(scenes.drop(columns="geometry")), min_dt_days=lo, max_dt_days=hi)
+            table = candidate_pairs(
+                pd.DataFrame(scenes.drop(columns="geometry")), min_dt_days=lo, max_dt_days=hi
+            )
             self.pairs = self._with_tracked(table.reset_index(drop=True))
         self.selected = [self._default_pair()] if len(self.pairs) else []
 
@@ -370,11 +314,19 @@ class AppState(param.Parameterized):
         """The row chosen after a search: the first same-path pair with the least cloud, closest to 16 days."""
         pairs = self.pairs
         same_path = ~pairs["path_row"].astype(str).str.contains("·")
-        covers = self.scenes["aoi_cover"] if "aoi_cover" in self.scenes else [100.0] * len(self.scenes)  # local: none
+        covers = (
+            self.scenes["aoi_cover"] if "aoi_cover" in self.scenes else [100.0] * len(self.scenes)
+        )  # local: none
         cover = dict(zip(self.scenes["scene_id"], covers, strict=True))
-        uncovered = 200.0 - pairs["reference"].map(cover).fillna(100.0) - pairs["secondary"].map(cover).fillna(100.0)
-        score = ((pairs["dt_days"] - 16.0).abs() + pairs["cloud_cover"].fillna(0) + 10.0 * uncovered
-                 + 1000.0 * ~same_path)  # fmt: skip
+        uncovered = (
+            200.0 - pairs["reference"].map(cover).fillna(100.0) - pairs["secondary"].map(cover).fillna(100.0)
+        )
+        score = (
+            (pairs["dt_days"] - 16.0).abs()
+            + pairs["cloud_cover"].fillna(0)
+            + 10.0 * uncovered
+            + 1000.0 * ~same_path
+        )
         return int(np.argmin(score.to_numpy()))
 
     @param.depends("selected", "pair_mode", watch=True)
@@ -422,8 +374,10 @@ class AppState(param.Parameterized):
             return f"Search {label} scenes at the marker (Search scenes, step 1), pick a pair, then Run."
         if self.pairs is None or self.pairs.empty:
             lo, hi = self.dt_window
-            return (f"The {len(self.scenes)} scenes found make no pair with dt between {lo:g} and {hi:g} days: widen "
-                    "the time separation (step 2) or the dates (step 1).")  # fmt: skip
+            return (
+                f"The {len(self.scenes)} scenes found make no pair with dt between {lo:g} and {hi:g} days: widen "
+                "the time separation (step 2) or the dates (step 1)."
+            )
         return "Pick a pair in the Pairs table, then Run."
 
     @param.depends("pairs", "selected", "pair_mode", watch=True)
@@ -446,8 +400,9 @@ class AppState(param.Parameterized):
     def result_key(self, row: Any, *, bbox: Any = "aoi") -> str:
         """The result-store key of a pair row (its scenes, the area, the band and the parameters)."""
         bbox = self._bbox() if bbox == "aoi" else bbox
-        return result_key(row.reference, row.secondary, self.params, source=self.source, band=self.band_name,
-                          bbox=bbox)  # fmt: skip
+        return result_key(
+            row.reference, row.secondary, self.params, source=self.source, band=self.band_name, bbox=bbox
+        )
 
     def load_pair(self, row: Any) -> Pair:
         """Load the area of interest of a pair's two scenes and put them on one grid."""
@@ -550,7 +505,9 @@ class AppState(param.Parameterized):
         """
         current = self.external_series
         if current is not None and len(current):
-            again = current.set_index(["point", "source"]).index.isin(frame.set_index(["point", "source"]).index)
+            again = current.set_index(["point", "source"]).index.isin(
+                frame.set_index(["point", "source"]).index
+            )
             frame = pd.concat([current[~again], frame], ignore_index=True)
         self.external_series = frame.reset_index(drop=True)
         names = ", ".join(pd.unique(frame["point"]).astype(str))

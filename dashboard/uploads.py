@@ -60,7 +60,9 @@ def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str
                 scene = read_upload(data, name, sidecars=sidecars)
             except MissingTimeError:
                 scene = read_upload(data, name, time=_PLACEHOLDER_TIME, sidecars=sidecars)
-                check_content(scene, _base_name(name))  # nothing to track in it: say so now, not after its date
+                check_content(
+                    scene, _base_name(name)
+                )  # nothing to track in it: say so now, not after its date
                 scene.attrs.update(upload_name=name, upload_bytes=len(data))
                 _forget(state, scene.attrs["scene_id"])
                 state.pending[scene.attrs["scene_id"]] = scene
@@ -75,8 +77,10 @@ def add_files(state: AppState, files: list[tuple[str, bytes]]) -> tuple[list[str
         state.uploads[scene.attrs["scene_id"]] = scene
         added.append(scene.attrs["scene_id"])
     if sidecars and not images:
-        problems.append(f"{', '.join(sidecars)}: metadata only; upload it together with its GeoTIFF "
-                        f"(named alike, e.g. X.tif with X{SIDECAR_SUFFIXES[0]}).")  # fmt: skip
+        problems.append(
+            f"{', '.join(sidecars)}: metadata only; upload it together with its GeoTIFF "
+            f"(named alike, e.g. X.tif with X{SIDECAR_SUFFIXES[0]})."
+        )
     if added or pending:
         _refresh(state)
     return added, pending, problems
@@ -117,17 +121,22 @@ def file_rows(state: AppState) -> pd.DataFrame:
         attrs = scene.attrs
         waiting = scene_id in state.pending
         path, row, tile = attrs.get("path"), attrs.get("row"), attrs.get("tile")
-        rows.append({
-            "file": str(attrs.get("upload_name", scene_id)),
-            "date": None if waiting else pd.Timestamp(attrs["time"]).date(),
-            "sensor": str(attrs.get("sensor", "unknown")).replace("unknown", "–"),
-            "path/row": f"{int(path):03d}/{int(row):03d}" if path is not None and row is not None else (tile or "–"),
-            "size": _size(attrs.get("upload_bytes")),
-            "id": scene_id,
-        })
+        rows.append(
+            {
+                "file": str(attrs.get("upload_name", scene_id)),
+                "date": None if waiting else pd.Timestamp(attrs["time"]).date(),
+                "sensor": str(attrs.get("sensor", "unknown")).replace("unknown", "–"),
+                "path/row": f"{int(path):03d}/{int(row):03d}"
+                if path is not None and row is not None
+                else (tile or "–"),
+                "size": _size(attrs.get("upload_bytes")),
+                "id": scene_id,
+            }
+        )
     frame = pd.DataFrame(rows, columns=_COLUMNS)
-    return frame.astype({"file": object, "date": object, "sensor": object, "path/row": object, "size": object,
-                         "id": object})  # fmt: skip
+    return frame.astype(
+        {"file": object, "date": object, "sensor": object, "path/row": object, "size": object, "id": object}
+    )
 
 
 def missing(state: AppState) -> str:
@@ -138,15 +147,19 @@ def missing(state: AppState) -> str:
         names = ", ".join(waiting[:3]) + (f" and {len(waiting) - 3} more" if len(waiting) > 3 else "")
         return f"Type the date of {names} in the Date column of your files, then Run."
     if dated == 0:
-        return ("Upload two GeoTIFFs of the same area taken at different dates (My GeoTIFFs, in step 1), "
-                "then Run.")  # fmt: skip
+        return (
+            "Upload two GeoTIFFs of the same area taken at different dates (My GeoTIFFs, in step 1), "
+            "then Run."
+        )
     if dated == 1:
         return "One file so far: upload a second GeoTIFF of the same area, taken at another date, then Run."
     pairs = state.pairs
     if pairs is None or pairs.empty:
         lo, hi = state.dt_window
-        return (f"Your {dated} files make no pair with dt between {lo:g} and {hi:g} days: widen the time separation "
-                "(step 2) or check their dates.")  # fmt: skip
+        return (
+            f"Your {dated} files make no pair with dt between {lo:g} and {hi:g} days: widen the time separation "
+            "(step 2) or check their dates."
+        )
     return ""
 
 

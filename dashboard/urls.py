@@ -21,8 +21,15 @@ from tracking.params import TrackingParameters
 __all__ = ["PLACE_ARGS", "from_query", "sync_url", "to_query", "view_query"]
 
 #: `AppState` parameters kept in the link as they are, by their query argument.
-PLACE_ARGS = {"lon": "lon", "lat": "lat", "aoi_km": "aoi", "band": "band", "start": "start", "end": "end",
-              "max_cloud": "cloud"}  # fmt: skip
+PLACE_ARGS = {
+    "lon": "lon",
+    "lat": "lat",
+    "aoi_km": "aoi",
+    "band": "band",
+    "start": "start",
+    "end": "end",
+    "max_cloud": "cloud",
+}
 
 
 def view_query(state: AppState) -> dict[str, str]:
@@ -55,8 +62,13 @@ def from_query(state: AppState, args: dict[str, str]) -> None:
         An argument that does not parse or is out of range: the link is not valid.
     """
     try:
-        state.param.update(**{name: _parse_like(state.param[name].default, args[arg])
-                              for name, arg in PLACE_ARGS.items() if arg in args})  # fmt: skip
+        state.param.update(
+            **{
+                name: _parse_like(state.param[name].default, args[arg])
+                for name, arg in PLACE_ARGS.items()
+                if arg in args
+            }
+        )
         overrides = {k[2:]: v for k, v in args.items() if k.startswith("p.")}
         if overrides:
             current = state.params.to_dict()
@@ -116,7 +128,11 @@ def sync_url(state: AppState, notify: Any) -> None:
         notify("error", f"the link is not valid ({values}): open the app without arguments.")
 
     location.sync(state, PLACE_ARGS, on_error=bad_link)  # applies the link's place and dates now
-    args = {k: v[0].decode() for k, v in (pn.state.session_args or {}).items() if v and k not in PLACE_ARGS.values()}
+    args = {
+        k: v[0].decode()
+        for k, v in (pn.state.session_args or {}).items()
+        if v and k not in PLACE_ARGS.values()
+    }
     if args:
         try:
             from_query(state, args)

@@ -38,4 +38,6 @@ if __name__ in ("panel_setup_module", "__main__"):  # run by `panel serve --setu
     from dashboard.jobs import lower_worker_priority
 
     lower_worker_priority()  # the Numba workers it started track at low priority; the event loop stays first
-    logging.getLogger("icetrack").warning("icetrack warm-up: kernels compiled, map rendered in %.1f s", seconds)
+    logging.getLogger("icetrack").warning(
+        "icetrack warm-up: kernels compiled, map rendered in %.1f s", seconds
+    )

@@ -123,8 +123,15 @@ class FakeRemote:
 
     # -- configuration ---------------------------------------------------------------------------------------------
 
-    def route(self, method: str, path: str, response: Any, *, status: int = 200,
-              content_type: str = "application/json") -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        response: Any,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+    ) -> None:
         """Answer ``method path`` (path without query string) with ``response``.
 
         ``response`` is a JSON-able object, ``bytes``, or a callable ``(Request) -> (status, headers, body)``.
@@ -136,7 +143,11 @@ class FakeRemote:
             payload = response if isinstance(response, bytes) else json.dumps(response).encode()
 
             def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
-                return status, {"Content-Type": content_type}, payload.replace(b"{{remote}}", self.url.encode())
+                return (
+                    status,
+                    {"Content-Type": content_type},
+                    payload.replace(b"{{remote}}", self.url.encode()),
+                )
 
         self._routes[(method.upper(), path)] = handler
 
@@ -172,7 +183,9 @@ class FakeRemote:
     def requests(self, prefix: str = "/", method: str | None = None) -> list[Request]:
         """Logged requests whose path starts with ``prefix`` (and of ``method``)."""
         with self._lock:
-            return [r for r in self.log if r.path.startswith(prefix) and (method is None or r.method == method)]
+            return [
+                r for r in self.log if r.path.startswith(prefix) and (method is None or r.method == method)
+            ]
 
     # -- serving ---------------------------------------------------------------------------------------------------
 
@@ -206,18 +219,29 @@ class FakeRemote:
             status, headers, payload = route(request)
             return self._send(handler, request, status, headers, payload, head=method == "HEAD")
         if path.startswith("/files/"):
-            return self._send_file(handler, request, path[len("/files/"):], fault, head=method == "HEAD")
+            return self._send_file(handler, request, path[len("/files/") :], fault, head=method == "HEAD")
         return self._send(handler, request, 404, {"Content-Type": "text/plain"}, b"not found")
 
-    def _send_file(self, handler: BaseHTTPRequestHandler, request: Request, relative: str,
-                   fault: _Fault | None, *, head: bool) -> None:
+    def _send_file(
+        self,
+        handler: BaseHTTPRequestHandler,
+        request: Request,
+        relative: str,
+        fault: _Fault | None,
+        *,
+        head: bool,
+    ) -> None:
         target = (self.root / relative).resolve()
         if not target.is_file() or self.root.resolve() not in target.parents:
             return self._send(handler, request, 404, {"Content-Type": "text/plain"}, b"no such file")
         data = target.read_bytes()
         size = len(data)
-        headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
-                   "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "ETag": f'"{size:x}"'}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+            "ETag": f'"{size:x}"',
+        }
         status = 200
         match = _RANGE.match(request.range or "")
         if match:
@@ -228,14 +252,23 @@ class FakeRemote:
                 start, end = int(first), min(int(last) if last else size - 1, size - 1)
             if start >= size:
                 return self._send(handler, request, 416, {"Content-Range": f"bytes */{size}"}, b"")
-            data = data[start:end + 1]
+            data = data[start : end + 1]
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
             status = 206
         cut = fault.break_after if fault is not None else None
         self._send(handler, request, status, headers, data, head=head, cut=cut)
 
-    def _send(self, handler: BaseHTTPRequestHandler, request: Request, status: int, headers: dict[str, str],
-              body: bytes, *, head: bool = False, cut: int | None = None) -> None:
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        request: Request,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        head: bool = False,
+        cut: int | None = None,
+    ) -> None:
         request.status = status
         try:
             handler.send_response(status)

@@ -30,18 +30,35 @@ def texture(shape: tuple[int, int] = (SIZE, SIZE), seed: int = 3) -> np.ndarray:
     return ndimage.gaussian_filter(rng.normal(size=shape), 2.0).astype(np.float32) * 100 + 1000
 
 
-def geotiff(path: str | os.PathLike[str], data: np.ndarray | None = None, *, crs: str | None = "EPSG:32622",
-            transform: Affine | None = T30, nodata: float | None = np.nan, tags: dict[str, str] | None = None,
-            dtype: str = "float32", **profile: object) -> Path:  # fmt: skip
+def geotiff(
+    path: str | os.PathLike[str],
+    data: np.ndarray | None = None,
+    *,
+    crs: str | None = "EPSG:32622",
+    transform: Affine | None = T30,
+    nodata: float | None = np.nan,
+    tags: dict[str, str] | None = None,
+    dtype: str = "float32",
+    **profile: object,
+) -> Path:
     """Write ``data`` (default: `texture`) as a one-band GeoTIFF."""
     data = texture() if data is None else data
-    kwargs: dict[str, object] = {"driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1,
-                                 "dtype": dtype, "nodata": nodata, **profile}  # fmt: skip
+    kwargs: dict[str, object] = {
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": dtype,
+        "nodata": nodata,
+        **profile,
+    }
     if crs is not None:
         kwargs["crs"] = crs
     if transform is not None:
         kwargs["transform"] = transform
-    with rasterio.open(path, "w", **kwargs) as dst:  # without a transform: NotGeoreferencedWarning, on purpose
+    with rasterio.open(
+        path, "w", **kwargs
+    ) as dst:  # without a transform: NotGeoreferencedWarning, on purpose
         dst.write(data.astype(dtype), 1)
         if tags:
             dst.update_tags(**tags)
@@ -58,9 +75,23 @@ def truncated_geotiff(path: str | os.PathLike[str], keep: float = 0.5) -> Path:
 
 def huge_geotiff(path: str | os.PathLike[str], side: int = 100_000) -> Path:
     """A GeoTIFF whose header declares ``side`` x ``side`` float32 pixels, written sparse: a few kB on disk."""
-    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=1, dtype="float32",
-                       crs="EPSG:32622", transform=T30, nodata=np.nan, tiled=True, blockxsize=4096,
-                       blockysize=4096, compress="deflate", sparse_ok=True):  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=side,
+        height=side,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32622",
+        transform=T30,
+        nodata=np.nan,
+        tiled=True,
+        blockxsize=4096,
+        blockysize=4096,
+        compress="deflate",
+        sparse_ok=True,
+    ):
         pass
     return Path(path)
 
@@ -75,8 +106,10 @@ def velocity_netcdf(path: str | os.PathLike[str], **kwargs: object) -> Path:
 
 def other_netcdf(path: str | os.PathLike[str]) -> Path:
     """A NetCDF that is not a velocity field: a temperature grid on lat/lon."""
-    ds = xr.Dataset({"temperature": (("lat", "lon"), np.full((4, 5), 271.5, np.float32))},
-                    coords={"lat": np.arange(4.0), "lon": np.arange(5.0)})  # fmt: skip
+    ds = xr.Dataset(
+        {"temperature": (("lat", "lon"), np.full((4, 5), 271.5, np.float32))},
+        coords={"lat": np.arange(4.0), "lon": np.arange(5.0)},
+    )
     ds.to_netcdf(path, engine="netcdf4")
     return Path(path)
 
@@ -93,8 +126,10 @@ def binary_garbage(path: str | os.PathLike[str], size: int = 2048, seed: int = 7
     return path
 
 
-SERIES_HEADER = ("mid_date,lat,lon,v [m/yr],v_error [m/yr],vx [m/yr],vx_error [m/yr],vy [m/yr],vy_error [m/yr],"
-                 "date_dt [days],mission,satellite,epsg")  # fmt: skip
+SERIES_HEADER = (
+    "mid_date,lat,lon,v [m/yr],v_error [m/yr],vx [m/yr],vx_error [m/yr],vy [m/yr],vy_error [m/yr],"
+    "date_dt [days],mission,satellite,epsg"
+)
 SERIES_ROW = "2018-05-12T00:00:00,69.1,-49.5,7000,40,-6500,30,-2500,30,16,L8,8,3413"
 
 

@@ -28,8 +28,16 @@ import pandas as pd
 import xarray as xr
 from pyproj import CRS, Transformer
 
-__all__ = ["CUBE_LAT", "CUBE_LON", "SyntheticCube", "SyntheticGranule", "granule_name", "itslive_item",
-           "write_cube", "write_granule"]
+__all__ = [
+    "CUBE_LAT",
+    "CUBE_LON",
+    "SyntheticCube",
+    "SyntheticGranule",
+    "granule_name",
+    "itslive_item",
+    "write_cube",
+    "write_granule",
+]
 
 FILL = -32767
 #: Jakobshavn Isbræ, where `write_cube` centres its cube.
@@ -134,87 +142,174 @@ def write_granule(
     centre = Transformer.from_crs(proj, 4326, always_xy=True).transform(float(x.mean()), float(y.mean()))
 
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
-        nc.setncatts({
-            "GDAL_AREA_OR_POINT": "Area", "Conventions": "CF-1.8", "date_created": "12-Jan-2023 05:22:37",
-            "title": "autoRIFT surface velocities", "autoRIFT_software_version": "1.5.0",
-            "scene_pair_type": "optical", "satellite": "Landsat 8", "motion_detection_method": "feature",
-            "motion_coordinates": "map", "institution": "NASA Jet Propulsion Laboratory (JPL)",
-            "source": "synthetic test granule",
-        })  # fmt: skip
+        nc.setncatts(
+            {
+                "GDAL_AREA_OR_POINT": "Area",
+                "Conventions": "CF-1.8",
+                "date_created": "12-Jan-2023 05:22:37",
+                "title": "autoRIFT surface velocities",
+                "autoRIFT_software_version": "1.5.0",
+                "scene_pair_type": "optical",
+                "satellite": "Landsat 8",
+                "motion_detection_method": "feature",
+                "motion_coordinates": "map",
+                "institution": "NASA Jet Propulsion Laboratory (JPL)",
+                "source": "synthetic test granule",
+            }
+        )
         nc.createDimension("y", rows)
         nc.createDimension("x", cols)
 
         info = nc.createVariable("img_pair_info", "i1", (), fill_value=-127)
         mission = {"L": "L", "S": "S"}[id1[0]]
-        info.setncatts({
-            "standard_name": "image_pair_information",
-            "id_img1": id1, "id_img2": id2,
-            "acquisition_date_img1": _stamp(time0), "acquisition_date_img2": _stamp(time1),
-            "collection_category_img1": "T1", "collection_category_img2": "T1",
-            "correction_level_img1": "L1TP", "correction_level_img2": "L1TP",
-            "mission_img1": mission, "mission_img2": mission,
-            "satellite_img1": id1[3] if mission == "L" else id1[1:3],
-            "satellite_img2": id2[3] if mission == "L" else id2[1:3],
-            "sensor_img1": "C", "sensor_img2": "C",
-            "path_img1": 9.0, "path_img2": 9.0, "row_img1": 11.0, "row_img2": 11.0,
-            "time_standard_img1": "UTC", "time_standard_img2": "UTC",
-            "date_center": _stamp(time0 + (time1 - time0) / 2), "date_dt": float(dt_days),
-            "latitude": round(centre[1], 2), "longitude": round(centre[0], 2),
-            "roi_valid_percentage": float(100.0 * (~fill).mean()),
-        })  # fmt: skip
+        info.setncatts(
+            {
+                "standard_name": "image_pair_information",
+                "id_img1": id1,
+                "id_img2": id2,
+                "acquisition_date_img1": _stamp(time0),
+                "acquisition_date_img2": _stamp(time1),
+                "collection_category_img1": "T1",
+                "collection_category_img2": "T1",
+                "correction_level_img1": "L1TP",
+                "correction_level_img2": "L1TP",
+                "mission_img1": mission,
+                "mission_img2": mission,
+                "satellite_img1": id1[3] if mission == "L" else id1[1:3],
+                "satellite_img2": id2[3] if mission == "L" else id2[1:3],
+                "sensor_img1": "C",
+                "sensor_img2": "C",
+                "path_img1": 9.0,
+                "path_img2": 9.0,
+                "row_img1": 11.0,
+                "row_img2": 11.0,
+                "time_standard_img1": "UTC",
+                "time_standard_img2": "UTC",
+                "date_center": _stamp(time0 + (time1 - time0) / 2),
+                "date_dt": float(dt_days),
+                "latitude": round(centre[1], 2),
+                "longitude": round(centre[0], 2),
+                "roi_valid_percentage": float(100.0 * (~fill).mean()),
+            }
+        )
 
         mapping = nc.createVariable("mapping", "i1", (), fill_value=-127)
         cf = proj.to_cf()
         mapping.setncatts({k: v for k, v in cf.items() if k != "crs_wkt" and not isinstance(v, list | dict)})
-        mapping.setncatts({
-            "spatial_ref": proj.to_wkt("WKT1_GDAL"), "crs_wkt": proj.to_wkt("WKT1_GDAL"),
-            "proj4text": _proj4(proj), "spatial_epsg": epsg,
-            "GeoTransform": f"{x[0]} {spacing} 0.0 {y[0]} 0.0 {-spacing}",  # pixel-centre origin, as ITS_LIVE
-        })  # fmt: skip
+        mapping.setncatts(
+            {
+                "spatial_ref": proj.to_wkt("WKT1_GDAL"),
+                "crs_wkt": proj.to_wkt("WKT1_GDAL"),
+                "proj4text": _proj4(proj),
+                "spatial_epsg": epsg,
+                "GeoTransform": f"{x[0]} {spacing} 0.0 {y[0]} 0.0 {-spacing}",  # pixel-centre origin, as ITS_LIVE
+            }
+        )
 
-        for name, values, standard in (("x", x, "projection_x_coordinate"), ("y", y, "projection_y_coordinate")):
+        for name, values, standard in (
+            ("x", x, "projection_x_coordinate"),
+            ("y", y, "projection_y_coordinate"),
+        ):
             var = nc.createVariable(name, "f8", (name,))
             var[:] = values
-            var.setncatts({"standard_name": standard, "description": f"{name} coordinate of projection",
-                           "units": "m"})
+            var.setncatts(
+                {"standard_name": standard, "description": f"{name} coordinate of projection", "units": "m"}
+            )
 
         def int16(name: str, data: np.ndarray, attrs: dict[str, Any]) -> None:
-            var = nc.createVariable(name, "i2", ("y", "x"), fill_value=FILL, zlib=True, complevel=2,
-                                    shuffle=True, chunksizes=(1, cols))
+            var = nc.createVariable(
+                name,
+                "i2",
+                ("y", "x"),
+                fill_value=FILL,
+                zlib=True,
+                complevel=2,
+                shuffle=True,
+                chunksizes=(1, cols),
+            )
             var.setncatts({"units": "meter/year", "grid_mapping": "mapping", **attrs})
             var[:] = np.ma.masked_equal(data, FILL)
 
-        error_attrs = {"error": error, "error_description": "best estimate", "error_modeled": error,
-                       "error_slow": np.nan, "error_stationary": np.nan, "stable_shift": 0.0,
-                       "stable_shift_flag": 0, "stable_count_slow": 0, "stable_count_stationary": 0}
-        int16("vx", vx_i, {"standard_name": "land_ice_surface_x_velocity", **error_attrs,
-                           "description": "velocity component in x direction"})
-        int16("vy", vy_i, {"standard_name": "land_ice_surface_y_velocity", **error_attrs,
-                           "description": "velocity component in y direction"})
+        error_attrs = {
+            "error": error,
+            "error_description": "best estimate",
+            "error_modeled": error,
+            "error_slow": np.nan,
+            "error_stationary": np.nan,
+            "stable_shift": 0.0,
+            "stable_shift_flag": 0,
+            "stable_count_slow": 0,
+            "stable_count_stationary": 0,
+        }
+        int16(
+            "vx",
+            vx_i,
+            {
+                "standard_name": "land_ice_surface_x_velocity",
+                **error_attrs,
+                "description": "velocity component in x direction",
+            },
+        )
+        int16(
+            "vy",
+            vy_i,
+            {
+                "standard_name": "land_ice_surface_y_velocity",
+                **error_attrs,
+                "description": "velocity component in y direction",
+            },
+        )
         int16("v", v_i, {"standard_name": "land_ice_surface_velocity", "description": "velocity magnitude"})
-        int16("v_error", np.where(fill, FILL, round(error)).astype(np.int16),
-              {"standard_name": "velocity_error", "description": "velocity magnitude error"})
+        int16(
+            "v_error",
+            np.where(fill, FILL, round(error)).astype(np.int16),
+            {"standard_name": "velocity_error", "description": "velocity magnitude error"},
+        )
 
         for name, attr in (("chip_size_width", "x_pixel_size"), ("chip_size_height", "y_pixel_size")):
             var = nc.createVariable(name, "u2", ("y", "x"), fill_value=0)
-            var.setncatts({"units": "m", "grid_mapping": "mapping", attr: 15.0,
-                           "chip_size_coordinates": "image projection geometry: width = x, height = y"})
+            var.setncatts(
+                {
+                    "units": "m",
+                    "grid_mapping": "mapping",
+                    attr: 15.0,
+                    "chip_size_coordinates": "image projection geometry: width = x, height = y",
+                }
+            )
             var[:] = np.where(fill, 0, 480).astype(np.uint16)
         mask = nc.createVariable("interp_mask", "u1", ("y", "x"), fill_value=0)
-        mask.setncatts({"standard_name": "interpolated_value_mask", "flag_values": np.array([0, 1], np.uint8),
-                        "flag_meanings": "measured interpolated", "grid_mapping": "mapping"})
+        mask.setncatts(
+            {
+                "standard_name": "interpolated_value_mask",
+                "flag_values": np.array([0, 1], np.uint8),
+                "flag_meanings": "measured interpolated",
+                "grid_mapping": "mapping",
+            }
+        )
         mask[:] = interp.astype(np.uint8)
 
     nan = np.where(fill, np.nan, 1.0)
     return SyntheticGranule(
-        path=path, x=x, y=y, vx=vx_i * nan, vy=vy_i * nan, v=v_i * nan, interp=interp, t0=time0, t1=time1,
-        dt_days=float(dt_days), epsg=epsg, spacing=float(spacing),
+        path=path,
+        x=x,
+        y=y,
+        vx=vx_i * nan,
+        vy=vy_i * nan,
+        v=v_i * nan,
+        interp=interp,
+        t0=time0,
+        t1=time1,
+        dt_days=float(dt_days),
+        epsg=epsg,
+        spacing=float(spacing),
     )
 
 
 def _proj4(crs: CRS) -> str:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "you will likely lose important projection information"
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # "you will likely lose important projection information"
         return crs.to_proj4()
 
 
@@ -236,8 +331,15 @@ class SyntheticCube:
 
 
 def write_cube(
-    path: str | Path, *, n_time: int = 40, size: int = 20, spacing: float = 120.0, seed: int = 0,
-    lon: float = CUBE_LON, lat: float = CUBE_LAT, start: str = "2015-01-10T14:00:00",
+    path: str | Path,
+    *,
+    n_time: int = 40,
+    size: int = 20,
+    spacing: float = 120.0,
+    seed: int = 0,
+    lon: float = CUBE_LON,
+    lat: float = CUBE_LAT,
+    start: str = "2015-01-10T14:00:00",
     velocity: Callable[[pd.Timestamp, pd.Timestamp, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
     | None = None,
 ) -> SyntheticCube:
@@ -296,8 +398,11 @@ def write_cube(
     mission = np.array(["L", "L", "S", "S"])[i.ravel() % 4]
 
     def int16(values: np.ndarray, attrs: dict[str, str]) -> tuple[Any, ...]:
-        return ("mid_date", "y", "x"), np.where(fill, FILL, values).astype(np.int16), {
-            "units": "meter/year", "grid_mapping": "mapping", **attrs}
+        return (
+            ("mid_date", "y", "x"),
+            np.where(fill, FILL, values).astype(np.int16),
+            {"units": "meter/year", "grid_mapping": "mapping", **attrs},
+        )
 
     ds = xr.Dataset(
         {
@@ -305,35 +410,64 @@ def write_cube(
             "vx": int16(vx, {"standard_name": "land_ice_surface_x_velocity"}),
             "vy": int16(vy, {"standard_name": "land_ice_surface_y_velocity"}),
             "v_error": int16(v_error, {"standard_name": "velocity_error"}),
-            "date_dt": ("mid_date", dt_days, {"units": "days", "standard_name": "image_pair_time_separation"}),
+            "date_dt": (
+                "mid_date",
+                dt_days,
+                {"units": "days", "standard_name": "image_pair_time_separation"},
+            ),
             "acquisition_date_img1": ("mid_date", t0.to_numpy(), {"standard_name": "image1_acquition_date"}),
             "acquisition_date_img2": ("mid_date", t1.to_numpy(), {"standard_name": "image2_acquition_date"}),
             "satellite_img1": ("mid_date", satellite, {"standard_name": "image1_satellite"}),
             "mission_img1": ("mid_date", mission, {"standard_name": "image1_mission"}),
-            "mapping": ((), 0, {"grid_mapping_name": "polar_stereographic", "spatial_epsg": 3413,
-                                "straight_vertical_longitude_from_pole": -45.0,
-                                "latitude_of_projection_origin": 90.0, "standard_parallel": 70.0,
-                                "crs_wkt": CRS.from_epsg(3413).to_wkt("WKT1_GDAL"),
-                                "GeoTransform": f"{x[0] - spacing / 2} {spacing} 0 {y[0] + spacing / 2} 0 "
-                                                f"{-spacing}"}),
+            "mapping": (
+                (),
+                0,
+                {
+                    "grid_mapping_name": "polar_stereographic",
+                    "spatial_epsg": 3413,
+                    "straight_vertical_longitude_from_pole": -45.0,
+                    "latitude_of_projection_origin": 90.0,
+                    "standard_parallel": 70.0,
+                    "crs_wkt": CRS.from_epsg(3413).to_wkt("WKT1_GDAL"),
+                    "GeoTransform": f"{x[0] - spacing / 2} {spacing} 0 {y[0] + spacing / 2} 0 {-spacing}",
+                },
+            ),
         },
         coords={
-            "mid_date": ("mid_date", mid.to_numpy(), {"standard_name": "image_pair_center_date_with_time_separation"}),
+            "mid_date": (
+                "mid_date",
+                mid.to_numpy(),
+                {"standard_name": "image_pair_center_date_with_time_separation"},
+            ),
             "x": ("x", x, {"standard_name": "projection_x_coordinate", "units": "m"}),
             "y": ("y", y, {"standard_name": "projection_y_coordinate", "units": "m"}),
         },
-        attrs={"projection": "3413", "title": "ITS_LIVE datacube of image pair velocities",
-               "datacube_software_version": "synthetic"},
+        attrs={
+            "projection": "3413",
+            "title": "ITS_LIVE datacube of image pair velocities",
+            "datacube_software_version": "synthetic",
+        },
     )
     chunks = (n_time, min(10, size), min(10, size))  # as ITS_LIVE: the whole time axis, 10 x 10 cells
-    encoding: dict[str, dict[str, Any]] = {name: {"_FillValue": FILL, "dtype": "int16", "chunks": chunks}
-                                          for name in ("v", "vx", "vy", "v_error")}
+    encoding: dict[str, dict[str, Any]] = {
+        name: {"_FillValue": FILL, "dtype": "int16", "chunks": chunks}
+        for name in ("v", "vx", "vy", "v_error")
+    }
     encoding["date_dt"] = {"_FillValue": None}
     ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
     nan = np.where(fill, np.nan, 1.0)
     return SyntheticCube(
-        path=path, x=x, y=y, mid_date=mid.to_numpy(), dt_days=dt_days, v=v * nan, vx=vx * nan, vy=vy * nan,
-        v_error=v_error * nan, satellite=satellite, mission=mission,
+        path=path,
+        x=x,
+        y=y,
+        mid_date=mid.to_numpy(),
+        dt_days=dt_days,
+        v=v * nan,
+        vx=vx * nan,
+        vy=vy * nan,
+        v_error=v_error * nan,
+        satellite=satellite,
+        mission=mission,
     )
 
 
@@ -391,8 +525,11 @@ def itslive_item(
     key = f"velocity_image_pair/{folder}/v02/{lat_bin}{lon_bin}/{name}"
 
     def iso(t: pd.Timestamp) -> str:
-        return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t.tzinfo else t.strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")
+        return (
+            t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if t.tzinfo
+            else t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        )
 
     return {
         "type": "Feature",
@@ -408,21 +545,40 @@ def itslive_item(
         "geometry": {"type": "Polygon", "coordinates": [ring]},
         "bbox": [round(lon - dlon, 4), round(lat - dlat, 4), round(lon + dlon, 4), round(lat + dlat, 4)],
         "properties": {
-            "datetime": iso(mid), "mid_datetime": iso(mid), "start_datetime": iso(start),
-            "end_datetime": iso(end), "created": "2023-01-12T05:22:37Z", "updated": "2023-01-12T05:22:37Z",
-            "latitude": round(lat, 2), "longitude": round(lon, 2), "date_dt": float(dt_days),
-            "percent_valid_pixels": int(percent_valid), "platform": platform,
-            "scene_1_id": id1, "scene_2_id": id2, "scene_1_frame": frame, "scene_2_frame": frame,
-            "sat:orbit_state": "N/A", "proj:code": f"EPSG:{epsg}", "version": "002",
+            "datetime": iso(mid),
+            "mid_datetime": iso(mid),
+            "start_datetime": iso(start),
+            "end_datetime": iso(end),
+            "created": "2023-01-12T05:22:37Z",
+            "updated": "2023-01-12T05:22:37Z",
+            "latitude": round(lat, 2),
+            "longitude": round(lon, 2),
+            "date_dt": float(dt_days),
+            "percent_valid_pixels": int(percent_valid),
+            "platform": platform,
+            "scene_1_id": id1,
+            "scene_2_id": id2,
+            "scene_1_frame": frame,
+            "scene_2_frame": frame,
+            "sat:orbit_state": "N/A",
+            "proj:code": f"EPSG:{epsg}",
+            "version": "002",
         },
         "links": [],
         "assets": {
             "data": {
-                "href": f"{DATA_BASE}/{key}.nc", "type": "application/netcdf", "title": "NetCDF data",
-                "roles": ["data"], "alternate": {"s3": {"href": f"s3://its-live-data/{key}.nc"}},
+                "href": f"{DATA_BASE}/{key}.nc",
+                "type": "application/netcdf",
+                "title": "NetCDF data",
+                "roles": ["data"],
+                "alternate": {"s3": {"href": f"s3://its-live-data/{key}.nc"}},
             },
             "overview": {"href": f"{DATA_BASE}/{key}.png", "type": "image/png", "roles": ["overview"]},
-            "thumbnail": {"href": f"{DATA_BASE}/{key}_thumb.png", "type": "image/png", "roles": ["thumbnail"]},
+            "thumbnail": {
+                "href": f"{DATA_BASE}/{key}_thumb.png",
+                "type": "image/png",
+                "roles": ["thumbnail"],
+            },
         },
     }
 

@@ -173,8 +173,9 @@ print(len(names))
 
 
 def test_the_library_imports_no_ui_package():
-    done = subprocess.run([sys.executable, "-c", BLOCK_UI], check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_UI], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[-1]) == sum(name.split(".")[0] == "tracking" for name in MODULES)
 
@@ -196,6 +197,10 @@ def test_no_module_imports_a_private_name_of_another():
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_file_is_too_long(package):
-    long = {str(path.relative_to(ROOT)): n for name, path in MODULES.items() if name.split(".")[0] == package
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(path.relative_to(ROOT)): n
+        for name, path in MODULES.items()
+        if name.split(".")[0] == package
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"files over {MAX_LINES} lines: {long}"

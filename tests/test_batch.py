@@ -56,10 +56,15 @@ def batch(specs, tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster():
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  scheduler_kwargs={"dashboard_address": ":0"}) as local,
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        ) as local,
         distributed.Client(local) as client,
-    ):  # fmt: skip
+    ):
         yield local, client
 
 
@@ -105,7 +110,9 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(specs, cluster, tmp_path):
             killed.append(done)
 
     with distributed.get_task_stream(client) as stream:
-        result = run_batch(specs, PARAMS, tmp_path, scheduler=local.scheduler_address, retries=2, progress=progress)
+        result = run_batch(
+            specs, PARAMS, tmp_path, scheduler=local.scheduler_address, retries=2, progress=progress
+        )
     assert killed == [3]
     assert len(result.done) == N_PAIRS and not result.failed, [o.error for o in result.failed]
     assert result.scheduler == local.scheduler_address
@@ -116,8 +123,16 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(specs, cluster, tmp_path):
 
 
 def write_scene(path, scene):
-    profile = {"driver": "GTiff", "width": scene.shape[1], "height": scene.shape[0], "count": 1,
-               "dtype": "float32", "crs": demo.DEMO_CRS, "transform": scene.rio.transform(), "nodata": np.nan}
+    profile = {
+        "driver": "GTiff",
+        "width": scene.shape[1],
+        "height": scene.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": demo.DEMO_CRS,
+        "transform": scene.rio.transform(),
+        "nodata": np.nan,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(scene.values, 1)
         dst.update_tags(ACQUISITION_TIME=scene.attrs["time"], SENSOR=scene.attrs["sensor"])
@@ -129,8 +144,12 @@ def test_a_failing_pair_is_reported_and_the_others_finish(specs, cluster, tmp_pa
     files = []
     for spec in specs[:2]:
         pair = spec.load()
-        files.append(PairSpec.files(write_scene(tmp_path / f"{spec.reference}.tif", pair.reference),
-                                    write_scene(tmp_path / f"{spec.secondary}.tif", pair.secondary)))  # fmt: skip
+        files.append(
+            PairSpec.files(
+                write_scene(tmp_path / f"{spec.reference}.tif", pair.reference),
+                write_scene(tmp_path / f"{spec.secondary}.tif", pair.secondary),
+            )
+        )
     broken = PairSpec.files(tmp_path / "missing_20210501.tif", files[0].secondary)
     out = tmp_path / "out"
     result = run_batch([files[0], broken, files[1]], PARAMS, out, client=client, tile_size=64)

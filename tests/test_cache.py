@@ -31,8 +31,9 @@ def remote(server):
     """The module's server, reset, with this test's own folder of files at ``remote.files``."""
     server.reset()
     folder = uuid.uuid4().hex
-    view = SimpleNamespace(root=server.root / folder, files=f"{server.url}/files/{folder}",
-                           prefix=f"/files/{folder}")
+    view = SimpleNamespace(
+        root=server.root / folder, files=f"{server.url}/files/{folder}", prefix=f"/files/{folder}"
+    )
     view.root.mkdir()
     (view.root / "big.bin").write_bytes(BIG)
     for name in ("fail", "delay", "break_after", "requests", "route", "url"):

@@ -27,8 +27,18 @@ FAST = ["--search-range", "8", "--chip-size", "32", "--step", "16"]
 
 
 def write_tif(path, data, *, crs="EPSG:32622", transform=T30):
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype="float32", crs=crs, transform=transform, nodata=np.nan) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=np.nan,
+    ) as dst:
         dst.write(data.astype(np.float32), 1)
     return path
 
@@ -53,8 +63,9 @@ def one_error_line(capsys):
 
 
 def test_module_help_as_subprocess():
-    done = subprocess.run([sys.executable, "-m", "tracking", "--help"], capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "tracking", "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "track" in done.stdout and "demo" in done.stdout
 
@@ -77,8 +88,22 @@ def test_every_parameter_is_a_flag(capsys):
 
 
 def test_flags_parse_to_overrides():
-    args = build_parser().parse_args(["track", "a.tif", "b.tif", "-o", "o.nc", "--max-speed", "none",
-                                      "--no-fill-holes", "--prefilter", "wallis", "--min-peak", "0.3"])
+    args = build_parser().parse_args(
+        [
+            "track",
+            "a.tif",
+            "b.tif",
+            "-o",
+            "o.nc",
+            "--max-speed",
+            "none",
+            "--no-fill-holes",
+            "--prefilter",
+            "wallis",
+            "--min-peak",
+            "0.3",
+        ]
+    )
     assert args.max_speed is None and args.fill_holes is False
     assert (args.prefilter, args.min_peak) == ("wallis", 0.3)
     assert not hasattr(args, "chip_size")  # unset flags keep the library defaults
@@ -96,7 +121,9 @@ def test_track_to_netcdf(scenes, tmp_path, capsys):
     assert field.attrs["acquisition_date_img1"] == "2021-05-01T00:00:00"
     assert field.attrs["param_search_range"] == 8 and field.attrs["param_max_speed"] == "none"
     printed = capsys.readouterr().out
-    assert "valid:" in printed and "median speed:" in printed and str(out) in printed and "elapsed:" in printed
+    assert (
+        "valid:" in printed and "median speed:" in printed and str(out) in printed and "elapsed:" in printed
+    )
     # error estimates: no polygons, and the whole scene moves, so the slowest quarter is not stable ground
     assert field.attrs["stable_source"] == "slowest 25%" and field.attrs["stable_shift_applied"] == 0
     lines = {line.split(":")[0]: line for line in printed.splitlines()}
@@ -123,14 +150,37 @@ def test_track_with_stable_polygons(scenes, tmp_path, capsys):
     assert field.attrs["stable_source"] == "polygons" and field.attrs["stable_shift_applied"] == 1
     assert field.attrs["stable_shift_x"] == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
     assert abs(float(np.nanmedian(field.vx.values[field.valid.values]))) < 20.0
-    stable_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("stable ground:"))
+    stable_line = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("stable ground:")
+    )
     assert "(polygons)" in stable_line and "(removed)" in stable_line
 
-    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--stable", str(stable),
-                 "--no-offset-correction", "--on-ice", str(stable), "-q", "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "track",
+                *map(str, scenes),
+                "-o",
+                str(out),
+                *FAST,
+                "--stable",
+                str(stable),
+                "--no-offset-correction",
+                "--on-ice",
+                str(stable),
+                "-q",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     field = read_field(out)
-    assert field.attrs["stable_shift_applied"] == 0 and field.attrs["stable_shift_status"] == "kept on request"
-    assert np.nanmedian(field.vx.values[field.valid.values]) == pytest.approx(2.5 * 30 * 365.25 / 16, rel=0.03)
+    assert (
+        field.attrs["stable_shift_applied"] == 0 and field.attrs["stable_shift_status"] == "kept on request"
+    )
+    assert np.nanmedian(field.vx.values[field.valid.values]) == pytest.approx(
+        2.5 * 30 * 365.25 / 16, rel=0.03
+    )
 
 
 def test_stable_polygon_errors(scenes, tmp_path, capsys):
@@ -149,8 +199,21 @@ def test_stable_polygon_errors(scenes, tmp_path, capsys):
 
 def test_track_to_geotiff_with_explicit_times(scenes, tmp_path, capsys):
     out = tmp_path / "v.tif"
-    code = main(["track", *map(str, scenes), "-o", str(out), *FAST, "--no-fill-holes", "-q",
-                 "--ref-time", "2021-05-01", "--sec-time", "2021-06-02"])
+    code = main(
+        [
+            "track",
+            *map(str, scenes),
+            "-o",
+            str(out),
+            *FAST,
+            "--no-fill-holes",
+            "-q",
+            "--ref-time",
+            "2021-05-01",
+            "--sec-time",
+            "2021-06-02",
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out == ""
     with rasterio.open(out) as src:
@@ -161,8 +224,22 @@ def test_track_to_geotiff_with_explicit_times(scenes, tmp_path, capsys):
 
 def test_format_flag_wins_over_suffix(scenes, tmp_path):
     out = tmp_path / "v.out"
-    assert main(["track", *map(str, scenes), "-o", str(out), *FAST, "--no-fill-holes", "-q",
-                 "--format", "geotiff"]) == 0
+    assert (
+        main(
+            [
+                "track",
+                *map(str, scenes),
+                "-o",
+                str(out),
+                *FAST,
+                "--no-fill-holes",
+                "-q",
+                "--format",
+                "geotiff",
+            ]
+        )
+        == 0
+    )
     with rasterio.open(out) as src:
         assert src.count == 3
 
@@ -180,7 +257,9 @@ def test_progress_bar_callback(capsys):
 
 
 def test_missing_file_is_a_usage_error(tmp_path, capsys):
-    assert main(["track", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "-o", str(tmp_path / "v.nc")]) == 2
+    assert (
+        main(["track", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), "-o", str(tmp_path / "v.nc")]) == 2
+    )
     assert "no such file" in one_error_line(capsys)
 
 
@@ -194,8 +273,9 @@ def test_bad_parameter_is_a_usage_error(scenes, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["same", "relative", "symlink", "hardlink"])
-def test_an_output_that_is_an_input_is_refused_before_anything_is_written(scenes, tmp_path, capsys, monkeypatch,
-                                                                          name):
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(
+    scenes, tmp_path, capsys, monkeypatch, name
+):
     reference, secondary = scenes
     before = [reference.read_bytes(), secondary.read_bytes()]
     if name == "same":
@@ -238,8 +318,11 @@ def test_no_crs_is_a_runtime_error(scenes, tmp_path, capsys):
 
 
 def test_no_overlap_is_a_runtime_error(scenes, tmp_path, capsys):
-    far = write_tif(tmp_path / "far_20210601.tif", np.random.default_rng(1).random((160, 160)),
-                    transform=Affine(30.0, 0.0, 900_000.0, 0.0, -30.0, 7_000_000.0))
+    far = write_tif(
+        tmp_path / "far_20210601.tif",
+        np.random.default_rng(1).random((160, 160)),
+        transform=Affine(30.0, 0.0, 900_000.0, 0.0, -30.0, 7_000_000.0),
+    )
     assert main(["track", str(scenes[0]), str(far), "-o", str(tmp_path / "v.nc")]) == 1
     assert "do not overlap" in one_error_line(capsys)
 
@@ -274,8 +357,20 @@ def test_demo_rejects_reversed_dates(tmp_path, capsys):
 def test_a_huge_declared_raster_is_refused_from_its_header(tmp_path, capsys):
     """A 1 MB sparse GeoTIFF that declares 100,000 x 100,000 px: one line, exit 1, no MemoryError."""
     huge = tmp_path / "huge_20210501.tif"
-    with rasterio.open(huge, "w", driver="GTiff", width=100_000, height=100_000, count=1, dtype="float32",
-                       crs="EPSG:32622", transform=T30, tiled=True, compress="deflate", sparse_ok=True):
+    with rasterio.open(
+        huge,
+        "w",
+        driver="GTiff",
+        width=100_000,
+        height=100_000,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32622",
+        transform=T30,
+        tiled=True,
+        compress="deflate",
+        sparse_ok=True,
+    ):
         pass
     assert huge.stat().st_size < 2_000_000  # the tile index only
     before = huge.read_bytes()

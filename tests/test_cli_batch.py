@@ -13,9 +13,29 @@ from tracking.stack import open_stack
 pytest.importorskip("distributed")
 
 DEMO_ARGS = [
-    "batch", "--demo", "--start", "2022-05-01", "--end", "2022-06-15", "--dt-min", "8", "--dt-max", "32",
-    "--lon", "-49.5", "--lat", "69.1", "--aoi-km", "3", "--max-cloud", "0", "--workers", "1", "--step", "32",
-]  # fmt: skip
+    "batch",
+    "--demo",
+    "--start",
+    "2022-05-01",
+    "--end",
+    "2022-06-15",
+    "--dt-min",
+    "8",
+    "--dt-max",
+    "32",
+    "--lon",
+    "-49.5",
+    "--lat",
+    "69.1",
+    "--aoi-km",
+    "3",
+    "--max-cloud",
+    "0",
+    "--workers",
+    "1",
+    "--step",
+    "32",
+]
 
 
 def parse(argv):
@@ -49,11 +69,27 @@ def test_batch_demo_writes_fields_and_a_stack(tmp_path, capsys):
 
 
 def test_batch_pairs_csv_reports_failures(tmp_path, capsys):
-    for name in ("a_20210501.tif", "b_20210501.tif"):  # readable, but acquired on the same day: the pair fails
+    for name in (
+        "a_20210501.tif",
+        "b_20210501.tif",
+    ):  # readable, but acquired on the same day: the pair fails
         h.geotiff(tmp_path / name)
     (tmp_path / "pairs.csv").write_text("reference,secondary\na_20210501.tif,b_20210501.tif\n")
-    args = parse(["batch", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "out"), "--workers", "1",
-                  "--retries", "0", "--tile-size", "512"])  # fmt: skip
+    args = parse(
+        [
+            "batch",
+            "--pairs",
+            str(tmp_path / "pairs.csv"),
+            "-o",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+            "--retries",
+            "0",
+            "--tile-size",
+            "512",
+        ]
+    )
     assert args.handler(args) == 1
     text = capsys.readouterr().out
     assert "0 done, 0 skipped, 1 failed of 1 pairs" in text and "dt must be positive" in text

@@ -26,7 +26,12 @@ CRS = "EPSG:32622"
 NODATA = -9999.0
 ATTRS = {"time": "2021-05-01T14:30:00", "sensor": "Landsat 8 OLI", "band": "red", "scene_id": "LC08_TEST"}
 # pixel (row, col) = (y0 - y) / 30, (x - x0) / 30
-BOX = (500_000.0 + 30 * 300 + 7, 7_650_000.0 - 30 * 460 - 12, 500_000.0 + 30 * 420 - 5, 7_650_000.0 - 30 * 350 + 3)
+BOX = (
+    500_000.0 + 30 * 300 + 7,
+    7_650_000.0 - 30 * 460 - 12,
+    500_000.0 + 30 * 420 - 5,
+    7_650_000.0 - 30 * 350 + 3,
+)
 ROWS, COLS = slice(349, 461), slice(300, 420)  # the box rounded outward to whole pixels
 
 
@@ -44,8 +49,20 @@ DATA = make_data()
 def server(tmp_path_factory):
     """One server for the module (each one takes 0.5 s to stop), with the COG; `remote` resets it per test."""
     root = tmp_path_factory.mktemp("remote")
-    with rasterio.open(root / "scene.tif", "w", driver="COG", width=SIZE, height=SIZE, count=1, dtype="float32",
-                       crs=CRS, transform=TRANSFORM, nodata=NODATA, blocksize=256, compress="deflate") as dst:
+    with rasterio.open(
+        root / "scene.tif",
+        "w",
+        driver="COG",
+        width=SIZE,
+        height=SIZE,
+        count=1,
+        dtype="float32",
+        crs=CRS,
+        transform=TRANSFORM,
+        nodata=NODATA,
+        blocksize=256,
+        compress="deflate",
+    ) as dst:
         dst.write(DATA, 1)
     with FakeRemote(root) as server:
         yield server
@@ -55,8 +72,11 @@ def server(tmp_path_factory):
 def remote(server):
     """The server reset; ``remote.href`` is a URL of the COG that no earlier test used (GDAL caches by URL)."""
     server.reset()
-    view = SimpleNamespace(href=f"{server.url}/files/scene.tif?v={uuid.uuid4().hex}", prefix="/files/scene.tif",
-                           size=(server.root / "scene.tif").stat().st_size)
+    view = SimpleNamespace(
+        href=f"{server.url}/files/scene.tif?v={uuid.uuid4().hex}",
+        prefix="/files/scene.tif",
+        size=(server.root / "scene.tif").stat().st_size,
+    )
     for name in ("fail", "require_auth", "requests", "url"):
         setattr(view, name, getattr(server, name))
     yield view
@@ -106,7 +126,7 @@ def test_box_in_lon_lat_is_transformed(remote):
     col0, row0 = ~TRANSFORM * (left, top)
     np.testing.assert_array_equal(
         np.nan_to_num(scene.values, nan=NODATA),
-        DATA[round(row0):round(row0) + scene.shape[0], round(col0):round(col0) + scene.shape[1]],
+        DATA[round(row0) : round(row0) + scene.shape[0], round(col0) : round(col0) + scene.shape[1]],
     )
 
 

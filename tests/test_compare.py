@@ -37,8 +37,9 @@ def test_a_field_in_another_projection_keeps_its_speed_and_ground_direction() ->
     utm = uniform_field(vx=1000.0, vy=0.0, crs="EPSG:32622", origin=(560_000.0, 7_680_000.0), shape=(40, 50))
     to_polar = Transformer.from_crs("EPSG:32622", "EPSG:3413", always_xy=True)
     x0, y0 = to_polar.transform(566_000.0, 7_675_200.0)  # the UTM field's centre
-    polar = uniform_field(vx=0.0, crs="EPSG:3413", origin=(x0 - 2400.0, y0 + 2400.0), spacing=120.0,
-                          shape=(40, 40))  # fmt: skip
+    polar = uniform_field(
+        vx=0.0, crs="EPSG:3413", origin=(x0 - 2400.0, y0 + 2400.0), spacing=120.0, shape=(40, 40)
+    )
     moved = onto_grid(utm, polar)
     assert np.isfinite(moved["v"]).all()
     assert np.allclose(moved["v"], 1000.0, rtol=0.01)  # map scale factors differ by < 1 % here
@@ -50,7 +51,9 @@ def test_a_field_in_another_projection_keeps_its_speed_and_ground_direction() ->
     lon1, lat1 = to_lonlat.transform(x + vx, y + vy)
     azimuth_polar, _, _ = GEOD.inv(lon0, lat0, lon1, lat1)
     utm_x, utm_y = Transformer.from_crs("EPSG:4326", "EPSG:32622", always_xy=True).transform(lon0, lat0)
-    lon2, lat2 = Transformer.from_crs("EPSG:32622", "EPSG:4326", always_xy=True).transform(utm_x + 1000.0, utm_y)
+    lon2, lat2 = Transformer.from_crs("EPSG:32622", "EPSG:4326", always_xy=True).transform(
+        utm_x + 1000.0, utm_y
+    )
     azimuth_utm, _, _ = GEOD.inv(lon0, lat0, lon2, lat2)
     assert abs(vy) > 50.0  # the rotation is real (several degrees at 50 W) ...
     assert azimuth_polar == pytest.approx(azimuth_utm, abs=0.05)  # ... and exactly undone

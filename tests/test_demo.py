@@ -39,8 +39,15 @@ def _scene_id_where(frame: pd.DataFrame, mask: pd.Series) -> str:
 def test_catalog_columns_and_schedule() -> None:
     cat = demo.catalog()
     assert list(cat.columns) == [
-        "scene_id", "time", "platform", "sensor", "path", "row", "cloud_cover", "geometry",
-    ]  # fmt: skip
+        "scene_id",
+        "time",
+        "platform",
+        "sensor",
+        "path",
+        "row",
+        "cloud_cover",
+        "geometry",
+    ]
     assert cat.crs.to_epsg() == 4326
     assert cat["time"].dtype == np.dtype("datetime64[ns]")
     assert cat["time"].is_monotonic_increasing

@@ -33,11 +33,20 @@ def _free_port() -> int:
 def server():
     line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
     port = _free_port()
-    env = {**os.environ, "PORT": str(port), "WEBSOCKET_ORIGIN": f"127.0.0.1:{port}",
-           "BOKEH_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123456789",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
-    command = subprocess.run(["bash", "-c", f"printf '%s\\n' {line[4:].strip()}"], env=env, capture_output=True,
-                             text=True, check=True).stdout.split("\n")  # fmt: skip
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEBSOCKET_ORIGIN": f"127.0.0.1:{port}",
+        "BOKEH_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123456789",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {line[4:].strip()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     command = ["127.0.0.1" if x == "0.0.0.0" else x for x in command if x]
     assert "--session-ids" in command, "the Procfile signs session ids when BOKEH_SECRET_KEY is set"
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -50,7 +59,9 @@ def server():
         except requests.ConnectionError:
             time.sleep(0.5)
         if process.poll() is not None:
-            pytest.fail(f"the server did not start: {shlex.join(command)}\n{process.stderr.read().decode()[-2000:]}")
+            pytest.fail(
+                f"the server did not start: {shlex.join(command)}\n{process.stderr.read().decode()[-2000:]}"
+            )
     else:
         process.kill()
         pytest.fail("the server did not answer /liveness within 120 s")

@@ -8,8 +8,16 @@ from dashboard.views.file_input import LimitedFileInput
 
 
 def send(widget: LimitedFileInput, name: str, data: bytes, chunk: int, total: int) -> None:
-    widget._handle_msg({"status": "upload_event", "name": name, "chunk": chunk, "total_chunks": total,
-                        "mime_type": "image/tiff", "data": data})  # fmt: skip
+    widget._handle_msg(
+        {
+            "status": "upload_event",
+            "name": name,
+            "chunk": chunk,
+            "total_chunks": total,
+            "mime_type": "image/tiff",
+            "data": data,
+        }
+    )
 
 
 def finish(widget: LimitedFileInput) -> None:
@@ -31,10 +39,21 @@ def test_an_upload_within_the_limits_arrives_whole():
     ("chunks", "why"),
     [
         ([("a.tif", b"0123", 1, 100)], "larger than"),  # declares 100 chunks: refused at the first
-        ([("a.tif", b"0123", 1, 3), ("a.tif", b"4567", 2, 3), ("a.tif", b"89ab", 3, 3)], "larger than"),  # lies
+        (
+            [("a.tif", b"0123", 1, 3), ("a.tif", b"4567", 2, 3), ("a.tif", b"89ab", 3, 3)],
+            "larger than",
+        ),  # lies
         ([("a.tif", b"0123456789", 1, 1)], "piece of 10 bytes"),  # a chunk larger than chunks may be
-        ([("a.tif", b"0123", 1, 2), ("a.tif", b"4567", 2, 2), ("b.tif", b"0123", 1, 2), ("b.tif", b"4567", 2, 2),
-          ("c.tif", b"0123", 1, 1)], "together"),  # the total
+        (
+            [
+                ("a.tif", b"0123", 1, 2),
+                ("a.tif", b"4567", 2, 2),
+                ("b.tif", b"0123", 1, 2),
+                ("b.tif", b"4567", 2, 2),
+                ("c.tif", b"0123", 1, 1),
+            ],
+            "together",
+        ),  # the total
     ],
 )
 def test_an_upload_beyond_the_limits_is_dropped_before_it_is_kept(chunks, why):

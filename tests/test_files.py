@@ -38,11 +38,15 @@ def test_atomic_path_replaces_a_folder(tmp_path):
         assert not tmp.exists() and tmp.parent == tmp_path
         tmp.mkdir()
         (tmp / "new").write_text("new")
-    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == ["cube.zarr"]
+    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == [
+        "cube.zarr"
+    ]
     with pytest.raises(KeyError), atomic_path(target, directory=True) as tmp:
         tmp.mkdir()
         raise KeyError("boom")
-    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == ["cube.zarr"]
+    assert [p.name for p in target.iterdir()] == ["new"] and [p.name for p in tmp_path.iterdir()] == [
+        "cube.zarr"
+    ]
 
 
 def test_write_only_blocks_report_a_failed_write_in_one_line(tmp_path):
@@ -52,7 +56,10 @@ def test_write_only_blocks_report_a_failed_write_in_one_line(tmp_path):
     with pytest.raises(OutputWriteError, match=full), atomic_path(target, write_only=True) as tmp:
         tmp.write_bytes(b"half")
         raise OSError(28, "No space left on device")
-    with pytest.raises(OSError, match="connection reset") as info, atomic_path(target) as tmp:  # a download, say
+    with (
+        pytest.raises(OSError, match="connection reset") as info,
+        atomic_path(target) as tmp,
+    ):  # a download, say
         raise ConnectionResetError("connection reset")
     assert not isinstance(info.value, OutputWriteError)
     assert target.read_bytes() == b"earlier" and [p.name for p in tmp_path.iterdir()] == ["v.nc"]

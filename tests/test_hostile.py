@@ -62,21 +62,36 @@ class Case:
 
 def _env(extra: dict[str, str], work: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"PYTHONPATH": str(REPO), "ICETRACK_CACHE": str(work.parent / "cache"), "COLUMNS": "200",
-                "NO_PROXY": "*", "no_proxy": "*"})  # fmt: skip
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "ICETRACK_CACHE": str(work.parent / "cache"),
+            "COLUMNS": "200",
+            "NO_PROXY": "*",
+            "no_proxy": "*",
+        }
+    )
     env.pop("ICETRACK_MEMORY_BUDGET", None)
     env.update(extra)
     return env
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120.0) -> tuple[int, str, str, float, int]:
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 120.0
+) -> tuple[int, str, str, float, int]:
     """Run ``python -m tracking args`` in ``cwd``; (exit code, stderr, stdout, seconds, peak RSS of that child)."""
     logs = Path(tempfile.mkdtemp(prefix="icetrack-logs-"))
     try:
         with (logs / "out").open("wb") as out, (logs / "err").open("wb") as err:
             started = time.perf_counter()
-            child = subprocess.Popen([sys.executable, "-m", "tracking", *args], cwd=cwd, env=env, stdout=out,
-                                     stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
+            child = subprocess.Popen(
+                [sys.executable, "-m", "tracking", *args],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
             timer = threading.Timer(timeout, child.kill)
             timer.start()
             try:
@@ -85,8 +100,13 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 12
                 timer.cancel()
             child.returncode = os.waitstatus_to_exitcode(status)
             seconds = time.perf_counter() - started
-        return (child.returncode, (logs / "err").read_text(errors="replace"),
-                (logs / "out").read_text(errors="replace"), seconds, usage.ru_maxrss * 1024)  # fmt: skip
+        return (
+            child.returncode,
+            (logs / "err").read_text(errors="replace"),
+            (logs / "out").read_text(errors="replace"),
+            seconds,
+            usage.ru_maxrss * 1024,
+        )
     finally:
         shutil.rmtree(logs, ignore_errors=True)
 
@@ -216,8 +236,19 @@ NO_NETWORK = "http://127.0.0.1:9/"  # the discard port: nothing listens, so the 
 
 
 def _fetch(*extra: str) -> Callable[[Path], list[str]]:
-    return lambda w: ["fetch", "LC08_L2SP_009011_20210603_02_T1", "--lon", "-49.5", "--lat", "69.1", "--url",
-                      NO_NETWORK, "-o", "scenes", *extra]  # fmt: skip
+    return lambda w: [
+        "fetch",
+        "LC08_L2SP_009011_20210603_02_T1",
+        "--lon",
+        "-49.5",
+        "--lat",
+        "69.1",
+        "--url",
+        NO_NETWORK,
+        "-o",
+        "scenes",
+        *extra,
+    ]
 
 
 def _fetch_into_file(w: Path) -> list[str]:
@@ -225,8 +256,9 @@ def _fetch_into_file(w: Path) -> list[str]:
     return _fetch()(w)
 
 
-def _compare(a: Callable[[Path], object] | None = None, b: Callable[[Path], object] | None = None,
-             *extra: str) -> Callable[[Path], list[str]]:  # fmt: skip
+def _compare(
+    a: Callable[[Path], object] | None = None, b: Callable[[Path], object] | None = None, *extra: str
+) -> Callable[[Path], list[str]]:
     def build(w: Path) -> list[str]:
         (a or h.velocity_netcdf)(w / "a.nc")
         (b or h.velocity_netcdf)(w / "b.nc")
@@ -254,34 +286,60 @@ def _far_field(path: Path) -> None:
 CASES = [
     # --- track: the scenes ---
     Case("track-truncated-geotiff", _bad_ref(h.truncated_geotiff), r"truncated|corrupt|cannot read"),
-    Case("track-huge-declared-raster", _bad_ref(h.huge_geotiff), r"100,000 x 100,000.*budget.*tile", timed=True),
-    Case("track-png-named-tif", _bad_ref(lambda p: p.write_bytes(h.PNG_BYTES)), r"not a raster GDAL can read"),
+    Case(
+        "track-huge-declared-raster", _bad_ref(h.huge_geotiff), r"100,000 x 100,000.*budget.*tile", timed=True
+    ),
+    Case(
+        "track-png-named-tif", _bad_ref(lambda p: p.write_bytes(h.PNG_BYTES)), r"not a raster GDAL can read"
+    ),
     Case("track-text-named-tif", _bad_ref(h.text_file), r"not a raster GDAL can read"),
     Case("track-empty-file", _bad_ref(lambda p: p.write_bytes(b"")), r"empty"),
     Case("track-no-crs", _bad_ref(lambda p: h.geotiff(p, crs=None)), r"no coordinate reference system"),
-    Case("track-geographic-crs", _bad_ref(lambda p: h.geotiff(p, crs="EPSG:4326",
-                                                              transform=Affine(1e-3, 0, -49.5, 0, -1e-3, 69.1))),
-         r"geographic"),
+    Case(
+        "track-geographic-crs",
+        _bad_ref(lambda p: h.geotiff(p, crs="EPSG:4326", transform=Affine(1e-3, 0, -49.5, 0, -1e-3, 69.1))),
+        r"geographic",
+    ),
     Case("track-crs-in-feet", _bad_ref(lambda p: h.geotiff(p, crs="EPSG:2264")), r"not metres"),
     Case("track-rotated-grid", _bad_ref(_rotated), r"rotated"),
     Case("track-no-geotransform", _bad_ref(lambda p: h.geotiff(p, transform=None)), r"no geotransform"),
-    Case("track-nan-only", _bad_ref(lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), np.nan))), r"every pixel is nodata"),
-    Case("track-all-nodata", _bad_sec(lambda p: h.geotiff(p, np.zeros((h.SIZE, h.SIZE)), dtype="uint16",
-                                                          nodata=0)), r"sec_20210517.tif: every pixel is nodata"),
-    Case("track-constant-image", _bad_ref(lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), 7.0))),
-         r"ref_20210501\.tif: every valid pixel has the same value \(7\)"),
+    Case(
+        "track-nan-only",
+        _bad_ref(lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), np.nan))),
+        r"every pixel is nodata",
+    ),
+    Case(
+        "track-all-nodata",
+        _bad_sec(lambda p: h.geotiff(p, np.zeros((h.SIZE, h.SIZE)), dtype="uint16", nodata=0)),
+        r"sec_20210517.tif: every pixel is nodata",
+    ),
+    Case(
+        "track-constant-image",
+        _bad_ref(lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), 7.0))),
+        r"ref_20210501\.tif: every valid pixel has the same value \(7\)",
+    ),
     Case("track-tiny-raster", _bad_ref(lambda p: h.geotiff(p, h.texture((2, 2)))), r"only 2 x 2 px"),
     Case("track-no-date", _bad_ref(h.geotiff, name="reference.tif"), r"no acquisition time.*--ref-time"),
-    Case("track-ref-missing", lambda w: ["track", "nothere_20210501.tif", _pair(w)[1], "-o", "v.nc"],
-         r"no such file"),
+    Case(
+        "track-ref-missing",
+        lambda w: ["track", "nothere_20210501.tif", _pair(w)[1], "-o", "v.nc"],
+        r"no such file",
+    ),
     Case("track-ref-is-a-folder", _bad_ref(lambda p: p.mkdir()), r"a folder, not a file"),
     # --- track: the pair ---
     Case("track-grids-apart", _bad_sec(lambda p: h.geotiff(p, transform=T_FAR)), r"do not overlap"),
     Case("track-crs-mismatch-apart", _bad_sec(lambda p: h.geotiff(p, crs="EPSG:32633")), r"do not overlap"),
-    Case("track-grids-barely-overlap", _bad_sec(lambda p: h.geotiff(p, transform=T30 * Affine.translation(100, 0))),
-         r"only \d+ x \d+ px"),
-    Case("track-same-date", lambda w: _track(w, "--sec-time", "2021-05-01"), r"same time.*dt must be positive"),
-    Case("track-reversed-dates", lambda w: _track(w, "--ref-time", "2021-06-01"), r"before the reference.*swap"),
+    Case(
+        "track-grids-barely-overlap",
+        _bad_sec(lambda p: h.geotiff(p, transform=T30 * Affine.translation(100, 0))),
+        r"only \d+ x \d+ px",
+    ),
+    Case(
+        "track-same-date", lambda w: _track(w, "--sec-time", "2021-05-01"), r"same time.*dt must be positive"
+    ),
+    Case(
+        "track-reversed-dates", lambda w: _track(w, "--ref-time", "2021-06-01"), r"before the reference.*swap"
+    ),
     # --- track: absurd parameters ---
     Case("track-chip-0", _params("--chip-size", "0"), r"chip.size"),
     Case("track-negative-step", _params("--step", "-16"), r"step"),
@@ -297,44 +355,93 @@ CASES = [
     Case("track-output-is-the-input-relative", _output_is("relative"), r"is the input REF"),
     Case("track-output-is-a-symlink-to-the-input", _output_is("symlink"), r"is the input REF"),
     Case("track-output-is-a-hard-link-to-the-input", _output_is("hardlink"), r"is the input SEC"),
-    Case("track-output-unknown-suffix", lambda w: _track(w, out="velocity.xyz"), r"output format.*\.nc or \.tif"),
+    Case(
+        "track-output-unknown-suffix",
+        lambda w: _track(w, out="velocity.xyz"),
+        r"output format.*\.nc or \.tif",
+    ),
     Case("track-output-exists", _existing_output, r"already exists.*--overwrite"),
     Case("track-output-is-a-folder", _output_is_a_folder, r"is a (folder|directory)"),
-    Case("track-output-parent-is-a-file", lambda w: _track(w, out="ref_20210501.tif/velocity.nc"),
-         r"not a (folder|directory)|does not exist"),
-    Case("track-stable-not-a-vector-file", lambda w: (h.binary_garbage(w / "stable.geojson"),
-                                                      _track(w, "--stable", "stable.geojson"))[1],
-         r"stable"),
+    Case(
+        "track-output-parent-is-a-file",
+        lambda w: _track(w, out="ref_20210501.tif/velocity.nc"),
+        r"not a (folder|directory)|does not exist",
+    ),
+    Case(
+        "track-stable-not-a-vector-file",
+        lambda w: (h.binary_garbage(w / "stable.geojson"), _track(w, "--stable", "stable.geojson"))[1],
+        r"stable",
+    ),
     # --- batch ---
     Case("batch-pairs-csv-missing", _pairs_csv(None), r"no such file"),
     Case("batch-pairs-csv-empty", _pairs_csv(""), r"cannot read it as CSV"),
-    Case("batch-pairs-csv-wrong-columns", _pairs_csv("a,b\nref_20210501.tif,sec_20210517.tif\n"),
-         r"no column reference, secondary"),
+    Case(
+        "batch-pairs-csv-wrong-columns",
+        _pairs_csv("a,b\nref_20210501.tif,sec_20210517.tif\n"),
+        r"no column reference, secondary",
+    ),
     Case("batch-pairs-csv-binary", _pairs_csv(bytes(range(256)) * 8), r"cannot read|no column"),
-    Case("batch-missing-geotiff", _pairs_csv("reference,secondary\nref_20210501.tif,gone_20210601.tif\n"),
-         r"line 2: gone_20210601\.tif: no such file"),
-    Case("batch-unreadable-geotiff", lambda w: (_pairs_csv("reference,secondary\nref_20210501.tif,notes.tif\n")(w),
-                                                h.text_file(w / "notes.tif"))[0],
-         r"line 2: notes\.tif: not a raster"),
+    Case(
+        "batch-missing-geotiff",
+        _pairs_csv("reference,secondary\nref_20210501.tif,gone_20210601.tif\n"),
+        r"line 2: gone_20210601\.tif: no such file",
+    ),
+    Case(
+        "batch-unreadable-geotiff",
+        lambda w: (
+            _pairs_csv("reference,secondary\nref_20210501.tif,notes.tif\n")(w),
+            h.text_file(w / "notes.tif"),
+        )[0],
+        r"line 2: notes\.tif: not a raster",
+    ),
     Case("batch-output-is-a-file", _batch_output_is_a_file, r"not a (folder|directory)|is a file"),
-    Case("batch-corrupt-earlier-result", _batch_corrupt_earlier_result, r"cannot read the earlier result.*delete"),
+    Case(
+        "batch-corrupt-earlier-result",
+        _batch_corrupt_earlier_result,
+        r"cannot read the earlier result.*delete",
+    ),
     # --- fetch (no network needed: the STAC address is a closed local port) ---
-    Case("fetch-id-without-date", lambda w: ["fetch", "my-scene", "--lon", "-49.5", "--lat", "69.1", "--url",
-                                             NO_NETWORK], r"cannot read a date.*--start"),
+    Case(
+        "fetch-id-without-date",
+        lambda w: ["fetch", "my-scene", "--lon", "-49.5", "--lat", "69.1", "--url", NO_NETWORK],
+        r"cannot read a date.*--start",
+    ),
     Case("fetch-no-network", _fetch(), r"no network"),
     Case("fetch-output-is-a-file", _fetch_into_file, r"not a (folder|directory)|is a file"),
     Case("fetch-negative-aoi", _fetch("--aoi-km", "-5"), r"aoi"),
-    Case("itslive-series-output-exists", lambda w: ((w / "trunk.csv").write_text("earlier"),
-                                                    ["itslive", "series", "--lon", "-49.5", "--lat", "69.1",
-                                                     "--catalog", NO_NETWORK, "-o", "trunk.csv"])[1],
-         r"already exists.*--overwrite"),
+    Case(
+        "itslive-series-output-exists",
+        lambda w: (
+            (w / "trunk.csv").write_text("earlier"),
+            [
+                "itslive",
+                "series",
+                "--lon",
+                "-49.5",
+                "--lat",
+                "69.1",
+                "--catalog",
+                NO_NETWORK,
+                "-o",
+                "trunk.csv",
+            ],
+        )[1],
+        r"already exists.*--overwrite",
+    ),
     # --- compare ---
-    Case("compare-non-velocity-netcdf", _compare(None, h.other_netcdf), r"not a velocity field: no vx or vy.*temperature"),
+    Case(
+        "compare-non-velocity-netcdf",
+        _compare(None, h.other_netcdf),
+        r"not a velocity field: no vx or vy.*temperature",
+    ),
     Case("compare-text-file", _compare(h.text_file), r"a\.nc: not a velocity field icetrack can read"),
     Case("compare-empty-file", _compare(None, lambda p: p.write_bytes(b"")), r"b\.nc is empty"),
     Case("compare-truncated-netcdf", _compare(_truncated_netcdf), r"truncated|corrupt|cannot read"),
-    Case("compare-scene-geotiff", lambda w: (h.velocity_netcdf(w / "a.nc"), h.geotiff(w / "b.tif"),
-                                             ["compare", "a.nc", "b.tif"])[2], r"b\.tif: not a velocity field: no vx or vy"),
+    Case(
+        "compare-scene-geotiff",
+        lambda w: (h.velocity_netcdf(w / "a.nc"), h.geotiff(w / "b.tif"), ["compare", "a.nc", "b.tif"])[2],
+        r"b\.tif: not a velocity field: no vx or vy",
+    ),
     Case("compare-fields-apart", _compare(None, _far_field), r"overlap|no common|no node"),
     Case("compare-output-is-an-input", _compare(None, None, "-o", "b.nc"), r"is the input B"),
     Case("compare-output-exists", _compare_existing_output, r"already exists.*--overwrite"),
@@ -368,9 +475,11 @@ class Runner:
 
 @pytest.fixture(scope="session")
 def runner(request, tmp_path_factory):
-    selected = [item.callspec.params["case"].id for item in request.session.items
-                if getattr(item, "callspec", None) is not None and isinstance(item.callspec.params.get("case"),
-                                                                                 Case)]  # fmt: skip
+    selected = [
+        item.callspec.params["case"].id
+        for item in request.session.items
+        if getattr(item, "callspec", None) is not None and isinstance(item.callspec.params.get("case"), Case)
+    ]
     runner = Runner(tmp_path_factory.mktemp("hostile"), selected)
     yield runner
     runner.pool.shutdown(wait=True, cancel_futures=True)
@@ -384,7 +493,7 @@ def test_hostile_cli(case, runner):
     assert got.code in (1, 2), detail
     assert "Traceback" not in got.stderr and "unexpected" not in got.stderr.lower(), detail
     assert len(lines) == 1 and lines[0].startswith("icetrack: error: "), detail
-    message = lines[0][len("icetrack: error: "):]
+    message = lines[0][len("icetrack: error: ") :]
     assert re.search(case.expect, message, re.IGNORECASE | re.DOTALL), detail
     assert len(message) > 30, detail  # a sentence with what to do, not a bare errno
     assert got.after == got.before, f"the folder changed: {set(got.after.items()) ^ set(got.before.items())}"
@@ -403,13 +512,19 @@ def test_overwrite_is_documented_and_replaces_the_output(tmp_path):
     from tracking.io import read_field
 
     code, err, out, _, _ = run_cli(["track", "--help"], tmp_path, _env({}, tmp_path))
-    assert code == 0 and "--overwrite" in out and "only once the new file is complete" in " ".join(out.split())
+    assert (
+        code == 0 and "--overwrite" in out and "only once the new file is complete" in " ".join(out.split())
+    )
     args = _track(tmp_path)
     (tmp_path / "velocity.nc").write_bytes(b"an earlier result")
     code, err, out, _, _ = run_cli([*args, "--overwrite", "-q"], tmp_path, _env({}, tmp_path))
     assert code == 0, err
     assert read_field(tmp_path / "velocity.nc").sizes["x"] > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref_20210501.tif", "sec_20210517.tif", "velocity.nc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ref_20210501.tif",
+        "sec_20210517.tif",
+        "velocity.nc",
+    ]
 
 
 # --- dashboard: uploads and the ITS_LIVE series CSV -------------------------------------------------------------
@@ -430,8 +545,10 @@ UPLOADS = {
     "upload-binary-garbage": (h.binary_garbage, r"not a GeoTIFF"),
     "upload-tiff-header-only": (lambda p: p.write_bytes(b"II*\x00" + bytes(60)), r"not a GeoTIFF"),
     "upload-no-crs": (lambda p: h.geotiff(p, crs=None), r"no coordinate reference system"),
-    "upload-geographic-crs": (lambda p: h.geotiff(p, crs="EPSG:4326", transform=Affine(1e-3, 0, -49.5, 0, -1e-3, 69.1)),
-                              r"geographic"),
+    "upload-geographic-crs": (
+        lambda p: h.geotiff(p, crs="EPSG:4326", transform=Affine(1e-3, 0, -49.5, 0, -1e-3, 69.1)),
+        r"geographic",
+    ),
     "upload-rotated-grid": (_rotated, r"rotated"),
     "upload-nan-only": (lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), np.nan)), r"every pixel is nodata"),
     "upload-constant": (lambda p: h.geotiff(p, np.full((h.SIZE, h.SIZE), 3.0)), r"the same value \(3\)"),
@@ -484,14 +601,23 @@ def test_hostile_upload(name, tmp_path, state, notifications):
 SERIES = {
     "series-csv-empty": (b"", r"cannot read"),
     "series-csv-wrong-columns": (b"date,speed\n2018-05-12,7000\n", r"lacks mid_date"),
-    "series-csv-bad-dates": ((h.SERIES_HEADER + "\n" + h.SERIES_ROW.replace("2018-05-12T00:00:00", "12/13/2018x")
-                              + "\n").encode(), r"mid_date"),
-    "series-csv-binary-garbage": (np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
-                                  r"cannot read|lacks"),
+    "series-csv-bad-dates": (
+        (h.SERIES_HEADER + "\n" + h.SERIES_ROW.replace("2018-05-12T00:00:00", "12/13/2018x") + "\n").encode(),
+        r"mid_date",
+    ),
+    "series-csv-binary-garbage": (
+        np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+        r"cannot read|lacks",
+    ),
     "series-csv-header-only": ((h.SERIES_HEADER + "\n").encode(), r"no (measurement|row)"),
-    "series-csv-bad-epsg": ((h.SERIES_HEADER + "\n" + h.SERIES_ROW.replace(",3413", ",999999") + "\n").encode(),
-                            r"epsg"),
-    "series-csv-utf16": ((h.SERIES_HEADER + "\n" + h.SERIES_ROW + "\n").encode("utf-16"), r"cannot read|lacks"),
+    "series-csv-bad-epsg": (
+        (h.SERIES_HEADER + "\n" + h.SERIES_ROW.replace(",3413", ",999999") + "\n").encode(),
+        r"epsg",
+    ),
+    "series-csv-utf16": (
+        (h.SERIES_HEADER + "\n" + h.SERIES_ROW + "\n").encode("utf-16"),
+        r"cannot read|lacks",
+    ),
 }
 
 

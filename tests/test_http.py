@@ -23,8 +23,9 @@ def server(tmp_path_factory):
     """One server for the module (each one takes 0.5 s to stop); `remote` resets it for every test."""
     with FakeRemote(tmp_path_factory.mktemp("remote")) as server:
         server.route("GET", "/api/thing", {"answer": 42})
-        server.route("POST", "/api/search", lambda request: (200, {"Content-Type": "application/json"},
-                                                             request.body))
+        server.route(
+            "POST", "/api/search", lambda request: (200, {"Content-Type": "application/json"}, request.body)
+        )
         yield server
 
 
@@ -36,8 +37,13 @@ def remote(server):
     """
     server.reset()
     folder = uuid.uuid4().hex
-    view = SimpleNamespace(root=server.root / folder, url=server.url, files=f"{server.url}/files/{folder}",
-                           prefix=f"/files/{folder}", server=server)
+    view = SimpleNamespace(
+        root=server.root / folder,
+        url=server.url,
+        files=f"{server.url}/files/{folder}",
+        prefix=f"/files/{folder}",
+        server=server,
+    )
     view.root.mkdir()
     (view.root / "hello.txt").write_bytes(b"hello world")
     for name in ("fail", "delay", "require_auth", "requests", "route"):
@@ -80,7 +86,9 @@ def test_401_is_an_authentication_error_naming_the_host(remote, fast):
         http.get(remote.files + "/hello.txt?sig=TOKEN", what="the greeting", session=fast)
     assert "401" in str(info.value) and "credentials" in str(info.value)
     assert "TOKEN" not in str(info.value)
-    ok = http.get(remote.files + "/hello.txt", what="x", session=fast, headers={"Authorization": "Bearer s3cret"})
+    ok = http.get(
+        remote.files + "/hello.txt", what="x", session=fast, headers={"Authorization": "Bearer s3cret"}
+    )
     assert ok.content == b"hello world"
 
 
@@ -102,8 +110,10 @@ def test_404_is_a_missing_asset_error(remote, fast):
 def test_get_json_and_post(remote, fast):
     assert http.get_json(remote.url + "/api/thing", what="the thing", session=fast) == {"answer": 42}
     body = {"collections": ["landsat-c2-l2"], "limit": 5}
-    assert http.get_json(remote.url + "/api/search", what="the search", method="POST", body=body,
-                         session=fast) == body
+    assert (
+        http.get_json(remote.url + "/api/search", what="the search", method="POST", body=body, session=fast)
+        == body
+    )
     assert remote.requests("/api/search")[0].json == body
     assert remote.requests("/api/search")[0].headers["user-agent"].startswith("icetrack/")
 
@@ -164,8 +174,17 @@ def test_shared_session_is_one_session():
 def cog(remote):
     path = remote.root / "scene.tif"
     data = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
-    with rasterio.open(path, "w", driver="COG", width=64, height=64, count=1, dtype="float32",
-                       crs="EPSG:32622", transform=Affine(30, 0, 500000, 0, -30, 7000000)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=64,
+        height=64,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32622",
+        transform=Affine(30, 0, 500000, 0, -30, 7000000),
+    ) as dst:
         dst.write(data, 1)
     return path
 
@@ -185,8 +204,10 @@ def test_gdal_env_overrides():
         assert rasterio.env.getenv()["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"
 
 
-@pytest.mark.parametrize(("status", "error"), [(401, AuthenticationError), (403, AuthenticationError),
-                                               (404, MissingAssetError), (500, RemoteError)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, AuthenticationError), (403, AuthenticationError), (404, MissingAssetError), (500, RemoteError)],
+)
 def test_classify_gdal_errors_from_http(remote, cog, status, error):
     remote.fail(remote.prefix + "/scene.tif", status=status, times=10)
     url = remote.files + "/scene.tif?sig=SECRET"
@@ -203,8 +224,11 @@ def test_classify_gdal_errors_offline():
     with pytest.raises(rasterio.errors.RasterioIOError) as info, http.gdal_env(GDAL_HTTP_MAX_RETRY=0):
         rasterio.open(url)
     assert isinstance(http.classify_gdal_error(info.value, url, "scene X"), NoNetworkError)
-    dns = http.classify_gdal_error(OSError("CURL error: Could not resolve host: nowhere.invalid"),
-                                   "https://nowhere.invalid/x.tif?sig=S", "scene X")
+    dns = http.classify_gdal_error(
+        OSError("CURL error: Could not resolve host: nowhere.invalid"),
+        "https://nowhere.invalid/x.tif?sig=S",
+        "scene X",
+    )
     assert isinstance(dns, NoNetworkError) and "nowhere.invalid" in str(dns) and "sig=S" not in str(dns)
 
 

@@ -22,8 +22,12 @@ T30 = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 7_000_000.0)
 @pytest.fixture
 def field():
     data = np.zeros((128, 160), np.float32)
-    ref = make_scene(data, transform=T30, crs="EPSG:32622", time="2021-05-01", sensor="Landsat 8 OLI", band="red")
-    sec = make_scene(data, transform=T30, crs="EPSG:32622", time="2021-05-17", sensor="Landsat 8 OLI", band="red")
+    ref = make_scene(
+        data, transform=T30, crs="EPSG:32622", time="2021-05-01", sensor="Landsat 8 OLI", band="red"
+    )
+    sec = make_scene(
+        data, transform=T30, crs="EPSG:32622", time="2021-05-17", sensor="Landsat 8 OLI", band="red"
+    )
     row, col = np.arange(15.5, 112.0, 16.0), np.arange(15.5, 144.0, 16.0)
     rng = np.random.default_rng(1)
     shape = (row.size, col.size)
@@ -96,7 +100,9 @@ def test_geotiff_round_trip(field, tmp_path):
     names = ("vx", "vy", "v", "valid", "interpolated")
     back = read_field(write_geotiff(field, tmp_path / "v.tif", variables=names))
     assert tuple(back.data_vars) == names
-    xr.testing.assert_equal(back[list(names)].drop_vars("spatial_ref"), field[list(names)].drop_vars("spatial_ref"))
+    xr.testing.assert_equal(
+        back[list(names)].drop_vars("spatial_ref"), field[list(names)].drop_vars("spatial_ref")
+    )
     assert back.valid.dtype == bool
     assert back.rio.crs == field.rio.crs and back.rio.transform() == field.rio.transform()
     assert back.attrs["date_dt"] == 16.0 and back.attrs["param_chip_size"] == 32

@@ -71,7 +71,10 @@ def files_url(remote, path: Path) -> str:
 # --- STAC granule search --------------------------------------------------------------------------------------------
 
 LANDING = {
-    "type": "Catalog", "id": "itslive-stac", "stac_version": "1.0.0", "description": "ITS_LIVE (test stand-in)",
+    "type": "Catalog",
+    "id": "itslive-stac",
+    "stac_version": "1.0.0",
+    "description": "ITS_LIVE (test stand-in)",
     "conformsTo": [
         "https://api.stacspec.org/v1.0.0/core",
         "https://api.stacspec.org/v1.0.0/item-search",
@@ -85,7 +88,7 @@ LANDING = {
         {"rel": "root", "href": "{{remote}}/stac", "type": "application/json"},
         {"rel": "search", "href": "{{remote}}/stac/search", "type": "application/geo+json", "method": "POST"},
     ],
-}  # fmt: skip
+}
 
 PAIRS = [  # (t0, t1, id1 platform/frame): mid dates in 2018
     ("2018-05-01T14:00:00Z", "2018-05-17T14:00:00Z", "LC08_L1TP_009011_20180501_20200901_02_T1"),
@@ -102,14 +105,26 @@ def stac_search_route(remote, items, *, page_size=2):
     def answer(request):
         body = request.json
         offset = int(body.get("token", "0"))
-        page = items[offset:offset + page_size]
+        page = items[offset : offset + page_size]
         links = []
         if offset + page_size < len(items):
-            links.append({"rel": "next", "href": f"{remote.url}/stac/search", "method": "POST",
-                          "body": {"token": str(offset + page_size)}, "merge": True,
-                          "type": "application/geo+json"})
-        payload = {"type": "FeatureCollection", "features": page, "links": links,
-                   "numberReturned": len(page), "numberMatched": len(items)}
+            links.append(
+                {
+                    "rel": "next",
+                    "href": f"{remote.url}/stac/search",
+                    "method": "POST",
+                    "body": {"token": str(offset + page_size)},
+                    "merge": True,
+                    "type": "application/geo+json",
+                }
+            )
+        payload = {
+            "type": "FeatureCollection",
+            "features": page,
+            "links": links,
+            "numberReturned": len(page),
+            "numberMatched": len(items),
+        }
         return 200, {"Content-Type": "application/geo+json"}, json.dumps(payload).encode()
 
     remote.route("GET", "/stac", LANDING)
@@ -117,26 +132,42 @@ def stac_search_route(remote, items, *, page_size=2):
 
 
 def test_granule_filter():
-    f = itslive.granule_filter(min_valid=20, dt_days=(7, 100), platforms=itslive.MISSIONS["landsat"],
-                               frames=["009011"])
-    assert f == {"op": "and", "args": [
-        {"op": ">=", "args": [{"property": "percent_valid_pixels"}, 20]},
-        {"op": "in", "args": [{"property": "platform"}, ["LC08", "LC09", "LO08", "LO09"]]},
-        {"op": ">=", "args": [{"property": "date_dt"}, 7]},
-        {"op": "<=", "args": [{"property": "date_dt"}, 100]},
-        {"op": "in", "args": [{"property": "scene_1_frame"}, ["009011"]]},
-    ]}  # fmt: skip
+    f = itslive.granule_filter(
+        min_valid=20, dt_days=(7, 100), platforms=itslive.MISSIONS["landsat"], frames=["009011"]
+    )
+    assert f == {
+        "op": "and",
+        "args": [
+            {"op": ">=", "args": [{"property": "percent_valid_pixels"}, 20]},
+            {"op": "in", "args": [{"property": "platform"}, ["LC08", "LC09", "LO08", "LO09"]]},
+            {"op": ">=", "args": [{"property": "date_dt"}, 7]},
+            {"op": "<=", "args": [{"property": "date_dt"}, 100]},
+            {"op": "in", "args": [{"property": "scene_1_frame"}, ["009011"]]},
+        ],
+    }
     assert itslive.granule_filter(min_valid=None, dt_days=(None, None), platforms=[], frames=None) is None
-    assert itslive.granule_filter(min_valid=2.5, dt_days=None, platforms=None, frames=None)["args"][0]["args"][1] == 2.5
+    assert (
+        itslive.granule_filter(min_valid=2.5, dt_days=None, platforms=None, frames=None)["args"][0]["args"][1]
+        == 2.5
+    )
 
 
 def test_search_granules_pages_filters_and_table(remote):
-    items = [itslive_item(t0=t0, t1=t1, id1=id1, id2=id1.replace("2018", "2019"), percent_valid=10 + k)
-             for k, (t0, t1, id1) in enumerate(PAIRS)]
+    items = [
+        itslive_item(t0=t0, t1=t1, id1=id1, id2=id1.replace("2018", "2019"), percent_valid=10 + k)
+        for k, (t0, t1, id1) in enumerate(PAIRS)
+    ]
     stac_search_route(remote, items)
     table = itslive.search_granules(
-        lon=-49.46, lat=69.11, start="2018-01-01", end="2018-12-31", min_valid=5, dt_days=(5, 60),
-        mission="landsat", path_rows=[(9, 11)], url=f"{remote.url}/stac",
+        lon=-49.46,
+        lat=69.11,
+        start="2018-01-01",
+        end="2018-12-31",
+        min_valid=5,
+        dt_days=(5, 60),
+        mission="landsat",
+        path_rows=[(9, 11)],
+        url=f"{remote.url}/stac",
     )
     searches = remote.requests("/stac/search", "POST")
     assert len(searches) == 3  # 5 items, 2 per page
@@ -147,8 +178,12 @@ def test_search_granules_pages_filters_and_table(remote):
     assert body["filter-lang"] == "cql2-json"
     assert body["limit"] >= 1000
     props = {a["args"][0]["property"]: (a["op"], a["args"][1]) for a in body["filter"]["args"]}
-    assert props == {"percent_valid_pixels": (">=", 5), "platform": ("in", ["LC08", "LC09", "LO08", "LO09"]),
-                     "date_dt": ("<=", 60), "scene_1_frame": ("in", ["009011"])}
+    assert props == {
+        "percent_valid_pixels": (">=", 5),
+        "platform": ("in", ["LC08", "LC09", "LO08", "LO09"]),
+        "date_dt": ("<=", 60),
+        "scene_1_frame": ("in", ["009011"]),
+    }
     assert [a["op"] for a in body["filter"]["args"] if a["args"][0]["property"] == "date_dt"] == [">=", "<="]
     assert searches[1].json["token"] == "2" and searches[1].json["collections"] == ["itslive-granules"]
 
@@ -158,10 +193,14 @@ def test_search_granules_pages_filters_and_table(remote):
     assert table["mid_date"].is_monotonic_increasing
     assert str(table["mid_date"].dtype) == "datetime64[ns]" and table["t0"].dt.tz is None
     first = table.iloc[0]
-    assert first["t0"] == pd.Timestamp("2018-03-04T14:10:09") and first["t1"] == pd.Timestamp("2018-04-05T14:10:21")
+    assert first["t0"] == pd.Timestamp("2018-03-04T14:10:09") and first["t1"] == pd.Timestamp(
+        "2018-04-05T14:10:21"
+    )
     assert first["dt_days"] == 32.0 and first["platform"] == "LC08" and first["frame"] == "009011"
     assert first["percent_valid"] == 11.0 and first["crs"] == "EPSG:3413"
-    assert first["href"].startswith("https://its-live-data.s3.amazonaws.com/velocity_image_pair/landsatOLI/v02/")
+    assert first["href"].startswith(
+        "https://its-live-data.s3.amazonaws.com/velocity_image_pair/landsatOLI/v02/"
+    )
     assert first["href"].endswith(granule_name(PAIRS[1][2], PAIRS[1][2].replace("2018", "2019"), 11))
     assert table.crs.to_epsg() == 4326 and table.geometry.iloc[0].contains(Point(-49.46, 69.11))
     assert set(table["platform"]) == {"LC08", "LC09", "LO08"}
@@ -170,22 +209,34 @@ def test_search_granules_pages_filters_and_table(remote):
 def test_search_granules_keeps_straddling_pairs_and_uses_bbox(remote):
     items = [itslive_item(t0=t0, t1=t1, id1=id1) for t0, t1, id1 in PAIRS]
     stac_search_route(remote, items, page_size=10)
-    table = itslive.search_granules(bbox=(-50, 69, -49, 69.5), start="2018-01-01", end="2018-12-31",
-                                    both_inside=False, url=f"{remote.url}/stac")
+    table = itslive.search_granules(
+        bbox=(-50, 69, -49, 69.5),
+        start="2018-01-01",
+        end="2018-12-31",
+        both_inside=False,
+        url=f"{remote.url}/stac",
+    )
     assert len(table) == 5 and table["t0"].min() == pd.Timestamp("2017-12-20T14:00:00")
     body = remote.requests("/stac/search", "POST")[0].json
     assert body["bbox"] == [-50, 69, -49, 69.5] and "intersects" not in body
-    assert body["filter"] == {"op": "and", "args": [{"op": ">=", "args": [{"property": "percent_valid_pixels"}, 1]}]}
+    assert body["filter"] == {
+        "op": "and",
+        "args": [{"op": ">=", "args": [{"property": "percent_valid_pixels"}, 1]}],
+    }
 
 
 def test_search_granules_empty_and_bad_arguments(remote):
     stac_search_route(remote, [])
-    table = itslive.search_granules(lon=0, lat=80, start="2018-01-01", end="2018-02-01", url=f"{remote.url}/stac")
+    table = itslive.search_granules(
+        lon=0, lat=80, start="2018-01-01", end="2018-02-01", url=f"{remote.url}/stac"
+    )
     assert len(table) == 0 and list(table.columns) == [*itslive.GRANULE_COLUMNS, "geometry"]
     with pytest.raises(ParameterError, match="point"):
         itslive.search_granules(start="2018-01-01", end="2018-02-01", url=f"{remote.url}/stac")
     with pytest.raises(ParameterError, match="mission"):
-        itslive.search_granules(lon=0, lat=80, start="2018", end="2019", mission="spot", url=f"{remote.url}/stac")
+        itslive.search_granules(
+            lon=0, lat=80, start="2018", end="2019", mission="spot", url=f"{remote.url}/stac"
+        )
     with pytest.raises(ParameterError, match="after"):
         itslive.search_granules(lon=0, lat=80, start="2019-01-01", end="2018-01-01", url=f"{remote.url}/stac")
 
@@ -202,8 +253,9 @@ def test_search_granules_time_limit_and_retry(remote, monkeypatch):
     monkeypatch.setattr(common, "_STAC_TIMEOUT", (2.0, 0.3))
     stac_search_route(remote, [itslive_item()])
     remote.delay("/stac/search", 1.0, times=1)
-    table = itslive.search_granules(lon=-49.5, lat=69.1, start="2018-01-01", end="2018-12-31",
-                                    url=f"{remote.url}/stac")
+    table = itslive.search_granules(
+        lon=-49.5, lat=69.1, start="2018-01-01", end="2018-12-31", url=f"{remote.url}/stac"
+    )
     assert len(table) == 1
     searches = remote.requests("/stac/search", "POST")
     assert len(searches) == 2 and searches[1].json == searches[0].json
@@ -218,9 +270,16 @@ def closed_port() -> int:
 
 def test_search_granules_without_network():
     start = time.monotonic()
-    with pytest.raises(NoNetworkError, match=r"no network: could not reach 127\.0\.0\.1.*ITS_LIVE needs the internet"):
-        itslive.search_granules(lon=-49.46, lat=69.11, start="2018-01-01", end="2018-12-31",
-                                url=f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(
+        NoNetworkError, match=r"no network: could not reach 127\.0\.0\.1.*ITS_LIVE needs the internet"
+    ):
+        itslive.search_granules(
+            lon=-49.46,
+            lat=69.11,
+            start="2018-01-01",
+            end="2018-12-31",
+            url=f"http://127.0.0.1:{closed_port()}",
+        )
     assert time.monotonic() - start < 10
 
 
@@ -228,7 +287,9 @@ def test_search_granules_without_network():
 
 
 def test_load_granule_from_url_downloads_once(remote, tmp_path):
-    name = granule_name("LC08_L1TP_009011_20180304_20200902_02_T1", "LC08_L1TP_009011_20180405_20200902_02_T1", 97)
+    name = granule_name(
+        "LC08_L1TP_009011_20180304_20200902_02_T1", "LC08_L1TP_009011_20180405_20200902_02_T1", 97
+    )
     truth = write_granule(remote.folder / name)
     cache = DownloadCache(tmp_path / "cache")
     url = files_url(remote, truth.path)
@@ -277,7 +338,10 @@ def test_load_granule_values_and_conventions(tmp_path):
     # CRS and transform
     assert field.rio.crs.to_epsg() == 3413
     assert field["spatial_ref"].attrs["spatial_epsg"] == 3413
-    assert "grid_mapping" not in field.attrs and field["vx"].encoding.get("grid_mapping", "spatial_ref") == "spatial_ref"
+    assert (
+        "grid_mapping" not in field.attrs
+        and field["vx"].encoding.get("grid_mapping", "spatial_ref") == "spatial_ref"
+    )
     t = field.rio.transform()
     assert (t.a, t.e, t.c, t.f) == (120.0, -120.0, truth.x[0] - 60.0, truth.y[0] + 60.0)
 
@@ -317,7 +381,8 @@ def test_load_granule_bbox_crop(tmp_path):
 
     # the same box in lon/lat (transformed bounds are a little larger, never smaller)
     lons, lats = Transformer.from_crs(3413, 4326, always_xy=True).transform(
-        [truth.x[12], truth.x[17]], [truth.y[8], truth.y[6]])
+        [truth.x[12], truth.x[17]], [truth.y[8], truth.y[6]]
+    )
     ll = itslive.load_granule(truth.path, bbox=(min(lons), min(lats), max(lons), max(lats)))
     assert 0 < ll.sizes["x"] < truth.x.size and 0 < ll.sizes["y"] < truth.y.size
 
@@ -326,9 +391,13 @@ def test_load_granule_bbox_crop(tmp_path):
 
 
 def test_load_granule_utm(tmp_path):
-    truth = write_granule(tmp_path / "utm.nc", crs="EPSG:32607", origin=(560_000.0, 6_740_000.0),
-                          id1="S2A_MSIL1C_20180304T203051_N0206_R114_T07VCG_20180304T214305",
-                          id2="S2B_MSIL1C_20180405T203051_N0206_R114_T07VCG_20180405T214305")
+    truth = write_granule(
+        tmp_path / "utm.nc",
+        crs="EPSG:32607",
+        origin=(560_000.0, 6_740_000.0),
+        id1="S2A_MSIL1C_20180304T203051_N0206_R114_T07VCG_20180304T214305",
+        id2="S2B_MSIL1C_20180405T203051_N0206_R114_T07VCG_20180405T214305",
+    )
     field = itslive.load_granule(truth.path)
     assert field.rio.crs.to_epsg() == 32607
     assert field.attrs["sensor_img1"] == "Sentinel-2A" and field.attrs["sensor_img2"] == "Sentinel-2B"
@@ -395,14 +464,30 @@ def test_find_cube_nowhere(lon, lat):
 def test_find_cube_data_epsg_flavour(tmp_path):
     x0, y0 = 450_000.0, 4_450_000.0  # EPSG:32718 cube centre, Southern Andes
     to_ll = Transformer.from_crs(32718, 4326, always_xy=True)
-    square = [[x0 - 5e4, y0 - 5e4], [x0 + 5e4, y0 - 5e4], [x0 + 5e4, y0 + 5e4], [x0 - 5e4, y0 + 5e4], [x0 - 5e4, y0 - 5e4]]
+    square = [
+        [x0 - 5e4, y0 - 5e4],
+        [x0 + 5e4, y0 - 5e4],
+        [x0 + 5e4, y0 + 5e4],
+        [x0 - 5e4, y0 + 5e4],
+        [x0 - 5e4, y0 - 5e4],
+    ]
     ring = [list(to_ll.transform(px, py)) for px, py in square]
     url = "http://its-live-data.s3.amazonaws.com/datacubes/v2/S50W070/ITS_LIVE_vel_EPSG32718_G0120_X450000_Y4450000.zarr"
-    catalog = {"type": "FeatureCollection", "features": [{
-        "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {"data_epsg": "EPSG:32718", "zarr_url": url, "region": "S50W070",
-                       "geometry_epsg": {"type": "Polygon", "coordinates": [square]}},
-    }]}  # fmt: skip
+    catalog = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "data_epsg": "EPSG:32718",
+                    "zarr_url": url,
+                    "region": "S50W070",
+                    "geometry_epsg": {"type": "Polygon", "coordinates": [square]},
+                },
+            }
+        ],
+    }
     path = tmp_path / "catalog_v02_regions.json"
     path.write_text(json.dumps(catalog))
     lon, lat = to_ll.transform(x0 + 1000, y0 - 2000)
@@ -425,12 +510,20 @@ def test_find_cube_catalog_over_http(remote, tmp_path, monkeypatch):
 
 def test_find_cube_from_stac(remote):
     zarr = "https://its-live-data.s3.amazonaws.com/datacubes/v2-updated-october2024/N60W040/ITS_LIVE_vel_EPSG3413_G0120_X-150000_Y-2250000.zarr"
-    item = {"type": "Feature", "stac_version": "1.1.0", "id": "ITS_LIVE_vel_EPSG3413_G0120_X-150000_Y-2250000",
-            "collection": "itslive-cubes", "geometry": {"type": "Point", "coordinates": [-49.46, 69.11]},
-            "bbox": [-49.46, 69.11, -49.46, 69.11], "links": [],
-            "properties": {"datetime": "2024-10-01T00:00:00Z", "proj:code": "EPSG:3413"},
-            "assets": {"thumbnail": {"href": "https://x/thumb.png", "roles": ["thumbnail"]},
-                       "store": {"href": zarr, "roles": ["data"], "type": "application/vnd+zarr"}}}
+    item = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": "ITS_LIVE_vel_EPSG3413_G0120_X-150000_Y-2250000",
+        "collection": "itslive-cubes",
+        "geometry": {"type": "Point", "coordinates": [-49.46, 69.11]},
+        "bbox": [-49.46, 69.11, -49.46, 69.11],
+        "links": [],
+        "properties": {"datetime": "2024-10-01T00:00:00Z", "proj:code": "EPSG:3413"},
+        "assets": {
+            "thumbnail": {"href": "https://x/thumb.png", "roles": ["thumbnail"]},
+            "store": {"href": zarr, "roles": ["data"], "type": "application/vnd+zarr"},
+        },
+    }
     stac_search_route(remote, [item])
     cube = itslive.find_cube(-49.46, 69.11, url=f"{remote.url}/stac")
     assert cube["zarr_url"] == zarr and cube["epsg"] == 3413
@@ -469,13 +562,16 @@ def test_cube_series_over_http(remote, cube_store):
     np.testing.assert_array_equal(series["v_error"], cube_store.v_error[order, i, j])
     np.testing.assert_array_equal(series["dt_days"], cube_store.dt_days[order])
     np.testing.assert_array_equal(series["mid_date"].to_numpy(), cube_store.mid_date[order])
-    assert ((series["t1"] - series["t0"]) / pd.Timedelta(days=1)).round(6).tolist() == series["dt_days"].tolist()
+    assert ((series["t1"] - series["t0"]) / pd.Timedelta(days=1)).round(6).tolist() == series[
+        "dt_days"
+    ].tolist()
     assert (series["source"] == "ITS_LIVE").all() and (series["point"] == "Jakobshavn").all()
     assert series["valid"].tolist() == np.isfinite(series["v"]).tolist()
     assert not series["interpolated"].any() and series["peak"].isna().all()
     first = int(order[0])
     sensor = {"8": "Landsat 8", "9": "Landsat 9", "2A": "Sentinel-2A", "1A": "Sentinel-1A"}[
-        cube_store.satellite[first]]
+        cube_store.satellite[first]
+    ]
     assert series["label"].iloc[0] == f"{sensor} dt={round(cube_store.dt_days[first])} d"
     # only the cell's chunk and the 1-D variables were read, never a listing
     assert all(r.status in (200, 206) for r in remote.requests("/files/cubes/"))
@@ -515,7 +611,9 @@ def test_read_series_csv_jakobshavn():
     assert series["mid_date"].is_monotonic_increasing
     assert series["mid_date"].min().year == 1984 and series["mid_date"].max().year == 2022
     assert 2000 < series["v"].median() < 15000  # Jakobshavn Isbræ: several km per year
-    np.testing.assert_allclose((series["t1"] - series["t0"]) / pd.Timedelta(days=1), series["dt_days"], atol=1e-6)
+    np.testing.assert_allclose(
+        (series["t1"] - series["t0"]) / pd.Timedelta(days=1), series["dt_days"], atol=1e-6
+    )
     np.testing.assert_array_equal((series["t0"] + (series["t1"] - series["t0"]) / 2), series["mid_date"])
     assert (series["source"] == "ITS_LIVE").all() and series["valid"].all()
     assert series["label"].str.match(r"^(Landsat \d|Sentinel-[12][AB]) dt=\d+ d$").all()
@@ -527,8 +625,10 @@ def test_read_series_csv_jakobshavn():
 
 
 def test_read_series_csv_concatenates_with_sampled_fields(tmp_path):
-    ours = sample_fields([itslive.load_granule(write_granule(tmp_path / "g.nc").path)],
-                         pd.DataFrame({"name": ["p"], "lon": [-49.5], "lat": [69.1]}))
+    ours = sample_fields(
+        [itslive.load_granule(write_granule(tmp_path / "g.nc").path)],
+        pd.DataFrame({"name": ["p"], "lon": [-49.5], "lat": [69.1]}),
+    )
     theirs = itslive.read_series_csv(need(COLUMBIA_CSV), name="Columbia")
     both = pd.concat([ours, theirs], ignore_index=True)
     assert len(both) == len(ours) + len(theirs) == 1 + 2515

@@ -136,8 +136,14 @@ def test_all_nan_and_featureless_images():
 
 @pytest.mark.parametrize(
     ("overrides", "name"),
-    [({"step": 0}, "step"), ({"chip_size": 4}, "chip_size"), ({"subpixel": "magic"}, "subpixel"),
-     ({"chip_size": 300}, "chip_size"), ({"search_range": 200}, "search_range"), ({"wobble": 1}, "wobble")],
+    [
+        ({"step": 0}, "step"),
+        ({"chip_size": 4}, "chip_size"),
+        ({"subpixel": "magic"}, "subpixel"),
+        ({"chip_size": 300}, "chip_size"),
+        ({"search_range": 200}, "search_range"),
+        ({"wobble": 1}, "wobble"),
+    ],
 )
 def test_bad_parameters_name_the_parameter(texture, overrides, name):
     with pytest.raises(ParameterError, match=name):
@@ -153,7 +159,9 @@ def test_bad_images(texture):
 
 def test_progress_and_cancel(texture):
     calls = []
-    track_arrays(texture, texture, search_range=8, step=8, progress=lambda done, total: calls.append((done, total)))
+    track_arrays(
+        texture, texture, search_range=8, step=8, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls and calls[-1][0] == calls[-1][1]
     assert all(a[0] < b[0] for a, b in itertools.pairwise(calls))
     cancel = threading.Event()
@@ -183,7 +191,9 @@ def test_a_broad_correlation_peak_is_not_its_own_rival():
     ndimage.gaussian_filter(rng.standard_normal((320, 320)), 5.0)  # keep the draws of the recorded figures
     smooth = ndimage.gaussian_filter(rng.standard_normal((320, 320)), 8.0).astype(np.float32)
     field = interior(track_arrays(smooth, shifted(smooth, 2.0, -3.0), prefilter="none", search_range=16))
-    assert float(field.snr.median()) > 3.0  # the flank of this broad peak gave 1.15, and half the vectors failed
+    assert (
+        float(field.snr.median()) > 3.0
+    )  # the flank of this broad peak gave 1.15, and half the vectors failed
     assert float(field.valid.mean()) > 0.95
     assert float(np.abs(field.dx + 3.0).where(field.valid).max()) < 0.1
 
@@ -197,7 +207,8 @@ def test_the_full_resolution_search_takes_over_where_the_coarse_guess_is_wrong()
     fine /= fine.std()
     still = ndimage.gaussian_filter(rng.standard_normal((256, 256)), 6.0).astype(np.float32)
     still *= 0.5 / still.std()
-    field = track_arrays(fine + still, shifted(fine, 9.0, -11.0) + still, prefilter="none", search_range=16,
-                         min_peak=0.0)
+    field = track_arrays(
+        fine + still, shifted(fine, 9.0, -11.0) + still, prefilter="none", search_range=16, min_peak=0.0
+    )
     good = np.hypot(field.dx + 11.0, field.dy - 9.0) < 0.5
     assert float(interior(good, 3).mean()) > 0.9  # 0.94 here; 0.78 without the full-resolution search

@@ -44,8 +44,16 @@ def errors(field, rows: float, cols: float) -> np.ndarray:
 )
 @pytest.mark.parametrize("shift", [(0.0, 0.0), (0.3, -0.7), (-1.55, 2.25), (4.0, -6.0)])
 def test_pure_translation_is_recovered(texture, shift, subpixel, median, largest):
-    field = interior(track_arrays(texture, shifted(texture, *shift), kernel="oc", subpixel=subpixel,
-                                  prefilter="none", search_range=8))
+    field = interior(
+        track_arrays(
+            texture,
+            shifted(texture, *shift),
+            kernel="oc",
+            subpixel=subpixel,
+            prefilter="none",
+            search_range=8,
+        )
+    )
     assert field.valid.mean() > 0.95
     error = errors(field, *shift)
     assert np.nanmedian(error) < median and np.nanmax(error) < largest
@@ -58,8 +66,9 @@ def test_robust_to_illumination_and_contrast_change(texture):
     lit = np.exp(1.5 * moved) * (0.3 + 1.4 * cols) + 5 * rows
     median = {}
     for kernel in ("oc", "ncc"):
-        field = interior(track_arrays(texture, lit, kernel=kernel, subpixel="parabolic", prefilter="none",
-                                      search_range=8))
+        field = interior(
+            track_arrays(texture, lit, kernel=kernel, subpixel="parabolic", prefilter="none", search_range=8)
+        )
         assert field.valid.mean() > 0.9
         median[kernel] = np.nanmedian(errors(field, 1.4, -2.3))
     assert median["oc"] < 0.06 and median["oc"] < 0.7 * median["ncc"]
@@ -115,8 +124,14 @@ def test_nodata_and_featureless_chips_are_invalid_not_fake_matches(texture):
 
 def test_progress_and_cancel(texture):
     calls = []
-    track_arrays(texture, texture, kernel="oc", search_range=8, step=8,
-                 progress=lambda done, total: calls.append((done, total)))
+    track_arrays(
+        texture,
+        texture,
+        kernel="oc",
+        search_range=8,
+        step=8,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls and calls[-1][0] == calls[-1][1]
     assert all(a[0] < b[0] for a, b in itertools.pairwise(calls))
     cancel = threading.Event()
@@ -127,9 +142,17 @@ def test_progress_and_cancel(texture):
 
 def test_track_with_oc_gives_a_velocity_field():
     pair = synthetic_pair((192, 192), max_displacement=4.0, seed=3)
-    scenes = [make_scene(data, transform=Affine(30, 0, 500_000, 0, -30, 7_000_000),
-                         crs="EPSG:32622", time=time, sensor="Landsat 8 OLI", band="red")
-              for data, time in ((pair.reference, "2021-05-01"), (pair.secondary, "2021-05-17"))]
+    scenes = [
+        make_scene(
+            data,
+            transform=Affine(30, 0, 500_000, 0, -30, 7_000_000),
+            crs="EPSG:32622",
+            time=time,
+            sensor="Landsat 8 OLI",
+            band="red",
+        )
+        for data, time in ((pair.reference, "2021-05-01"), (pair.secondary, "2021-05-17"))
+    ]
     field = tracking.track(tracking.Pair.from_scenes(*scenes), kernel="oc", search_range=8)
     assert field.attrs["param_kernel"] == "oc"
     assert {"vx", "vy", "v", "valid", "interpolated", "peak", "snr"} <= set(field.data_vars)

@@ -88,9 +88,17 @@ def test_user_chip_kernel_end_to_end_through_track(user_kernel):
     assert "sad" in TrackingParameters.param["kernel"].objects
     rng = np.random.default_rng(1)
     image = ndimage.gaussian_filter(rng.standard_normal((160, 160)), 1.5).astype(np.float32)
-    scenes = [make_scene(data, transform=Affine(30, 0, 500_000, 0, -30, 7_000_000), crs="EPSG:32622",
-                         time=time, sensor="Landsat 8 OLI", band="red")
-              for data, time in ((image, "2021-05-01"), (moved(image), "2021-05-17"))]
+    scenes = [
+        make_scene(
+            data,
+            transform=Affine(30, 0, 500_000, 0, -30, 7_000_000),
+            crs="EPSG:32622",
+            time=time,
+            sensor="Landsat 8 OLI",
+            band="red",
+        )
+        for data, time in ((image, "2021-05-01"), (moved(image), "2021-05-17"))
+    ]
     field = tracking.track(tracking.Pair.from_scenes(*scenes), kernel="sad", search_range=6, prefilter="none")
     assert field.attrs["param_kernel"] == "sad"
     valid = field.valid.values
@@ -117,7 +125,9 @@ def test_chip_kernel_results_are_screened(user_kernel, texture):
     user_kernel("far", lambda chip, window: (99.0, 0.0, 1.0, 5.0))
     assert not track_arrays(texture, texture, kernel="far", search_range=5).valid.any()
     user_kernel("low-snr", lambda chip, window: (0.0, 0.0, 1.0, 1.0))
-    assert track_arrays(texture, texture, kernel="low-snr", search_range=5).valid.any()  # SNR test off by default
+    assert track_arrays(
+        texture, texture, kernel="low-snr", search_range=5
+    ).valid.any()  # SNR test off by default
     assert not track_arrays(texture, texture, kernel="low-snr", search_range=5, min_snr=1.15).valid.any()
     user_kernel("still", lambda chip, window: (0.0, 0.0, 1.0, 5.0))
     secondary = texture.copy()
@@ -180,7 +190,9 @@ def _grid_result(reference, params, **changes):
     ],
 )
 def test_grid_kernel_breaking_the_contract(user_kernel, texture, change, message):
-    user_kernel("grid-broken", lambda ref, sec, params, **_: _grid_result(ref, params, all=change), kind="grid")
+    user_kernel(
+        "grid-broken", lambda ref, sec, params, **_: _grid_result(ref, params, all=change), kind="grid"
+    )
     with pytest.raises(KernelError, match=f"kernel 'grid-broken'.*{message}"):
         track_arrays(texture, texture, kernel="grid-broken", search_range=4)
 

@@ -52,8 +52,14 @@ def test_a_visitor_reaches_no_server_path_outside_the_data_root(tmp_path, monkey
     with pytest.raises(TrackingError, match="off"):
         open_batch("runs")  # no root set: server paths are off (the Procfile's default)
     monkeypatch.setenv("ICETRACK_DATA_ROOT", str(root))
-    for typed, why in [("/etc", "relative"), ("~/", "relative"), (str(root / "runs"), "relative"),
-                       ("../secret", "leads out"), ("runs/../../secret", "leads out"), ("out", "leads out")]:
+    for typed, why in [
+        ("/etc", "relative"),
+        ("~/", "relative"),
+        (str(root / "runs"), "relative"),
+        ("../secret", "leads out"),
+        ("runs/../../secret", "leads out"),
+        ("out", "leads out"),
+    ]:
         with pytest.raises(TrackingError, match=why):
             open_batch(typed)
     with pytest.raises(TrackingError, match="no velocity field"):

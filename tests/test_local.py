@@ -24,8 +24,15 @@ def geotiff_bytes(*, crs="EPSG:32622", transform=T30, tags=None, size=(40, 50)) 
     """A small float32 GeoTIFF in memory."""
     data = np.random.default_rng(0).random(size, dtype=np.float32)
     buffer = io.BytesIO()
-    profile = {"driver": "GTiff", "width": size[1], "height": size[0], "count": 1, "dtype": "float32",
-               "transform": transform, "nodata": np.nan}
+    profile = {
+        "driver": "GTiff",
+        "width": size[1],
+        "height": size[0],
+        "count": 1,
+        "dtype": "float32",
+        "transform": transform,
+        "nodata": np.nan,
+    }
     if crs is not None:
         profile["crs"] = crs
     with rasterio.MemoryFile() as memory:
@@ -38,8 +45,10 @@ def geotiff_bytes(*, crs="EPSG:32622", transform=T30, tags=None, size=(40, 50)) 
 
 
 def test_valid_geotiff_with_date_in_tags():
-    scene = read_upload(geotiff_bytes(tags={"ACQUISITION_TIME": "2021-05-16T14:50:00", "SENSOR": "Landsat 8 OLI"}),
-                        "helheim.tif")
+    scene = read_upload(
+        geotiff_bytes(tags={"ACQUISITION_TIME": "2021-05-16T14:50:00", "SENSOR": "Landsat 8 OLI"}),
+        "helheim.tif",
+    )
     assert scene.shape == (40, 50) and scene.dtype == np.float32
     assert scene.attrs["time"] == "2021-05-16T14:50:00" and scene.attrs["sensor"] == "Landsat 8 OLI"
     assert scene.attrs["scene_id"] == "helheim"
@@ -83,7 +92,9 @@ def test_broken_tiff_names_the_upload():
 
 def test_no_crs():
     data = geotiff_bytes(crs=None, tags={"ACQUISITION_TIME": "2021-05-16"})
-    with pytest.raises(SceneReadError, match=r"^plain\.tif: the raster has no coordinate reference system") as info:
+    with pytest.raises(
+        SceneReadError, match=r"^plain\.tif: the raster has no coordinate reference system"
+    ) as info:
         read_upload(data, "plain.tif")
     assert "icetrack-upload" not in str(info.value)
 
@@ -95,16 +106,22 @@ def test_no_crs_and_no_date_reports_the_crs_first():
 
 
 def test_geographic_crs():
-    data = geotiff_bytes(crs="EPSG:4326", transform=Affine(0.001, 0, -50.0, 0, -0.001, 69.0),
-                         tags={"ACQUISITION_TIME": "2021-05-16"})
+    data = geotiff_bytes(
+        crs="EPSG:4326",
+        transform=Affine(0.001, 0, -50.0, 0, -0.001, 69.0),
+        tags={"ACQUISITION_TIME": "2021-05-16"},
+    )
     with pytest.raises(SceneReadError, match=r"^deg\.tif: the CRS \(EPSG:4326\) is geographic.*gdalwarp"):
         read_upload(data, "deg.tif")
 
 
 def test_size_limits():
     data = geotiff_bytes(tags={"ACQUISITION_TIME": "2021-05-16"})
-    with pytest.raises(SceneReadError, match=r"big\.tif is \d+ bytes, more than the 1000 bytes limit.*"
-                                             r"gdal_translate -projwin"):
+    with pytest.raises(
+        SceneReadError,
+        match=r"big\.tif is \d+ bytes, more than the 1000 bytes limit.*"
+        r"gdal_translate -projwin",
+    ):
         read_upload(data, "big.tif", max_bytes=1000)
     with pytest.raises(SceneReadError, match=r"empty\.tif is empty"):
         read_upload(b"", "empty.tif")
@@ -118,11 +135,22 @@ def test_demo_written_geotiff(tmp_path):
     scene = demo.load_scene(scene_id, bbox=(545_000, 7_660_000, 548_000, 7_662_000))
     path = tmp_path / f"{scene_id}_red.tif"
     stamp = pd.Timestamp(scene.attrs["time"])
-    with rasterio.open(path, "w", driver="GTiff", width=scene.shape[1], height=scene.shape[0], count=1,
-                       dtype="float32", crs=scene.rio.crs, transform=scene.rio.transform(), nodata=np.nan) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=scene.shape[1],
+        height=scene.shape[0],
+        count=1,
+        dtype="float32",
+        crs=scene.rio.crs,
+        transform=scene.rio.transform(),
+        nodata=np.nan,
+    ) as dst:
         dst.write(scene.values, 1)
-        dst.update_tags(TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}", SENSOR=scene.attrs["sensor"],
-                        SCENE_ID=scene_id)
+        dst.update_tags(
+            TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}", SENSOR=scene.attrs["sensor"], SCENE_ID=scene_id
+        )
     upload = read_upload(path.read_bytes(), path.name)
     assert upload.attrs["scene_id"] == scene_id
     assert pd.Timestamp(upload.attrs["time"]) == stamp.floor("s")

@@ -31,58 +31,206 @@ T15 = Affine(15.0, 0.0, 500_000.0, 0.0, -15.0, 6_800_000.0)
 # name, scheme, time, sensor, (path, row) or tile, band
 NAMES = [
     # Landsat pre-collection scene ids: LXSPPPRRRYYYYDDDGSIVV (year + day of year)
-    ("LC80630182016200LGN00_B8.TIF", "landsat-pre-collection", "2016-07-18", "Landsat 8 OLI", (63, 18), "pan"),
-    ("lc80630182016216lgn00_b8.tif", "landsat-pre-collection", "2016-08-03", "Landsat 8 OLI", (63, 18), "pan"),
+    (
+        "LC80630182016200LGN00_B8.TIF",
+        "landsat-pre-collection",
+        "2016-07-18",
+        "Landsat 8 OLI",
+        (63, 18),
+        "pan",
+    ),
+    (
+        "lc80630182016216lgn00_b8.tif",
+        "landsat-pre-collection",
+        "2016-08-03",
+        "Landsat 8 OLI",
+        (63, 18),
+        "pan",
+    ),
     ("LC80630182016200LGN00", "landsat-pre-collection", "2016-07-18", "Landsat 8 OLI", (63, 18), None),
-    ("LE70630182003200EDC00_B8.TIF", "landsat-pre-collection", "2003-07-19", "Landsat 7 ETM+", (63, 18), "pan"),
+    (
+        "LE70630182003200EDC00_B8.TIF",
+        "landsat-pre-collection",
+        "2003-07-19",
+        "Landsat 7 ETM+",
+        (63, 18),
+        "pan",
+    ),
     ("LT50630181995200PAC02_B3.TIF", "landsat-pre-collection", "1995-07-19", "Landsat 5 TM", (63, 18), "red"),
     ("LT40080111989060XXX01_B4.tif", "landsat-pre-collection", "1989-03-01", "Landsat 4 TM", (8, 11), "nir"),
     ("LM10630181975200AAA04_B6.TIF", "landsat-pre-collection", "1975-07-19", "Landsat 1 MSS", (63, 18), "B6"),
-    ("LC80630182016366LGN00", "landsat-pre-collection", "2016-12-31", "Landsat 8 OLI", (63, 18), None),  # leap
+    (
+        "LC80630182016366LGN00",
+        "landsat-pre-collection",
+        "2016-12-31",
+        "Landsat 8 OLI",
+        (63, 18),
+        None,
+    ),  # leap
     # Collection 1 and 2 product ids: the first date is the acquisition, the second the processing
-    ("LC08_L1TP_063018_20160718_20170222_01_T1_B8.TIF", "landsat-collection", "2016-07-18", "Landsat 8 OLI",
-     (63, 18), "pan"),
-    ("lc08_l1tp_063018_20160718_20170222_01_t1_b8.tif", "landsat-collection", "2016-07-18", "Landsat 8 OLI",
-     (63, 18), "pan"),
-    ("LC09_L2SP_063018_20220601_20220603_02_T1_SR_B4.TIF", "landsat-collection", "2022-06-01", "Landsat 9 OLI-2",
-     (63, 18), "red"),
-    ("LE07_L1TP_008011_20020709_20200916_02_T1_B8.TIF", "landsat-collection", "2002-07-09", "Landsat 7 ETM+",
-     (8, 11), "pan"),
-    ("LT05_L1GS_219121_19841206_20200918_02_T2", "landsat-collection", "1984-12-06", "Landsat 5 TM", (219, 121),
-     None),
-    ("LC08_L2SP_033032_20231008_02_T1", "landsat-collection", "2023-10-08", "Landsat 8 OLI", (33, 32), None),  # STAC
-    ("LC08_L1GT_063018_20160718_20170222_01_RT_BQA.TIF", "landsat-collection", "2016-07-18", "Landsat 8 OLI",
-     (63, 18), "BQA"),
-    ("crop_LC08_L1TP_063018_20160718_20170222_01_T1_B8.tif", "landsat-collection", "2016-07-18", "Landsat 8 OLI",
-     (63, 18), "pan"),
+    (
+        "LC08_L1TP_063018_20160718_20170222_01_T1_B8.TIF",
+        "landsat-collection",
+        "2016-07-18",
+        "Landsat 8 OLI",
+        (63, 18),
+        "pan",
+    ),
+    (
+        "lc08_l1tp_063018_20160718_20170222_01_t1_b8.tif",
+        "landsat-collection",
+        "2016-07-18",
+        "Landsat 8 OLI",
+        (63, 18),
+        "pan",
+    ),
+    (
+        "LC09_L2SP_063018_20220601_20220603_02_T1_SR_B4.TIF",
+        "landsat-collection",
+        "2022-06-01",
+        "Landsat 9 OLI-2",
+        (63, 18),
+        "red",
+    ),
+    (
+        "LE07_L1TP_008011_20020709_20200916_02_T1_B8.TIF",
+        "landsat-collection",
+        "2002-07-09",
+        "Landsat 7 ETM+",
+        (8, 11),
+        "pan",
+    ),
+    (
+        "LT05_L1GS_219121_19841206_20200918_02_T2",
+        "landsat-collection",
+        "1984-12-06",
+        "Landsat 5 TM",
+        (219, 121),
+        None,
+    ),
+    (
+        "LC08_L2SP_033032_20231008_02_T1",
+        "landsat-collection",
+        "2023-10-08",
+        "Landsat 8 OLI",
+        (33, 32),
+        None,
+    ),  # STAC
+    (
+        "LC08_L1GT_063018_20160718_20170222_01_RT_BQA.TIF",
+        "landsat-collection",
+        "2016-07-18",
+        "Landsat 8 OLI",
+        (63, 18),
+        "BQA",
+    ),
+    (
+        "crop_LC08_L1TP_063018_20160718_20170222_01_T1_B8.tif",
+        "landsat-collection",
+        "2016-07-18",
+        "Landsat 8 OLI",
+        (63, 18),
+        "pan",
+    ),
     # Sentinel-2 SAFE product names: the first datetime is the sensing start
-    ("S2A_MSIL1C_20210716T203021_N0301_R114_T05VNK_20210716T235123.SAFE", "sentinel2-safe",
-     "2021-07-16T20:30:21", "Sentinel-2A MSI", "05VNK", None),
-    ("s2b_msil2a_20190629t212529_n0212_r043_t06vvn_20190629t233204.safe", "sentinel2-safe", "2019-06-29T21:25:29",
-     "Sentinel-2B MSI", "06VVN", None),
-    ("S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531", "sentinel2-safe", "2019-06-29T21:25:29",
-     "Sentinel-2B MSI", "06VVN", None),  # Planetary Computer ids: no processing baseline
-    ("S2A_OPER_PRD_MSIL1C_PDMC_20160608T181125_R008_V20160608T101535_20160608T101535.SAFE", "sentinel2-safe-oper",
-     "2016-06-08T10:15:35", "Sentinel-2A MSI", None, None),
+    (
+        "S2A_MSIL1C_20210716T203021_N0301_R114_T05VNK_20210716T235123.SAFE",
+        "sentinel2-safe",
+        "2021-07-16T20:30:21",
+        "Sentinel-2A MSI",
+        "05VNK",
+        None,
+    ),
+    (
+        "s2b_msil2a_20190629t212529_n0212_r043_t06vvn_20190629t233204.safe",
+        "sentinel2-safe",
+        "2019-06-29T21:25:29",
+        "Sentinel-2B MSI",
+        "06VVN",
+        None,
+    ),
+    (
+        "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531",
+        "sentinel2-safe",
+        "2019-06-29T21:25:29",
+        "Sentinel-2B MSI",
+        "06VVN",
+        None,
+    ),  # Planetary Computer ids: no processing baseline
+    (
+        "S2A_OPER_PRD_MSIL1C_PDMC_20160608T181125_R008_V20160608T101535_20160608T101535.SAFE",
+        "sentinel2-safe-oper",
+        "2016-06-08T10:15:35",
+        "Sentinel-2A MSI",
+        None,
+        None,
+    ),
     # Sentinel-2 tile and granule file names inside a SAFE (and Google Cloud's granule folders)
-    ("T05VNK_20210716T203021_B08.jp2", "sentinel2-tile", "2021-07-16T20:30:21", "Sentinel-2 MSI", "05VNK", "nir"),
-    ("T05VNK_20210716T203021_B04_10m.jp2", "sentinel2-tile", "2021-07-16T20:30:21", "Sentinel-2 MSI", "05VNK",
-     "red"),
-    ("t33uuu_20160608t101032_b8a.tif", "sentinel2-tile", "2016-06-08T10:10:32", "Sentinel-2 MSI", "33UUU", "nir08"),
-    ("L1C_T05VNK_A031686_20210716T203021", "sentinel2-granule", "2021-07-16T20:30:21", "Sentinel-2 MSI", "05VNK",
-     None),
+    (
+        "T05VNK_20210716T203021_B08.jp2",
+        "sentinel2-tile",
+        "2021-07-16T20:30:21",
+        "Sentinel-2 MSI",
+        "05VNK",
+        "nir",
+    ),
+    (
+        "T05VNK_20210716T203021_B04_10m.jp2",
+        "sentinel2-tile",
+        "2021-07-16T20:30:21",
+        "Sentinel-2 MSI",
+        "05VNK",
+        "red",
+    ),
+    (
+        "t33uuu_20160608t101032_b8a.tif",
+        "sentinel2-tile",
+        "2016-06-08T10:10:32",
+        "Sentinel-2 MSI",
+        "33UUU",
+        "nir08",
+    ),
+    (
+        "L1C_T05VNK_A031686_20210716T203021",
+        "sentinel2-granule",
+        "2021-07-16T20:30:21",
+        "Sentinel-2 MSI",
+        "05VNK",
+        None,
+    ),
     # Earth Search item ids (v1, and the c1 collections)
     ("S2A_5VNK_20210716_0_L2A", "sentinel2-earth-search", "2021-07-16", "Sentinel-2A MSI", "05VNK", None),
-    ("S2B_24MUV_20250731_0_L1C_B08.tif", "sentinel2-earth-search", "2025-07-31", "Sentinel-2B MSI", "24MUV", None),
-    ("S2A_T13TDE_20250711T175745_L2A", "sentinel2-earth-search", "2025-07-11T17:57:45", "Sentinel-2A MSI", "13TDE",
-     None),
+    (
+        "S2B_24MUV_20250731_0_L1C_B08.tif",
+        "sentinel2-earth-search",
+        "2025-07-31",
+        "Sentinel-2B MSI",
+        "24MUV",
+        None,
+    ),
+    (
+        "S2A_T13TDE_20250711T175745_L2A",
+        "sentinel2-earth-search",
+        "2025-07-11T17:57:45",
+        "Sentinel-2A MSI",
+        "13TDE",
+        None,
+    ),
     # Sentinel-1
-    ("clip_HH_S1B_EW_GRDM_1SDH_20200301T083237_20200301T083346_020496_026D68_5471_adjusted.tif", "sentinel1",
-     "2020-03-01T08:32:37", "Sentinel-1B C-SAR", None, None),
+    (
+        "clip_HH_S1B_EW_GRDM_1SDH_20200301T083237_20200301T083346_020496_026D68_5471_adjusted.tif",
+        "sentinel1",
+        "2020-03-01T08:32:37",
+        "Sentinel-1B C-SAR",
+        None,
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "scheme", "time", "sensor", "where", "band"), NAMES, ids=[n[0] for n in NAMES])
+@pytest.mark.parametrize(
+    ("name", "scheme", "time", "sensor", "where", "band"), NAMES, ids=[n[0] for n in NAMES]
+)
 def test_names(name, scheme, time, sensor, where, band):
     info = parse_name(name)
     assert info is not None
@@ -105,14 +253,20 @@ def test_processing_date_is_kept_apart():
 
 
 def test_itslive_granule_has_two_acquisitions():
-    name = ("LC08_L1TP_063018_20160718_20170222_01_T1_X_LC08_L1TP_063018_20160803_20170222_01_T1_G0120V02_P095.nc")
+    name = (
+        "LC08_L1TP_063018_20160718_20170222_01_T1_X_LC08_L1TP_063018_20160803_20170222_01_T1_G0120V02_P095.nc"
+    )
     info = parse_name(name)
     assert info.scheme == "itslive"
     assert info.time == pd.Timestamp("2016-07-18") and info.second.time == pd.Timestamp("2016-08-03")
     assert (info.path, info.row) == (63, 18) and info.sensor == "Landsat 8 OLI"
-    s2 = parse_name("S2A_MSIL1C_20210716T203021_N0301_R114_T05VNK_20210716T235123_X_"
-                    "S2B_MSIL1C_20210721T203029_N0301_R114_T05VNK_20210721T225012_G0120V02_P042.nc")
-    assert s2.time == pd.Timestamp("2021-07-16T20:30:21") and s2.second.time == pd.Timestamp("2021-07-21T20:30:29")
+    s2 = parse_name(
+        "S2A_MSIL1C_20210716T203021_N0301_R114_T05VNK_20210716T235123_X_"
+        "S2B_MSIL1C_20210721T203029_N0301_R114_T05VNK_20210721T225012_G0120V02_P042.nc"
+    )
+    assert s2.time == pd.Timestamp("2021-07-16T20:30:21") and s2.second.time == pd.Timestamp(
+        "2021-07-21T20:30:29"
+    )
     assert s2.second.sensor == "Sentinel-2B MSI" and s2.tile == "05VNK"
 
 
@@ -126,12 +280,17 @@ def test_itslive_fixture_name():
     assert info.time == pd.Timestamp("1984-12-06") and info.second.time == pd.Timestamp("1985-01-24")
 
 
-@pytest.mark.parametrize("name", [
-    "reference.tif", "helheim_2021-05-01.tif", "image_123456789.tif",
-    "LC80630182016400LGN00_B8.TIF",  # day 400 is no day
-    "LC08_L1TP_063018_20161318_20170222_01_T1",  # month 13
-    "ref_S2A_20160608T153121_T33UUU_sub.jp2",  # no known scheme: left to the generic date search
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "reference.tif",
+        "helheim_2021-05-01.tif",
+        "image_123456789.tif",
+        "LC80630182016400LGN00_B8.TIF",  # day 400 is no day
+        "LC08_L1TP_063018_20161318_20170222_01_T1",  # month 13
+        "ref_S2A_20160608T153121_T33UUU_sub.jp2",  # no known scheme: left to the generic date search
+    ],
+)
 def test_names_of_no_scheme(name):
     assert parse_name(name) is None
 
@@ -139,7 +298,11 @@ def test_names_of_no_scheme(name):
 def test_old_sentinel2_tile_names_carry_no_sensing_time():
     info = parse_name("S2A_OPER_MSI_L1C_TL_SGS__20160608T181125_A005045_T33UUU_B03.jp2")
     assert info.scheme == "sentinel2-tile-oper" and info.time is None
-    assert info.processed == pd.Timestamp("2016-06-08T18:11:25") and info.tile == "33UUU" and info.band == "green"
+    assert (
+        info.processed == pd.Timestamp("2016-06-08T18:11:25")
+        and info.tile == "33UUU"
+        and info.band == "green"
+    )
     assert date_from_name("S2A_OPER_MSI_L1C_TL_SGS__20160608T181125_A005045_T33UUU_B03.jp2") is None
 
 
@@ -200,18 +363,34 @@ END_GROUP = L1_METADATA_FILE
 END
 """
 
-MTL_JSON = {"LANDSAT_METADATA_FILE": {
-    "PRODUCT_CONTENTS": {"ORIGIN": "Image courtesy of the U.S. Geological Survey",
-                         "DIGITAL_OBJECT_IDENTIFIER": "https://doi.org/10.5066/P9OGBGM6",
-                         "LANDSAT_PRODUCT_ID": "LC09_L2SP_063018_20220601_20220603_02_T1",
-                         "PROCESSING_LEVEL": "L2SP", "COLLECTION_NUMBER": "02", "COLLECTION_CATEGORY": "T1"},
-    "IMAGE_ATTRIBUTES": {"SPACECRAFT_ID": "LANDSAT_9", "SENSOR_ID": "OLI_TIRS", "WRS_TYPE": "2", "WRS_PATH": "063",
-                         "WRS_ROW": "018", "NADIR_OFFNADIR": "NADIR", "DATE_ACQUIRED": "2022-06-01",
-                         "SCENE_CENTER_TIME": "20:47:31.4280080Z", "CLOUD_COVER": "12.34"},
-    "LEVEL1_PROCESSING_RECORD": {"LANDSAT_SCENE_ID": "LC90630182022152LGN00",
-                                 "LANDSAT_PRODUCT_ID": "LC09_L1TP_063018_20220601_20220602_02_T1",
-                                 "DATE_PRODUCT_GENERATED": "2022-06-02T10:11:12Z"},
-}}
+MTL_JSON = {
+    "LANDSAT_METADATA_FILE": {
+        "PRODUCT_CONTENTS": {
+            "ORIGIN": "Image courtesy of the U.S. Geological Survey",
+            "DIGITAL_OBJECT_IDENTIFIER": "https://doi.org/10.5066/P9OGBGM6",
+            "LANDSAT_PRODUCT_ID": "LC09_L2SP_063018_20220601_20220603_02_T1",
+            "PROCESSING_LEVEL": "L2SP",
+            "COLLECTION_NUMBER": "02",
+            "COLLECTION_CATEGORY": "T1",
+        },
+        "IMAGE_ATTRIBUTES": {
+            "SPACECRAFT_ID": "LANDSAT_9",
+            "SENSOR_ID": "OLI_TIRS",
+            "WRS_TYPE": "2",
+            "WRS_PATH": "063",
+            "WRS_ROW": "018",
+            "NADIR_OFFNADIR": "NADIR",
+            "DATE_ACQUIRED": "2022-06-01",
+            "SCENE_CENTER_TIME": "20:47:31.4280080Z",
+            "CLOUD_COVER": "12.34",
+        },
+        "LEVEL1_PROCESSING_RECORD": {
+            "LANDSAT_SCENE_ID": "LC90630182022152LGN00",
+            "LANDSAT_PRODUCT_ID": "LC09_L1TP_063018_20220601_20220602_02_T1",
+            "DATE_PRODUCT_GENERATED": "2022-06-02T10:11:12Z",
+        },
+    }
+}
 
 MTD_TL = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
 <n1:Level-1C_Tile_ID xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/S2_PDI_Level-1C_Tile_Metadata.xsd"
@@ -300,13 +479,16 @@ def test_mtd_tl_and_mtd_msil1c(tmp_path):
     assert (product.sensor, product.tile) == ("Sentinel-2A MSI", "05VNK")
 
 
-@pytest.mark.parametrize(("content", "match"), [
-    ("GROUP = L1_METADATA_FILE\n  SPACECRAFT_ID = \"LANDSAT_8\"\nEND\n", "no acquisition time"),
-    ("just some notes\n", "not a metadata file"),
-    ("<root><unclosed></root>", "not a metadata file"),
-    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><a>&lol;</a>', "not a metadata file"),
-    ("{not json", "not a metadata file"),
-])
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('GROUP = L1_METADATA_FILE\n  SPACECRAFT_ID = "LANDSAT_8"\nEND\n', "no acquisition time"),
+        ("just some notes\n", "not a metadata file"),
+        ("<root><unclosed></root>", "not a metadata file"),
+        ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><a>&lol;</a>', "not a metadata file"),
+        ("{not json", "not a metadata file"),
+    ],
+)
 def test_unreadable_sidecars(tmp_path, content, match):
     path = tmp_path / "x_MTL.txt"
     path.write_text(content)
@@ -353,8 +535,18 @@ def test_find_sidecar_in_a_safe(tmp_path):
 def write_tif(path, data=None, *, tags=None, transform=T15, crs="EPSG:32605"):
     if data is None:
         data = np.random.default_rng(0).random((80, 90), dtype=np.float32)
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                       dtype="float32", crs=crs, transform=transform, nodata=np.nan) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=np.nan,
+    ) as dst:
         dst.write(data.astype(np.float32), 1)
         if tags:
             dst.update_tags(**tags)
@@ -422,14 +614,27 @@ def pre_collection_pair(tmp_path):
     rng = np.random.default_rng(3)
     image = ndimage.gaussian_filter(rng.normal(size=(160, 160)), 2.0)
     moved = ndimage.shift(image, (0.0, 2.5), order=3, mode="nearest")
-    return (write_tif(tmp_path / "LC80630182016200LGN00_B8_crop.TIF", image),
-            write_tif(tmp_path / "LC80630182016216LGN00_B8_crop.TIF", moved))
+    return (
+        write_tif(tmp_path / "LC80630182016200LGN00_B8_crop.TIF", image),
+        write_tif(tmp_path / "LC80630182016216LGN00_B8_crop.TIF", moved),
+    )
 
 
 def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
     out = tmp_path / "v.nc"
-    args = ["track", *map(str, pre_collection_pair), "-o", str(out), "--search-range", "8", "--chip-size", "32",
-            "--step", "32", "-q"]
+    args = [
+        "track",
+        *map(str, pre_collection_pair),
+        "-o",
+        str(out),
+        "--search-range",
+        "8",
+        "--chip-size",
+        "32",
+        "--step",
+        "32",
+        "-q",
+    ]
     assert main(args) == 0, capsys.readouterr().err
     field = read_field(out)
     assert field.attrs["acquisition_date_img1"] == "2016-07-18T00:00:00"
@@ -440,8 +645,19 @@ def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
 def test_cli_uses_a_sidecar(pre_collection_pair, tmp_path, capsys):
     (tmp_path / "LC80630182016200LGN00_MTL.txt").write_text(MTL_TXT)
     out = tmp_path / "v.nc"
-    args = ["track", *map(str, pre_collection_pair), "-o", str(out), "--search-range", "8", "--chip-size", "32",
-            "--step", "32", "-q"]
+    args = [
+        "track",
+        *map(str, pre_collection_pair),
+        "-o",
+        str(out),
+        "--search-range",
+        "8",
+        "--chip-size",
+        "32",
+        "--step",
+        "32",
+        "-q",
+    ]
     assert main(args) == 0, capsys.readouterr().err
     assert read_field(out).attrs["acquisition_date_img1"].startswith("2016-07-18T20:47:58")
 
@@ -453,8 +669,17 @@ def tif_bytes(**kwargs) -> bytes:
     buffer = io.BytesIO()
     with rasterio.MemoryFile() as memory:
         data = np.random.default_rng(0).random((80, 90), dtype=np.float32)
-        with memory.open(driver="GTiff", width=90, height=80, count=1, dtype="float32", crs="EPSG:32605",
-                         transform=T15, nodata=np.nan, **kwargs) as dst:
+        with memory.open(
+            driver="GTiff",
+            width=90,
+            height=80,
+            count=1,
+            dtype="float32",
+            crs="EPSG:32605",
+            transform=T15,
+            nodata=np.nan,
+            **kwargs,
+        ) as dst:
             dst.write(data, 1)
         buffer.write(memory.read())
     return buffer.getvalue()
@@ -477,7 +702,12 @@ def test_upload_with_its_sidecar():
     scene = read_upload(data, "glacier.tif", sidecars={"glacier_MTL.txt": MTL_TXT.encode()})
     assert scene.attrs["time"].startswith("2016-07-18T20:47:58")
     assert scene.attrs["sensor"] == "Landsat 8 OLI"
-    scene = read_upload(data, "LC08_L1TP_063018_20160718_20170222_01_T1_B8.TIF",
-                        sidecars={"LC08_L1TP_063018_20160718_20170222_01_T1_MTL.json": json.dumps(MTL_JSON).encode(),
-                                  "unrelated_MTL.txt": b"not read"})
+    scene = read_upload(
+        data,
+        "LC08_L1TP_063018_20160718_20170222_01_T1_B8.TIF",
+        sidecars={
+            "LC08_L1TP_063018_20160718_20170222_01_T1_MTL.json": json.dumps(MTL_JSON).encode(),
+            "unrelated_MTL.txt": b"not read",
+        },
+    )
     assert scene.attrs["time"].startswith("2022-06-01T20:47:31")  # the sidecar, over the name

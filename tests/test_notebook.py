@@ -39,15 +39,26 @@ UPSTREAM = _TO_LONLAT.transform(588_000, 7_669_500)
 
 def _app(**kwargs) -> IceTrack:
     centre = _TO_LONLAT.transform(578_000, 7_669_500)
-    kwargs = {"lon": centre[0], "lat": centre[1], "start": "2021-04-01", "end": "2021-05-10", "aoi_km": 10,
-              "store": ResultStore(), **kwargs}  # fmt: skip
+    kwargs = {
+        "lon": centre[0],
+        "lat": centre[1],
+        "start": "2021-04-01",
+        "end": "2021-05-10",
+        "aoi_km": 10,
+        "store": ResultStore(),
+        **kwargs,
+    }
     return IceTrack(**kwargs)
 
 
 def _widget(page, label: str):
     """The page's widget labelled ``label`` (or whose label starts with ``label (``)."""
-    found = [w for w in page.select(pn.widgets.Widget)
-             if str(getattr(w, "label", "") or "") == label or str(getattr(w, "label", "") or "").startswith(label + " (")]
+    found = [
+        w
+        for w in page.select(pn.widgets.Widget)
+        if str(getattr(w, "label", "") or "") == label
+        or str(getattr(w, "label", "") or "").startswith(label + " (")
+    ]
     assert found, f"no widget labelled {label!r}"
     return found[0]
 
@@ -185,8 +196,11 @@ def test_run_async_on_a_running_loop_and_run_choosing_pairs_by_row_or_scene_ids(
     fields = asyncio.run(app.run_async(pairs=first))
     assert [f.attrs["label"] for f in fields] == list(app.results)
     # run() inside a running loop (a notebook): the job runs on its own loop in a helper thread
-    again = ThreadPoolExecutor(1).submit(asyncio.run, _in_loop(app, (first.iloc[0]["reference"],
-                                                                     first.iloc[0]["secondary"]))).result()  # fmt: skip
+    again = (
+        ThreadPoolExecutor(1)
+        .submit(asyncio.run, _in_loop(app, (first.iloc[0]["reference"], first.iloc[0]["secondary"])))
+        .result()
+    )
     assert [f.attrs["label"] for f in again] == [fields[0].attrs["label"]]
     assert len(app.results) == 1  # the same pair and parameters: one result, taken from the store
     assert "taken from the result store" in app.log[-2]
@@ -217,13 +231,13 @@ def test_remote_runs_log_the_url_of_every_file_read(tmp_path, monkeypatch):
     remote_world = pytest.importorskip("remote_world")
     from fake_remote import FakeRemote
 
-    from dashboard import state as state_module
+    from dashboard import scenes as scenes_module
 
     with FakeRemote(tmp_path / "remote") as remote:
         world = remote_world.build(remote, side_km=12.0, scenes=2)
         monkeypatch.setenv("ICETRACK_CACHE", str(tmp_path / "cache"))
         for key, url in world.endpoints().items():
-            monkeypatch.setitem(state_module.ENDPOINTS, key, url)
+            monkeypatch.setitem(scenes_module.ENDPOINTS, key, url)
         app = IceTrack(source="landsat", aoi_km=8, start="2021-05-01", end="2021-07-31", store=ResultStore())
         app.search()
         app.run(progress=False)
@@ -246,8 +260,9 @@ def _execute(path: Path, monkeypatch) -> list[str]:
     pytest.importorskip("ipykernel")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+    client = nbclient.NotebookClient(
+        notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     texts = []
     for cell in notebook.cells:
@@ -260,7 +275,7 @@ def _execute(path: Path, monkeypatch) -> list[str]:
 def _tagged(texts: list[str], tag: str) -> dict:
     lines = [line for text in texts for line in text.splitlines() if line.startswith(tag + " ")]
     assert len(lines) == 1, f"{tag} printed {len(lines)} times"
-    return json.loads(lines[0][len(tag) + 1:])
+    return json.loads(lines[0][len(tag) + 1 :])
 
 
 @pytest.mark.slow

@@ -15,14 +15,16 @@ from tracking.sources import demo
 
 def table() -> pd.DataFrame:
     """Five scenes: days 0, 7, 16, 23, 32 (alternating paths 8 and 9), one Landsat 9."""
-    return pd.DataFrame({
-        "scene_id": ["s4", "s0", "s1", "s2", "s3"],  # not in time order on purpose
-        "time": pd.to_datetime(["2021-06-02", "2021-05-01", "2021-05-08", "2021-05-17", "2021-05-24"]),
-        "sensor": ["Landsat 8 OLI", "Landsat 8 OLI", "Landsat 9 OLI-2", "Landsat 8 OLI", "Landsat 8 OLI"],
-        "path": [8, 8, 9, 8, 9],
-        "row": 11,
-        "cloud_cover": [5.0, 0.0, 40.0, np.nan, 10.0],
-    })
+    return pd.DataFrame(
+        {
+            "scene_id": ["s4", "s0", "s1", "s2", "s3"],  # not in time order on purpose
+            "time": pd.to_datetime(["2021-06-02", "2021-05-01", "2021-05-08", "2021-05-17", "2021-05-24"]),
+            "sensor": ["Landsat 8 OLI", "Landsat 8 OLI", "Landsat 9 OLI-2", "Landsat 8 OLI", "Landsat 8 OLI"],
+            "path": [8, 8, 9, 8, 9],
+            "row": 11,
+            "cloud_cover": [5.0, 0.0, 40.0, np.nan, 10.0],
+        }
+    )
 
 
 def test_counts_columns_and_order():
@@ -30,7 +32,9 @@ def test_counts_columns_and_order():
     assert list(pairs.columns) == list(PAIR_COLUMNS)
     assert len(pairs) == 10  # every ordered pair of 5 scenes
     assert (pairs.t1 > pairs.t0).all()
-    assert list(zip(pairs.t0, pairs.dt_days, strict=True)) == sorted(zip(pairs.t0, pairs.dt_days, strict=True))
+    assert list(zip(pairs.t0, pairs.dt_days, strict=True)) == sorted(
+        zip(pairs.t0, pairs.dt_days, strict=True)
+    )
     first = pairs.iloc[0]
     assert (first.reference, first.secondary, first.dt_days) == ("s0", "s1", 7.0)
     assert first.sensors == "Landsat 8 OLI / Landsat 9 OLI-2"
@@ -52,8 +56,12 @@ def test_dt_bounds_are_inclusive():
 
 def test_same_path_and_same_time():
     pairs = candidate_pairs(table(), same_path=True)
-    assert set(zip(pairs.reference, pairs.secondary, strict=True)) == {("s0", "s2"), ("s0", "s4"), ("s2", "s4"),
-                                                         ("s1", "s3")}
+    assert set(zip(pairs.reference, pairs.secondary, strict=True)) == {
+        ("s0", "s2"),
+        ("s0", "s4"),
+        ("s2", "s4"),
+        ("s1", "s3"),
+    }
     scenes = table()
     scenes.loc[0, "time"] = scenes.loc[1, "time"]  # two scenes at the same instant never pair
     pairs = candidate_pairs(scenes, min_dt_days=0)
@@ -83,8 +91,12 @@ def test_demo_catalog_is_fast():
     elapsed = time.perf_counter() - start
     assert len(pairs) == 400 * 399 // 2
     assert elapsed < 1.0
-    assert set(pairs.sensors) <= {"Landsat 8 OLI", "Landsat 9 OLI-2", "Landsat 8 OLI / Landsat 9 OLI-2",
-                                  "Landsat 9 OLI-2 / Landsat 8 OLI"}
+    assert set(pairs.sensors) <= {
+        "Landsat 8 OLI",
+        "Landsat 9 OLI-2",
+        "Landsat 8 OLI / Landsat 9 OLI-2",
+        "Landsat 9 OLI-2 / Landsat 8 OLI",
+    }
 
 
 def test_pair_label():

@@ -9,14 +9,20 @@ from tracking.params import TrackingParameters, value_text
 
 
 def test_text_round_trip():
-    params = TrackingParameters.from_overrides(kernel="oc", step=24, prefilter="wallis", max_speed=None,
-                                               fill_holes=False)
+    params = TrackingParameters.from_overrides(
+        kernel="oc", step=24, prefilter="wallis", max_speed=None, fill_holes=False
+    )
     texts = params.to_text()
     assert texts["step"] == "24" and texts["max_speed"] == "none" and texts["fill_holes"] == "false"
     assert texts["prefilter_size"] == "5.0" and texts["kernel"] == "oc"
     assert TrackingParameters.from_text(texts).to_dict() == params.to_dict()
-    assert params.to_text(changed_only=True) == {"kernel": "oc", "step": "24", "prefilter": "wallis",
-                                                 "prefilter_size": "5.0", "fill_holes": "false"}
+    assert params.to_text(changed_only=True) == {
+        "kernel": "oc",
+        "step": "24",
+        "prefilter": "wallis",
+        "prefilter_size": "5.0",
+        "fill_holes": "false",
+    }
 
 
 def test_parse_text_reads_what_people_write():

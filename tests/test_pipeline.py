@@ -31,8 +31,18 @@ def write_pair(tmp_path, shift_rows, shift_cols, *, size=192, hole=None, seed=0)
     paths = []
     for name, data in (("ref_20210501.tif", image), ("sec_20210517.tif", moved)):
         path = tmp_path / name
-        with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=1, dtype="float32",
-                           crs="EPSG:32622", transform=T30, nodata=np.nan) as dst:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=size,
+            height=size,
+            count=1,
+            dtype="float32",
+            crs="EPSG:32622",
+            transform=T30,
+            nodata=np.nan,
+        ) as dst:
             dst.write(data, 1)
         paths.append(path)
     return paths

@@ -50,19 +50,24 @@ def field(scenes: tuple[xr.DataArray, xr.DataArray]) -> xr.Dataset:
     return tracking.track(tracking.Pair.from_scenes(*scenes), **FAST)
 
 
-def uniform_field(vx: float = 1000.0, vy: float = 0.0, *, shape=(30, 40), x0=600_000.0, y0=7_670_000.0,
-                  dt: float = 16.0) -> xr.Dataset:
+def uniform_field(
+    vx: float = 1000.0, vy: float = 0.0, *, shape=(30, 40), x0=600_000.0, y0=7_670_000.0, dt: float = 16.0
+) -> xr.Dataset:
     """A hand-made VelocityField of uniform flow on a 300 m UTM 22N grid."""
     x = x0 + 300.0 * np.arange(shape[1])
     y = y0 - 300.0 * np.arange(shape[0])
     values = {"vx": vx, "vy": vy, "v": np.hypot(vx, vy), "peak": 0.6, "snr": 3.0, "dx": 1.0, "dy": 0.0}
-    ds = xr.Dataset({name: (("y", "x"), np.full(shape, value, np.float32)) for name, value in values.items()},
-                    coords={"x": x, "y": y})  # fmt: skip
+    ds = xr.Dataset(
+        {name: (("y", "x"), np.full(shape, value, np.float32)) for name, value in values.items()},
+        coords={"x": x, "y": y},
+    )
     ds["valid"] = (("y", "x"), np.ones(shape, bool))
     ds["interpolated"] = (("y", "x"), np.zeros(shape, bool))
-    ds.attrs.update(acquisition_date_img1="2021-05-01T14:56:00",
-                    acquisition_date_img2=str(pd.Timestamp("2021-05-01T14:56:00") + pd.Timedelta(days=dt)),
-                    date_dt=dt)  # fmt: skip
+    ds.attrs.update(
+        acquisition_date_img1="2021-05-01T14:56:00",
+        acquisition_date_img2=str(pd.Timestamp("2021-05-01T14:56:00") + pd.Timedelta(days=dt)),
+        date_dt=dt,
+    )
     return ds.rio.write_crs("EPSG:32622")
 
 
@@ -113,7 +118,8 @@ def test_web_mercator(field: xr.Dataset) -> None:
     assert out.attrs["date_dt"] == field.attrs["date_dt"]
     # the grid sits where the field is (Web Mercator x about -5.5e6 m at 49.6 W)
     lon, lat = pyproj.Transformer.from_crs(3857, 4326, always_xy=True).transform(
-        float(out.x.mean()), float(out.y.mean()))
+        float(out.x.mean()), float(out.y.mean())
+    )
     assert -50.5 < lon < -49.0 and 68.8 < lat < 69.4
     # nearest-neighbour: the same speeds, finite where the field has them
     speeds = out["v"].values[np.isfinite(out["v"].values)]
@@ -245,11 +251,15 @@ def test_comparison_shares_the_colour_scale(field: xr.Dataset) -> None:
 
 def test_footprints_markers_and_box() -> None:
     utm = gpd.GeoDataFrame(
-        {"scene_id": ["A", "B"], "time": pd.to_datetime(["2021-05-01 14:56", "2021-05-17 14:56"]),
-         "cloud_cover": [0.0, 12.5], "path": [9, 9]},
+        {
+            "scene_id": ["A", "B"],
+            "time": pd.to_datetime(["2021-05-01 14:56", "2021-05-17 14:56"]),
+            "cloud_cover": [0.0, 12.5],
+            "path": [9, 9],
+        },
         geometry=[box(560_000, 7_660_000, 580_000, 7_680_000), box(570_000, 7_650_000, 590_000, 7_670_000)],
         crs="EPSG:32622",
-    )  # fmt: skip
+    )
     polys = plots.footprints(utm, selected=["B"])
     assert polys.crs.proj4_params == ccrs.GOOGLE_MERCATOR.proj4_params
     assert [d.name for d in polys.vdims] == ["scene_id", "time", "cloud_cover", "selected"]
@@ -262,11 +272,15 @@ def test_footprints_markers_and_box() -> None:
         plots.footprints(utm.set_crs(None, allow_override=True))
     point = plots.marker(-49.9, 69.2)
     x, y = pyproj.Transformer.from_crs(4326, 3857, always_xy=True).transform(-49.9, 69.2)
-    assert point.dimension_values(0)[0] == pytest.approx(x) and point.dimension_values(1)[0] == pytest.approx(y)
+    assert point.dimension_values(0)[0] == pytest.approx(x) and point.dimension_values(1)[0] == pytest.approx(
+        y
+    )
     rect = plots.aoi_box((x - 1000, y - 1000, x + 1000, y + 1000))
     assert style_opts(rect)["line_dash"] == "dashed"
     empty = plots.footprints(utm.iloc[0:0])
-    points = plots.sample_points(pd.DataFrame({"name": ["P1", "P2"], "lon": [-49.9, -49.8], "lat": [69.2, 69.1]}))
+    points = plots.sample_points(
+        pd.DataFrame({"name": ["P1", "P2"], "lon": [-49.9, -49.8], "lat": [69.2, 69.1]})
+    )
     assert list(points.dimension_values("colour")) == plots.POINT_COLOURS[:2]
     root_of(plots.basemap("OpenStreetMap") * polys * empty * rect * point * points)
     root_of(plots.empty_map("Run a pair to see its speed map here"))
@@ -279,13 +293,19 @@ def series_frame() -> pd.DataFrame:
     t0 = pd.to_datetime(["2021-05-01", "2021-05-01", "2021-05-17", "2021-05-01", "2021-06-02", "2021-05-01"])
     dt = np.array([16.0, 64.0, 8.0, 200.0, 16.0, 32.0])
     t1 = t0 + pd.to_timedelta(dt, unit="D")
-    return pd.DataFrame({
-        "point": ["P1", "P1", "P1", "P1", "P2", "P2"],
-        "t0": t0, "t1": t1, "mid_date": t0 + (t1 - t0) / 2, "dt_days": dt,
-        "v": [1200.0, 1100.0, 1300.0, 900.0, np.nan, 400.0],
-        "v_error": [50.0, np.nan, 80.0, 20.0, np.nan, np.nan],
-        "source": "icetrack", "label": [f"pair {i}" for i in range(6)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "point": ["P1", "P1", "P1", "P1", "P2", "P2"],
+            "t0": t0,
+            "t1": t1,
+            "mid_date": t0 + (t1 - t0) / 2,
+            "dt_days": dt,
+            "v": [1200.0, 1100.0, 1300.0, 900.0, np.nan, 400.0],
+            "v_error": [50.0, np.nan, 80.0, 20.0, np.nan, np.nan],
+            "source": "icetrack",
+            "label": [f"pair {i}" for i in range(6)],
+        }
+    )
 
 
 def test_series_counts() -> None:
@@ -297,9 +317,13 @@ def test_series_counts() -> None:
 
 def test_series_plot_by_point() -> None:
     frame = series_frame()
-    truth = pd.DataFrame({"point": ["P1"] * 3 + ["P2"] * 3,
-                          "time": pd.to_datetime(["2021-05-01", "2021-06-01", "2021-07-01"] * 2),
-                          "v": [1150.0, 1250.0, 1200.0, 410.0, 420.0, 400.0]})  # fmt: skip
+    truth = pd.DataFrame(
+        {
+            "point": ["P1"] * 3 + ["P2"] * 3,
+            "time": pd.to_datetime(["2021-05-01", "2021-06-01", "2021-07-01"] * 2),
+            "v": [1150.0, 1250.0, 1200.0, 410.0, 420.0, 400.0],
+        }
+    )
     overlay = plots.series_plot(frame, colour_by="point", dt_range=(1, 120), truth=truth)
     assert isinstance(overlay, hv.Overlay)
     segments = [el for el in overlay if isinstance(el, hv.Segments)]

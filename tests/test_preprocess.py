@@ -120,7 +120,9 @@ def test_box_highpass_matches_exact_gaussian_highpass(sigma: float) -> None:
 
 
 @pytest.mark.parametrize("sigma", [0.7, 3.0, 12.0])
-def test_box_lowpass_is_a_normalized_convolution_of_variance_sigma_squared(texture: np.ndarray, sigma: float) -> None:
+def test_box_lowpass_is_a_normalized_convolution_of_variance_sigma_squared(
+    texture: np.ndarray, sigma: float
+) -> None:
     """The low-pass is one separable kernel of variance sigma^2 within `prefilter_reach`, normalized by the mask."""
     reach = prefilter_reach("gaussian_highpass", sigma)
     impulse = np.zeros((2 * reach + 1, 2 * reach + 1))
@@ -135,10 +137,14 @@ def test_box_lowpass_is_a_normalized_convolution_of_variance_sigma_squared(textu
     valid = np.isfinite(image)
 
     def smooth(a: np.ndarray) -> np.ndarray:
-        return ndimage.correlate1d(ndimage.correlate1d(a, kernel, 0, mode="reflect"), kernel, 1, mode="reflect")
+        return ndimage.correlate1d(
+            ndimage.correlate1d(a, kernel, 0, mode="reflect"), kernel, 1, mode="reflect"
+        )
 
     expected = image - smooth(np.where(valid, image, 0.0)) / smooth(valid.astype(float))
-    np.testing.assert_allclose(prefilter(image, "gaussian_highpass", sigma), expected, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(
+        prefilter(image, "gaussian_highpass", sigma), expected, atol=1e-3, equal_nan=True
+    )
 
 
 def test_prefilter_reach() -> None:
@@ -192,7 +198,9 @@ def test_naof_matches_glaft_formula(texture: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("name", PREFILTER_NAMES)
-def test_blocks_do_not_change_the_result(texture: np.ndarray, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blocks_do_not_change_the_result(
+    texture: np.ndarray, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     image = texture.copy()
     image[30:34, 40:45] = np.nan
     whole = prefilter(image, name, 2.0)

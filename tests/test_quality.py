@@ -121,8 +121,9 @@ def test_mesh_density_is_the_exact_epanechnikov_sum():
         nodes = square_mesh(0.1, -2.1, half, size)
         d2 = ((nodes[:, None, :] - np.column_stack([x, y])[None]) ** 2).sum(-1)
         brute = np.clip(1 - d2 / bandwidth**2, 0, None).sum(1)
-        np.testing.assert_allclose(epanechnikov_on_mesh(x, y, nodes, bandwidth), brute, rtol=1e-9,
-                                   atol=1e-9 * brute.max())
+        np.testing.assert_allclose(
+            epanechnikov_on_mesh(x, y, nodes, bandwidth), brute, rtol=1e-9, atol=1e-9 * brute.max()
+        )
 
 
 # --- synthetic fields with known noise ------------------------------------------------------------------------------
@@ -132,8 +133,9 @@ WEST = 60  # columns of stable ground
 CRS = "EPSG:32622"
 
 
-def noisy_field(sigma: float = 8.0, shift: tuple[float, float] = (12.0, -7.0), speed: float = 400.0,
-                seed: int = 0) -> xr.Dataset:
+def noisy_field(
+    sigma: float = 8.0, shift: tuple[float, float] = (12.0, -7.0), speed: float = 400.0, seed: int = 0
+) -> xr.Dataset:
     """A VelocityField: stable ground (west half) with a co-registration offset, ice flowing east (east half),
     Gaussian noise of ``sigma`` m/yr on every component."""
     rng = np.random.default_rng(seed)
@@ -293,8 +295,11 @@ def test_attrs_survive_netcdf(tmp_path):
         assert isinstance(out.attrs[key], int | float | str), key
     back = read_field(write_netcdf(out, tmp_path / "v.nc"))
     for key in QUALITY_ATTRS:
-        assert back.attrs[key] == pytest.approx(out.attrs[key]) if not isinstance(out.attrs[key], str) \
+        assert (
+            back.attrs[key] == pytest.approx(out.attrs[key])
+            if not isinstance(out.attrs[key], str)
             else back.attrs[key] == out.attrs[key]
+        )
 
 
 # --- metric 2: strain rates -----------------------------------------------------------------------------------------
@@ -396,8 +401,14 @@ def kaskawulsh_field() -> xr.Dataset:
     x = transform.c + transform.a * (np.arange(cols) + 0.5)
     y = transform.f + transform.e * (np.arange(rows) + 0.5)
     dims = ("y", "x")
-    field = xr.Dataset({"vx": (dims, bands["vx"]), "vy": (dims, bands["vy"]),
-                        "v": (dims, np.hypot(bands["vx"], bands["vy"]))}, coords={"y": y, "x": x})
+    field = xr.Dataset(
+        {
+            "vx": (dims, bands["vx"]),
+            "vy": (dims, bands["vy"]),
+            "v": (dims, np.hypot(bands["vx"], bands["vy"])),
+        },
+        coords={"y": y, "x": x},
+    )
     return field.rio.write_crs(crs).rio.write_transform(transform)
 
 
@@ -418,8 +429,12 @@ def test_metrics_match_glaft_on_kaskawulsh(kaskawulsh_assessed):
         assert ours[key] == pytest.approx(glaft_value, rel=0.05), key
     # metric 1 is the same computation: equal to rounding; metric 2 differs only in the direction given to
     # no-data vectors before the flow direction is median-filtered (GLAFT: arctan2(-9999, -9999); ours: east)
-    assert ours["metric_static_terrain_x"] == pytest.approx(GLAFT_KASKAWULSH["metric_static_terrain_x"], rel=1e-6)
-    assert ours["metric_alongflow_shear"] == pytest.approx(GLAFT_KASKAWULSH["metric_alongflow_shear"], rel=0.005)
+    assert ours["metric_static_terrain_x"] == pytest.approx(
+        GLAFT_KASKAWULSH["metric_static_terrain_x"], rel=1e-6
+    )
+    assert ours["metric_alongflow_shear"] == pytest.approx(
+        GLAFT_KASKAWULSH["metric_alongflow_shear"], rel=0.005
+    )
     attrs = kaskawulsh_assessed.attrs
     assert attrs["stable_source"] == "polygons" and attrs["stable_count"] == 46677
     assert attrs["metric_outlier_percent"] == pytest.approx(7.059, abs=0.01)  # GLAFT: outlier_percent 0.07059
@@ -429,16 +444,27 @@ def test_metrics_match_glaft_on_kaskawulsh(kaskawulsh_assessed):
 @pytest.mark.slow
 def test_metrics_match_live_glaft(kaskawulsh_assessed, capsys):
     glaft = pytest.importorskip("glaft")
-    velocity = glaft.Velocity(vxfile=str(VX_TIF), vyfile=str(VY_TIF), static_area=str(BEDROCK),
-                              on_ice_area=str(ON_ICE), velocity_unit="m/day")
+    velocity = glaft.Velocity(
+        vxfile=str(VX_TIF),
+        vyfile=str(VY_TIF),
+        static_area=str(BEDROCK),
+        on_ice_area=str(ON_ICE),
+        velocity_unit="m/day",
+    )
     velocity.static_terrain_analysis()
-    live = {"metric_static_terrain_x": velocity.metric_static_terrain_x,
-            "metric_static_terrain_y": velocity.metric_static_terrain_y}
+    live = {
+        "metric_static_terrain_x": velocity.metric_static_terrain_x,
+        "metric_static_terrain_y": velocity.metric_static_terrain_y,
+    }
     velocity.longitudinal_shear_analysis()
-    live |= {"metric_alongflow_normal": velocity.metric_alongflow_normal,
-             "metric_alongflow_shear": velocity.metric_alongflow_shear}
+    live |= {
+        "metric_alongflow_normal": velocity.metric_alongflow_normal,
+        "metric_alongflow_shear": velocity.metric_alongflow_shear,
+    }
     capsys.readouterr()  # GLAFT prints each step
     ours = ours_per_day(kaskawulsh_assessed.attrs)
     for key, value in live.items():
-        assert float(value) == pytest.approx(GLAFT_KASKAWULSH[key], rel=1e-6), key  # the recorded numbers hold
+        assert float(value) == pytest.approx(GLAFT_KASKAWULSH[key], rel=1e-6), (
+            key
+        )  # the recorded numbers hold
         assert ours[key] == pytest.approx(float(value), rel=0.05), key

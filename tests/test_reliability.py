@@ -41,10 +41,29 @@ def tracked(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reliability")
     h.geotiff(folder / "ref_20210501.tif")
     h.geotiff(folder / "sec_20210517.tif", h.texture(seed=4))
-    args = icetrack("track", "ref_20210501.tif", "sec_20210517.tif", "-q", "--chip-size", "16", "--search-range",
-                    "4", "--step", "2", "--subpixel", "parabolic")  # fmt: skip  (a 64 x 64 grid: a longer write)
-    done = subprocess.run([*args, "-o", "previous.nc"], cwd=folder, env=ENV, capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
+    args = icetrack(
+        "track",
+        "ref_20210501.tif",
+        "sec_20210517.tif",
+        "-q",
+        "--chip-size",
+        "16",
+        "--search-range",
+        "4",
+        "--step",
+        "2",
+        "--subpixel",
+        "parabolic",
+    )  # a 64 x 64 grid: a longer write
+    done = subprocess.run(
+        [*args, "-o", "previous.nc"],
+        cwd=folder,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return folder, args
 
@@ -60,8 +79,16 @@ def test_full_disk_leaves_the_existing_output(tracked, tmp_path, suffix):
     folder, args = tracked
     out = folder / f"velocity{suffix}"
     out.write_bytes(b"the previous result, kept")
-    done = subprocess.run([*args, "-o", out.name, "--overwrite"], cwd=folder, env=ENV, capture_output=True,
-                          text=True, timeout=300, preexec_fn=_full_disk, check=False)  # fmt: skip
+    done = subprocess.run(
+        [*args, "-o", out.name, "--overwrite"],
+        cwd=folder,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_full_disk,
+        check=False,
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1, done.stderr
     assert len(lines) == 1 and lines[0].startswith("icetrack: error: cannot write velocity"), done.stderr
@@ -74,9 +101,16 @@ def test_full_disk_in_compare(tmp_path):
     h.velocity_netcdf(tmp_path / "a.nc")
     h.velocity_netcdf(tmp_path / "b.nc", vx=50.0)
     (tmp_path / "diff.nc").write_bytes(b"previous")
-    done = subprocess.run(icetrack("compare", "a.nc", "b.nc", "-o", "diff.nc", "--overwrite"), cwd=tmp_path,
-                          env=ENV, capture_output=True, text=True, timeout=300, preexec_fn=_full_disk,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        icetrack("compare", "a.nc", "b.nc", "-o", "diff.nc", "--overwrite"),
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_full_disk,
+        check=False,
+    )
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert "cannot write diff.nc" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "diff.nc").read_bytes() == b"previous" and temporaries(tmp_path) == []
@@ -84,8 +118,13 @@ def test_full_disk_in_compare(tmp_path):
 
 def _kill_while_writing(args: list[str], folder: Path, out: Path) -> bool:
     """Start the run, SIGKILL it as soon as its temporary output appears; whether it was caught mid-write."""
-    child = subprocess.Popen([*args, "-o", out.name, "--overwrite"], cwd=folder, env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    child = subprocess.Popen(
+        [*args, "-o", out.name, "--overwrite"],
+        cwd=folder,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     prefix = f".{out.name}."
     try:
         deadline = time.monotonic() + 300
@@ -120,8 +159,15 @@ def test_sigkill_mid_write_leaves_the_existing_output(tracked):
     stale = [name for name in temporaries(folder) if name.startswith(".killed.nc.")]
     assert len(stale) == 1  # what the killed writer left: hidden, and not the output
 
-    done = subprocess.run([*args, "-o", out.name, "--overwrite"], cwd=folder, env=ENV, capture_output=True,
-                          text=True, timeout=300, check=False)  # fmt: skip
+    done = subprocess.run(
+        [*args, "-o", out.name, "--overwrite"],
+        cwd=folder,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     field = read_field(out)  # the next run ignores the stale temporary and writes a whole new file
     assert field.sizes["x"] > 32 and np.isfinite(field.v.values).any()
@@ -175,8 +221,9 @@ WRITER = textwrap.dedent("""
 
 def test_store_survives_a_killed_writer(tmp_path):
     """A writer killed at random moments leaves entries that are whole or absent, never half of one."""
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], env=ENV, stdout=subprocess.PIPE,
-                              text=True)  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path)], env=ENV, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 60

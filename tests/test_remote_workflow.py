@@ -16,6 +16,7 @@ import remote_world
 from fake_remote import FakeRemote
 from remote_world import TRUNK
 
+from dashboard import scenes as scenes_module
 from dashboard import state as state_module
 from dashboard.derived import point_series, series_analysis
 from dashboard.jobs import run_pairs
@@ -43,11 +44,11 @@ def world(tmp_path_factory):
 
 def _forget_loaded_scenes() -> None:
     """Wait for background loads, then empty the process's crop memory (each test has its own disk cache)."""
-    for future in list(state_module._scene_loading.values()):
+    for future in list(scenes_module._scene_loading.values()):
         future.exception()
-    state_module._scene_loading.clear()
-    state_module._scene_cache.clear()
-    state_module.remote_cache.cache_clear()
+    scenes_module._scene_loading.clear()
+    scenes_module._scene_cache.clear()
+    scenes_module.remote_cache.cache_clear()
 
 
 @pytest.fixture
@@ -55,9 +56,14 @@ def session(world, monkeypatch, tmp_path):
     _forget_loaded_scenes()
     monkeypatch.setenv("ICETRACK_CACHE", str(tmp_path / "cache"))
     for key, url in world.endpoints().items():
-        monkeypatch.setitem(state_module.ENDPOINTS, key, url)
-    state = AppState(store=ResultStore(), source="landsat", aoi_km=16.0, start=dt.date(2021, 5, 1),
-                     end=dt.date(2021, 7, 31))  # fmt: skip
+        monkeypatch.setitem(scenes_module.ENDPOINTS, key, url)
+    state = AppState(
+        store=ResultStore(),
+        source="landsat",
+        aoi_km=16.0,
+        start=dt.date(2021, 5, 1),
+        end=dt.date(2021, 7, 31),
+    )
     yield state
     _forget_loaded_scenes()
 
@@ -88,7 +94,7 @@ def test_a_remote_pair_tracks_to_the_known_motion_and_loads_from_cache_the_secon
     assert valid.sum() > 20
     assert np.median(error) < 0.05 * np.median(np.hypot(tvx, tvy)[valid])  # within 5% on the fast ice
     requests = len(world.remote.requests("/files/world/landsat"))
-    state_module._scene_cache.clear()  # forget the crops in memory: the disk cache must answer
+    scenes_module._scene_cache.clear()  # forget the crops in memory: the disk cache must answer
     session.load_pair(session.pairs_to_run().iloc[0])
     assert len(world.remote.requests("/files/world/landsat")) == requests
 
@@ -108,13 +114,16 @@ def test_itslive_granules_become_results_that_match_the_truth_on_our_grid(sessio
     ys = np.arange(ours[3] - 500, ours[1], -480.0)
     from tracking.testing import uniform_field
 
-    grid = uniform_field(crs=session.crs, origin=(xs[0] - 240, ys[0] + 240), spacing=480.0,
-                         shape=(len(ys), len(xs)))  # fmt: skip
+    grid = uniform_field(
+        crs=session.crs, origin=(xs[0] - 240, ys[0] + 240), spacing=480.0, shape=(len(ys), len(xs))
+    )
     moved = onto_grid(field, grid)
     x, y = np.meshgrid(moved["x"].values, moved["y"].values)
     tvx, tvy = demo.true_velocity(row["t0"], row["t1"], x, y)
     fast = np.hypot(tvx, tvy) > 1000
-    error = np.hypot(moved["vx"].values - tvx, moved["vy"].values - tvy)[fast & np.isfinite(moved["vx"].values)]
+    error = np.hypot(moved["vx"].values - tvx, moved["vy"].values - tvy)[
+        fast & np.isfinite(moved["vx"].values)
+    ]
     assert error.size > 50
     assert np.median(error) < 0.03 * np.median(np.hypot(tvx, tvy)[fast])  # bilinear sampling of a 120 m grid
 
@@ -129,8 +138,9 @@ def test_difference_map_of_ours_against_itslive_shows_the_speed_up_since_2018(se
     theirs = load_granule(session, granule)
     diff = difference(ours, theirs)
     x, y = np.meshgrid(diff["x"].values, diff["y"].values)
-    expected = (np.hypot(*demo.true_velocity(ours.attrs["acquisition_date_img1"], ours.attrs["acquisition_date_img2"], x, y))
-                - np.hypot(*demo.true_velocity(granule["t0"], granule["t1"], x, y)))  # fmt: skip
+    expected = np.hypot(
+        *demo.true_velocity(ours.attrs["acquisition_date_img1"], ours.attrs["acquisition_date_img2"], x, y)
+    ) - np.hypot(*demo.true_velocity(granule["t0"], granule["t1"], x, y))
     both = np.isfinite(diff["dv"].values) & (diff["v_a"].values > 1000)
     assert both.sum() > 20
     assert np.median(diff["dv"].values[both]) == pytest.approx(np.median(expected[both]), abs=150.0)
@@ -167,7 +177,7 @@ def test_a_remote_source_without_network_fails_fast_with_a_clear_message(session
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setitem(state_module.ENDPOINTS, "landsat", f"http://127.0.0.1:{port}/landsat")
+    monkeypatch.setitem(scenes_module.ENDPOINTS, "landsat", f"http://127.0.0.1:{port}/landsat")
     started = time.perf_counter()
     with pytest.raises(NoNetworkError, match="could not reach"):
         session.search()

@@ -21,8 +21,15 @@ T30 = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 7_000_000.0)
 def write_tif(path, data, *, crs="EPSG:32622", transform=T30, tags=None, nodata=None, dtype="float32"):
     """Write a one-band GeoTIFF and return its path."""
     data = np.asarray(data)
-    profile = {"driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1, "dtype": dtype,
-               "transform": transform, "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": dtype,
+        "transform": transform,
+        "nodata": nodata,
+    }
     if crs is not None:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:
@@ -50,8 +57,13 @@ def scene(time, *, rows=128, cols=128, transform=T30, crs="EPSG:32622", data=Non
 def test_read_scene_reads_band_values_crs_and_tags(tmp_path):
     data = np.arange(100 * 120, dtype=np.int16).reshape(100, 120)
     data[0, 0] = -9999
-    path = write_tif(tmp_path / "ref.tif", data, dtype="int16", nodata=-9999,
-                     tags={"ACQUISITION_TIME": "2021-05-01T14:30:00", "SENSOR": "Landsat 9 OLI-2", "BAND": "pan"})
+    path = write_tif(
+        tmp_path / "ref.tif",
+        data,
+        dtype="int16",
+        nodata=-9999,
+        tags={"ACQUISITION_TIME": "2021-05-01T14:30:00", "SENSOR": "Landsat 9 OLI-2", "BAND": "pan"},
+    )
     s = read_scene(path)
     assert s.dims == ("y", "x") and s.shape == (100, 120)
     assert s.dtype == np.float32

@@ -47,8 +47,12 @@ def test_demo_source_searches_and_loads_the_demo():
     assert set(found["scene_id"]) <= set(table["scene_id"]) and len(found) >= 2
     assert found["time"].is_monotonic_increasing and (found["cloud_cover"] <= 30).all()
     scene = source.load(found["scene_id"].iloc[0], "red", BBOX)
-    np.testing.assert_array_equal(scene.values, demo.load_scene(found["scene_id"].iloc[0], "red", bbox=BBOX).values)
-    assert source.aoi_crs(0.0, 0.0) == demo.DEMO_CRS and source.pixel_size("pan") == 15.0 and source.band is None
+    np.testing.assert_array_equal(
+        scene.values, demo.load_scene(found["scene_id"].iloc[0], "red", bbox=BBOX).values
+    )
+    assert (
+        source.aoi_crs(0.0, 0.0) == demo.DEMO_CRS and source.pixel_size("pan") == 15.0 and source.band is None
+    )
     assert source.cache_key("A", "red", BBOX) != sources.get("demo", seed=1).cache_key("A", "red", BBOX)
     pair = source.load_pair(found["scene_id"].iloc[0], found["scene_id"].iloc[1], "red", BBOX)
     assert pair.reference.shape == scene.shape and source.place and source.has_truth
@@ -83,7 +87,10 @@ def test_file_source_names_scenes_by_file_and_tiles_by_path(tmp_path):
 
 
 def test_pair_spec_keys_are_those_of_before_the_sources():
-    specs = [PairSpec.files("/data/LC08_A.tif", "/data/LC08_B.TIF"), PairSpec.demo("A", "B", BBOX, "pan", seed=3)]
+    specs = [
+        PairSpec.files("/data/LC08_A.tif", "/data/LC08_B.TIF"),
+        PairSpec.demo("A", "B", BBOX, "pan", seed=3),
+    ]
     for spec, names in zip(specs, (["LC08_A", "LC08_B"], ["A", "B"]), strict=True):
         text = json.dumps([spec.source, spec.reference, spec.secondary, spec.bbox, spec.band, spec.seed])
         assert spec.key == "__".join(names) + "__" + hashlib.sha1(text.encode()).hexdigest()[:8]
@@ -92,14 +99,18 @@ def test_pair_spec_keys_are_those_of_before_the_sources():
 def test_stac_source_describes_its_provider_and_loads_only_what_it_searched():
     source = sources.get("sentinel2", url="http://127.0.0.1:9/stac")
     assert source.remote and source.band == "nir" and source.pixel_size() == 10.0
-    assert source.endpoint == "http://127.0.0.1:9/stac" and sources.get("landsat").endpoint.startswith("https://")
+    assert source.endpoint == "http://127.0.0.1:9/stac" and sources.get("landsat").endpoint.startswith(
+        "https://"
+    )
     with pytest.raises(TrackingError, match="not in the last search: search again"):
         source.load("S2B_unknown", bbox=BBOX, crs=demo.DEMO_CRS)
 
 
 def test_the_library_imports_no_ui_package():
-    code = ("import sys, tracking, tracking.batch, tracking.sources, tracking.sources.demo, tracking.sources.local,"
-            " tracking.sources.stac.source, tracking.sources.itslive;"
-            " print([m for m in ('panel', 'bokeh', 'holoviews', 'geoviews', 'datashader') if m in sys.modules])")
+    code = (
+        "import sys, tracking, tracking.batch, tracking.sources, tracking.sources.demo, tracking.sources.local,"
+        " tracking.sources.stac.source, tracking.sources.itslive;"
+        " print([m for m in ('panel', 'bokeh', 'holoviews', 'geoviews', 'datashader') if m in sys.modules])"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

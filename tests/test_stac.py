@@ -68,8 +68,13 @@ def remote(server):
     """
     server.reset(routes=True)
     folder = uuid.uuid4().hex
-    view = SimpleNamespace(root=server.root / folder, url=server.url, files=f"{server.url}/files/{folder}",
-                           prefix=f"/files/{folder}", server=server)
+    view = SimpleNamespace(
+        root=server.root / folder,
+        url=server.url,
+        files=f"{server.url}/files/{folder}",
+        prefix=f"/files/{folder}",
+        server=server,
+    )
     view.root.mkdir()
     for name in ("fail", "route", "require_auth", "requests"):
         setattr(view, name, getattr(server, name))
@@ -88,10 +93,12 @@ def recorded(name: str, hosts: dict[str, str] | None = None) -> Any:
 
 def token_route(expires_in_s: float = 3600.0):
     """A SAS token endpoint answer expiring ``expires_in_s`` from the request."""
+
     def answer(request):
         expiry = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=expires_in_s)
         body = {"msft:expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"), "token": TOKEN}
         return 200, JSON, json.dumps(body).encode()
+
     return answer
 
 
@@ -141,10 +148,17 @@ def test_providers():
         stac.search("nope", lon=0, lat=0, start="2020-01-01", end="2020-02-01")
 
 
-@pytest.mark.parametrize(("spelling", "normal"), [
-    ("LANDSAT_8", "landsat-8"), ("landsat-9", "landsat-9"), ("Sentinel-2B", "sentinel-2b"),
-    ("sentinel-2a", "sentinel-2a"), ("Landsat 7", "landsat-7"), (None, ""),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("spelling", "normal"),
+    [
+        ("LANDSAT_8", "landsat-8"),
+        ("landsat-9", "landsat-9"),
+        ("Sentinel-2B", "sentinel-2b"),
+        ("sentinel-2a", "sentinel-2a"),
+        ("Landsat 7", "landsat-7"),
+        (None, ""),
+    ],
+)
 def test_normalize_platform(spelling, normal):
     assert stac.normalize_platform(spelling) == normal
 
@@ -155,8 +169,16 @@ def test_normalize_platform(spelling, normal):
 def test_planetary_computer_search(remote):
     bodies = serve_mpc(remote, mpc_items_page(remote))
     signer = stac.SasSigner(remote.url + "/sas/token")
-    table = stac.search("landsat", lon=172.5, lat=-12.25, start="2025-07-01", end="2025-07-31", max_cloud=50,
-                        url=remote.url + "/mpc", signer=signer)  # fmt: skip
+    table = stac.search(
+        "landsat",
+        lon=172.5,
+        lat=-12.25,
+        start="2025-07-01",
+        end="2025-07-31",
+        max_cloud=50,
+        url=remote.url + "/mpc",
+        signer=signer,
+    )
 
     (body,) = bodies
     assert body["collections"] == ["landsat-c2-l2"]
@@ -188,9 +210,15 @@ def test_planetary_computer_search(remote):
 def test_planetary_computer_search_by_bbox_and_platforms(remote):
     bodies = serve_mpc(remote, mpc_items_page(remote))
     signer = stac.SasSigner(remote.url + "/sas/token")
-    table = stac.search(stac.PROVIDERS["landsat"], bbox=(170, -20, 175, -10), start="2025-07-22",
-                        end=pd.Timestamp("2025-07-22T12:00", tz="Europe/Paris"), platforms=["LANDSAT_8"],
-                        url=remote.url + "/mpc", signer=signer)  # fmt: skip
+    table = stac.search(
+        stac.PROVIDERS["landsat"],
+        bbox=(170, -20, 175, -10),
+        start="2025-07-22",
+        end=pd.Timestamp("2025-07-22T12:00", tz="Europe/Paris"),
+        platforms=["LANDSAT_8"],
+        url=remote.url + "/mpc",
+        signer=signer,
+    )
     assert bodies[0]["bbox"] == [170, -20, 175, -10] and "intersects" not in bodies[0]
     assert "query" not in bodies[0]  # max_cloud 100: scenes without a cloud cover are kept too
     assert bodies[0]["datetime"] == "2025-07-22T00:00:00Z/2025-07-22T23:59:59Z"
@@ -220,8 +248,12 @@ def test_signer_signs_blob_hrefs_only(remote):
     assert signer.sign(blob) == f"{blob}?{TOKEN}"
     assert signer.sign(blob + "?version=2") == f"{blob}?version=2&{TOKEN}"
     assert signer.sign(f"{blob}?st=1&sig=old") == f"{blob}?st=1&sig=old"  # already signed
-    for other in ("https://example.com/a.tif", "s3://usgs-landsat/a.TIF", "/tmp/a.tif",
-                  "https://ai4edatasetspublicassets.blob.core.windows.net/assets/x.png"):
+    for other in (
+        "https://example.com/a.tif",
+        "s3://usgs-landsat/a.TIF",
+        "/tmp/a.tif",
+        "https://ai4edatasetspublicassets.blob.core.windows.net/assets/x.png",
+    ):
         assert signer.sign(other) == other
     assert len(remote.requests("/sas/")) == 1
     assert signer.token("landsateuwest", "landsat-c2") == TOKEN
@@ -331,8 +363,14 @@ def test_earth_search_paging_follows_the_next_token(remote):
         return 200, JSON, json.dumps(page).encode()
 
     remote.route("POST", "/es/search", answer)
-    table = stac.search("sentinel2", bbox=(-65, -45, -35, 0), start="2025-07-31", end="2025-07-31",
-                        max_cloud=60, url=remote.url + "/es")  # fmt: skip
+    table = stac.search(
+        "sentinel2",
+        bbox=(-65, -45, -35, 0),
+        start="2025-07-31",
+        end="2025-07-31",
+        max_cloud=60,
+        url=remote.url + "/es",
+    )
 
     assert len(bodies) == 3
     assert bodies[0]["query"] == {"eo:cloud_cover": {"lte": 60.0}}
@@ -346,7 +384,9 @@ def test_earth_search_paging_follows_the_next_token(remote):
     assert set(table["tile"]) == {"20EPT", "24MUV", "24MVV", "24MWV", "24MXV", "24MUA"}
     c1 = table[table["collection"] == "sentinel-2-c1-l2a"]
     assert len(c1) == 6 and c1["href"].str.endswith("/B08.tif").all()
-    assert c1["href"].str.startswith("https://e84-earth-search-sentinel-data.s3.us-west-2.amazonaws.com/").all()
+    assert (
+        c1["href"].str.startswith("https://e84-earth-search-sentinel-data.s3.us-west-2.amazonaws.com/").all()
+    )
     assert set(table["crs"]) == {"EPSG:32720", "EPSG:32724"}
 
 
@@ -370,14 +410,25 @@ def test_earth_search_point_search_with_landsat_and_sentinel2(remote):
         return 200, JSON, json.dumps(last if "next" in request.json else first).encode()
 
     remote.route("POST", "/es/search", answer)
-    table = stac.search("sentinel2", lon=-105.1019, lat=40.1672, start="2023-10-08", end="2023-10-08",
-                        platforms=["sentinel-2a", "LANDSAT_8"], url=remote.url + "/es")  # fmt: skip
+    table = stac.search(
+        "sentinel2",
+        lon=-105.1019,
+        lat=40.1672,
+        start="2023-10-08",
+        end="2023-10-08",
+        platforms=["sentinel-2a", "LANDSAT_8"],
+        url=remote.url + "/es",
+    )
     assert bodies[0]["datetime"] == "2023-10-08T00:00:00Z/2023-10-08T23:59:59Z"
     assert bodies[1]["next"] == "2023-10-08T17:37:26.656958Z,LC08_L2SP_033032_20231008_02_T1,landsat-c2-l2"
     assert list(table["scene_id"]) == ["LC08_L2SP_033032_20231008_02_T1", "S2A_13TDE_20231008_0_L2A"]
     landsat, s2 = (table.iloc[i] for i in range(2))
     assert (landsat["platform"], landsat["sensor"], landsat["path"], landsat["row"]) == (
-        "landsat-8", "Landsat 8 OLI", 33, 32)
+        "landsat-8",
+        "Landsat 8 OLI",
+        33,
+        32,
+    )
     assert landsat["href"] == ""  # no "nir" asset for the Sentinel-2 provider: loading it says so
     assert (s2["platform"], s2["sensor"]) == ("sentinel-2a", "Sentinel-2A MSI")
     assert (s2["tile"], s2["crs"]) == ("13TDE", "EPSG:32613")
@@ -401,8 +452,10 @@ def _recorded_items() -> list[Any]:
         if not isinstance(data, dict) or "fields" in path.name:
             continue
         features = data.get("features", [data] if data.get("type") == "Feature" else [])
-        found += [pytest.param(path.name, i, id=f"{path.stem[:30]}:{feature['id']}")
-                  for i, feature in enumerate(features)]
+        found += [
+            pytest.param(path.name, i, id=f"{path.stem[:30]}:{feature['id']}")
+            for i, feature in enumerate(features)
+        ]
     return found
 
 
@@ -412,8 +465,11 @@ def _load_item(name: str, index: int) -> dict:
     return data["features"][index] if "features" in data else data
 
 
-SENSORS = {"landsat": r"Landsat [789] (OLI|OLI-2|ETM\+)$", "sentinel-2": r"Sentinel-2[ABC] MSI$",
-           "sentinel-1": r"Sentinel-1[ABC] C-SAR$"}  # fmt: skip
+SENSORS = {
+    "landsat": r"Landsat [789] (OLI|OLI-2|ETM\+)$",
+    "sentinel-2": r"Sentinel-2[ABC] MSI$",
+    "sentinel-1": r"Sentinel-1[ABC] C-SAR$",
+}
 
 
 @pytest.mark.parametrize(("name", "index"), _recorded_items())
@@ -446,8 +502,10 @@ def test_normalize_every_recorded_item(name, index):
 
 
 def test_normalize_odc_stac_items_with_aliases_and_alternates():
-    for name in ("odc-stac_LC08_L2SP_028030_20200114_20200824_02_T1_SR.json",
-                 "odc-stac_S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json"):
+    for name in (
+        "odc-stac_LC08_L2SP_028030_20200114_20200824_02_T1_SR.json",
+        "odc-stac_S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json",
+    ):
         if not (ITEMS / name).exists():
             pytest.skip(f"STAC item fixture not found: {ITEMS / name}")
     usgs = json.loads((ITEMS / "odc-stac_LC08_L2SP_028030_20200114_20200824_02_T1_SR.json").read_text())
@@ -455,8 +513,9 @@ def test_normalize_odc_stac_items_with_aliases_and_alternates():
     assert (row["platform"], row["path"], row["row"], row["crs"]) == ("landsat-8", 28, 30, "EPSG:32615")
     assert row["href"].startswith("https://landsatlook.usgs.gov/data/") and row["href"].endswith("_SR_B4.TIF")
     assert row["s3_href"].startswith("s3://usgs-landsat/") and row["s3_href"].endswith("_SR_B4.TIF")
-    mpc_s2 = json.loads((ITEMS / "odc-stac_S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json")
-                        .read_text())  # fmt: skip
+    mpc_s2 = json.loads(
+        (ITEMS / "odc-stac_S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531.json").read_text()
+    )
     row = stac.normalize_items([mpc_s2], "sentinel2").iloc[0]  # "nir" is "B08" on the Planetary Computer
     assert row["href"].endswith("_B08_10m.tif")
     assert (row["tile"], row["platform"]) == ("06VVN", "sentinel-2b")
@@ -479,20 +538,45 @@ def test_normalize_items_without_geometry_or_platform():
 def test_normalize_items_variants():
     base = {"type": "Feature", "stac_version": "1.0.0", "geometry": mapping(box(10, 60, 11, 61)), "links": []}
     items = [
-        {**base, "id": "LC08_L1TP_009011_20210516_20210525_02_T1", "collection": "landsat-c2l1",
-         "properties": {"datetime": "2021-05-16T14:50:00+00:00", "platform": "LANDSAT_8",
-                        "proj:code": "EPSG:32622"},
-         "assets": {"B8": {"href": "https://x/B8.TIF", "proj:epsg": 32621}}},
-        {**base, "id": "S2C_T33UUU_20250101T101010_L2A", "collection": "sentinel-2-c1-l2a",
-         "properties": {"start_datetime": "2025-01-01T10:10:10Z", "grid:code": "MGRS-33UUU",
-                        "eo:cloud_cover": "12.5"}, "assets": {}},
-        {**base, "id": "thing", "geometry": None, "properties": {"datetime": "2020-01-01T00:00:00Z"},
-         "assets": {}},
-    ]  # fmt: skip
+        {
+            **base,
+            "id": "LC08_L1TP_009011_20210516_20210525_02_T1",
+            "collection": "landsat-c2l1",
+            "properties": {
+                "datetime": "2021-05-16T14:50:00+00:00",
+                "platform": "LANDSAT_8",
+                "proj:code": "EPSG:32622",
+            },
+            "assets": {"B8": {"href": "https://x/B8.TIF", "proj:epsg": 32621}},
+        },
+        {
+            **base,
+            "id": "S2C_T33UUU_20250101T101010_L2A",
+            "collection": "sentinel-2-c1-l2a",
+            "properties": {
+                "start_datetime": "2025-01-01T10:10:10Z",
+                "grid:code": "MGRS-33UUU",
+                "eo:cloud_cover": "12.5",
+            },
+            "assets": {},
+        },
+        {
+            **base,
+            "id": "thing",
+            "geometry": None,
+            "properties": {"datetime": "2020-01-01T00:00:00Z"},
+            "assets": {},
+        },
+    ]
     table = stac.normalize_items({"type": "FeatureCollection", "features": items}).set_index("scene_id")
     pan = table.loc["LC08_L1TP_009011_20210516_20210525_02_T1"]
     assert (pan["provider"], pan["href"], pan["crs"], pan["path"], pan["row"]) == (
-        "landsat-pan", "https://x/B8.TIF", "EPSG:32621", 9, 11)  # the alias "B8"; the asset's CRS first
+        "landsat-pan",
+        "https://x/B8.TIF",
+        "EPSG:32621",
+        9,
+        11,
+    )  # the alias "B8"; the asset's CRS first
     s2 = table.loc["S2C_T33UUU_20250101T101010_L2A"]
     assert (s2["platform"], s2["tile"], s2["cloud_cover"]) == ("sentinel-2c", "33UUU", 12.5)
     assert s2["time"] == pd.Timestamp("2025-01-01T10:10:10")
@@ -511,9 +595,20 @@ def write_scene(path: Path, origin: tuple[float, float], size: int = 300, seed: 
     """A tiled 30 m GeoTIFF of smooth random texture (its corner at ``origin``)."""
     rng = np.random.default_rng(seed)
     data = (gaussian_filter(rng.normal(size=(size, size)), 3) * 3000 + 8000).astype(np.uint16)
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint16", "crs": UTM,
-               "transform": Affine(30.0, 0, origin[0], 0, -30.0, origin[1]), "tiled": True, "blockxsize": 128,
-               "blockysize": 128, "compress": "deflate", "nodata": 0}  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "uint16",
+        "crs": UTM,
+        "transform": Affine(30.0, 0, origin[0], 0, -30.0, origin[1]),
+        "tiled": True,
+        "blockxsize": 128,
+        "blockysize": 128,
+        "compress": "deflate",
+        "nodata": 0,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
 
@@ -526,13 +621,24 @@ def landsat_item(scene_id: str, when: str, href: str, origin: tuple[float, float
     lons, lats = to_lonlat.transform([left, right, left, right], [top, top, bottom, bottom])
     footprint = box(min(lons), min(lats), max(lons), max(lats))
     return {
-        "type": "Feature", "stac_version": "1.0.0", "id": scene_id, "collection": "landsat-c2-l2",
-        "geometry": mapping(footprint), "bbox": list(footprint.bounds), "links": [],
-        "properties": {"datetime": when, "platform": "landsat-" + scene_id[3], "instruments": ["oli", "tirs"],
-                       "eo:cloud_cover": 3.0, "landsat:wrs_path": scene_id[10:13],
-                       "landsat:wrs_row": scene_id[13:16], "proj:epsg": 32622},
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": scene_id,
+        "collection": "landsat-c2-l2",
+        "geometry": mapping(footprint),
+        "bbox": list(footprint.bounds),
+        "links": [],
+        "properties": {
+            "datetime": when,
+            "platform": "landsat-" + scene_id[3],
+            "instruments": ["oli", "tirs"],
+            "eo:cloud_cover": 3.0,
+            "landsat:wrs_path": scene_id[10:13],
+            "landsat:wrs_row": scene_id[13:16],
+            "proj:epsg": 32622,
+        },
         "assets": {"red": {"href": href, "type": "image/tiff; application=geotiff; profile=cloud-optimized"}},
-    }  # fmt: skip
+    }
 
 
 def aoi(half_m: float = 2000.0) -> tuple[float, float, float, float]:
@@ -551,11 +657,13 @@ def scenes(remote):
     write_scene(remote.root / "a_SR_B4.TIF", origin_a, seed=1)
     write_scene(remote.root / "b_SR_B4.TIF", origin_b, seed=2)
     items = [
-        landsat_item("LC08_L2SP_008011_20210516_02_T1", "2021-05-16T14:50:15Z", remote.files + "/a_SR_B4.TIF",
-                     origin_a),
-        landsat_item("LC09_L2SP_009011_20210524_02_T1", "2021-05-24T14:56:40Z", remote.files + "/b_SR_B4.TIF",
-                     origin_b),
-    ]  # fmt: skip
+        landsat_item(
+            "LC08_L2SP_008011_20210516_02_T1", "2021-05-16T14:50:15Z", remote.files + "/a_SR_B4.TIF", origin_a
+        ),
+        landsat_item(
+            "LC09_L2SP_009011_20210524_02_T1", "2021-05-24T14:56:40Z", remote.files + "/b_SR_B4.TIF", origin_b
+        ),
+    ]
     return stac.normalize_items(items, "landsat")
 
 
@@ -617,9 +725,14 @@ def test_landsat_pan_without_aws_credentials_is_refused_before_any_request(remot
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     scene_id = "LC08_L1TP_009011_20210516_20210525_02_T1"
     key = f"collection02/level-1/standard/oli-tirs/2021/009/011/{scene_id}/{scene_id}_B8.TIF"
-    row = {"scene_id": scene_id, "time": pd.Timestamp("2021-05-16T14:50"), "sensor": "Landsat 8 OLI",
-           "href": "https://landsatlook.usgs.gov/data/" + key, "s3_href": "s3://usgs-landsat/" + key,
-           "provider": "landsat-pan"}  # fmt: skip
+    row = {
+        "scene_id": scene_id,
+        "time": pd.Timestamp("2021-05-16T14:50"),
+        "sensor": "Landsat 8 OLI",
+        "href": "https://landsatlook.usgs.gov/data/" + key,
+        "s3_href": "s3://usgs-landsat/" + key,
+        "provider": "landsat-pan",
+    }
     with pytest.raises(AuthenticationError, match="opt-in") as info:
         stac.load_scene(row, aoi())
     assert "AWS_ACCESS_KEY_ID" in str(info.value) and "AWS_REQUEST_PAYER=requester" in str(info.value)
@@ -637,8 +750,14 @@ def test_landsat_pan_with_aws_credentials_reads_the_requester_pays_copy(monkeypa
 
     monkeypatch.setattr(cog, "read_aoi", fake_read_aoi)
     key = "collection02/level-1/standard/oli-tirs/2021/009/011/X/X_B8.TIF"
-    row = {"scene_id": "X", "time": "2021-05-16", "sensor": "Landsat 8 OLI", "provider": "landsat-pan",
-           "href": "https://landsatlook.usgs.gov/data/" + key, "s3_href": ""}  # fmt: skip
+    row = {
+        "scene_id": "X",
+        "time": "2021-05-16",
+        "sensor": "Landsat 8 OLI",
+        "provider": "landsat-pan",
+        "href": "https://landsatlook.usgs.gov/data/" + key,
+        "s3_href": "",
+    }
     assert stac.load_scene(row, aoi()) == "scene"
     href, kw, env = calls[0]
     assert href == "s3://usgs-landsat/" + key  # derived from the landsatlook link when there is no alternate
@@ -651,8 +770,13 @@ def test_load_scene_signs_with_a_fresh_token_and_caches_without_it(remote, monke
     calls = []
     monkeypatch.setattr(cog, "read_aoi", lambda href, bbox, **kw: calls.append((href, kw)) or "scene")
     blob = "https://landsateuwest.blob.core.windows.net/landsat-c2/level-2/x_SR_B4.TIF"
-    row = {"scene_id": "x", "time": "2021-05-16", "sensor": "Landsat 8 OLI", "provider": "landsat",
-           "href": blob + "?st=old&sig=expired"}  # fmt: skip
+    row = {
+        "scene_id": "x",
+        "time": "2021-05-16",
+        "sensor": "Landsat 8 OLI",
+        "provider": "landsat",
+        "href": blob + "?st=old&sig=expired",
+    }
     stac.load_scene(row, aoi(), signer=signer)
     href, kw = calls[0]
     assert href == f"{blob}?{TOKEN}"
@@ -666,16 +790,28 @@ def test_load_scene_signs_with_a_fresh_token_and_caches_without_it(remote, monke
 def test_search_without_network_fails_fast():
     started = time.monotonic()
     with pytest.raises(NoNetworkError, match="Planetary Computer") as info:
-        stac.search("landsat", url=f"http://127.0.0.1:{closed_port()}/api/stac/v1", lon=-49.4, lat=69.2,
-                    start="2021-05-01", end="2021-06-01")  # fmt: skip
+        stac.search(
+            "landsat",
+            url=f"http://127.0.0.1:{closed_port()}/api/stac/v1",
+            lon=-49.4,
+            lat=69.2,
+            start="2021-05-01",
+            end="2021-06-01",
+        )
     assert time.monotonic() - started < 8.0
     assert "network" in str(info.value)
 
 
 def test_api_errors_are_mapped(remote):
     serve_mpc(remote, mpc_items_page(remote))
-    kw = {"lon": 172.5, "lat": -12.25, "start": "2025-07-01", "end": "2025-07-31", "url": remote.url + "/mpc",
-          "signer": stac.SasSigner(remote.url + "/sas/token")}  # fmt: skip
+    kw = {
+        "lon": 172.5,
+        "lat": -12.25,
+        "start": "2025-07-01",
+        "end": "2025-07-31",
+        "url": remote.url + "/mpc",
+        "signer": stac.SasSigner(remote.url + "/sas/token"),
+    }
     remote.fail("/mpc/search", status=401)
     with pytest.raises(AuthenticationError, match="HTTP 401"):
         stac.search("landsat", **kw)

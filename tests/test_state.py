@@ -193,7 +193,9 @@ def test_run_goes_to_the_configured_dask_scheduler(state, monkeypatch):
         assert _run(run_pairs(state)) == 1
         field = state.current_field()
         assert "stable_spread_x" in field.attrs  # assessed on the worker
-        ran = {str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log}  # what the scheduler ran
+        ran = {
+            str(entry[0]).split("-")[0] for entry in cluster.scheduler.transition_log
+        }  # what the scheduler ran
         assert {"track", "assess"} <= ran
         assert state.status.startswith("Done: 1 pair")
 

@@ -25,9 +25,15 @@ TOLERANCE = {"dx": 1e-5, "dy": 1e-5, "peak": 1e-5, "snr": 1e-5, "vx": 0.01, "vy"
 
 @pytest.fixture(scope="module")
 def scenes():
-    truth = synthetic_pair(SHAPE, max_displacement=6.0, seed=1)  # a NaN patch and a featureless patch included
-    reference = make_scene(truth.reference, transform=T30, crs=32622, time="2021-05-01", sensor="test", band="b")
-    secondary = make_scene(truth.secondary, transform=T30, crs=32622, time="2021-05-17", sensor="test", band="b")
+    truth = synthetic_pair(
+        SHAPE, max_displacement=6.0, seed=1
+    )  # a NaN patch and a featureless patch included
+    reference = make_scene(
+        truth.reference, transform=T30, crs=32622, time="2021-05-01", sensor="test", band="b"
+    )
+    secondary = make_scene(
+        truth.secondary, transform=T30, crs=32622, time="2021-05-17", sensor="test", band="b"
+    )
     return reference, secondary
 
 
@@ -41,8 +47,9 @@ def assert_same_field(tiled, whole):
     np.testing.assert_array_equal(tiled["x"].values, whole["x"].values)
     np.testing.assert_array_equal(tiled["y"].values, whole["y"].values)
     for name, atol in TOLERANCE.items():
-        np.testing.assert_allclose(tiled[name].values, whole[name].values, rtol=0, atol=atol, equal_nan=True,
-                                   err_msg=name)  # fmt: skip
+        np.testing.assert_allclose(
+            tiled[name].values, whole[name].values, rtol=0, atol=atol, equal_nan=True, err_msg=name
+        )
     np.testing.assert_array_equal(tiled["valid"].values, whole["valid"].values)
     np.testing.assert_array_equal(tiled["interpolated"].values, whole["interpolated"].values)
     assert tiled.rio.transform() == whole.rio.transform()
@@ -61,8 +68,15 @@ def test_tiled_equals_whole(scenes, whole, tile_size):
 
 def test_tiled_equals_whole_with_other_parameters(scenes):
     """A finer grid, a wider median test, a Gaussian high-pass and a speed limit: still no seam."""
-    params = TrackingParameters(chip_size=24, step=8, search_range=12, median_radius=2, prefilter="gaussian_highpass",
-                                max_speed=3000.0, fill_distance=3)  # fmt: skip
+    params = TrackingParameters(
+        chip_size=24,
+        step=8,
+        search_range=12,
+        median_radius=2,
+        prefilter="gaussian_highpass",
+        max_speed=3000.0,
+        fill_distance=3,
+    )
     whole = track(Pair.from_scenes(*scenes), params)
     assert_same_field(track_tiled(*scenes, params, tile_size=150), whole)
 
@@ -79,9 +93,21 @@ def test_plan_tiles_own_every_chip_once():
 
 
 def write_geotiff(path, scene):
-    with rasterio.open(path, "w", driver="GTiff", width=scene.shape[1], height=scene.shape[0], count=1,
-                       dtype="float32", crs="EPSG:32622", transform=T30, nodata=np.nan, tiled=True,
-                       blockxsize=64, blockysize=64) as dst:  # fmt: skip
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=scene.shape[1],
+        height=scene.shape[0],
+        count=1,
+        dtype="float32",
+        crs="EPSG:32622",
+        transform=T30,
+        nodata=np.nan,
+        tiled=True,
+        blockxsize=64,
+        blockysize=64,
+    ) as dst:
         dst.write(scene.values, 1)
         dst.update_tags(ACQUISITION_TIME=scene.attrs["time"], SENSOR="test", BAND="b")
     return path
@@ -90,8 +116,10 @@ def write_geotiff(path, scene):
 @pytest.fixture(scope="module")
 def geotiffs(scenes, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiles")
-    return (write_geotiff(folder / "ref_20210501.tif", scenes[0]),
-            write_geotiff(folder / "sec_20210517.tif", scenes[1]))  # fmt: skip
+    return (
+        write_geotiff(folder / "ref_20210501.tif", scenes[0]),
+        write_geotiff(folder / "sec_20210517.tif", scenes[1]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +136,19 @@ def test_tiled_from_geotiffs_equals_whole(geotiffs, whole_from_files):
 def test_tiles_on_a_dask_cluster(geotiffs, whole_from_files):
     distributed = pytest.importorskip("distributed")
     with (
-        distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
-                                 scheduler_kwargs={"dashboard_address": ":0"}) as cluster,
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=2,
+            processes=False,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+        ) as cluster,
         distributed.Client(cluster) as client,
-    ):  # fmt: skip
+    ):
         calls = []
-        tiled = track_tiled(*geotiffs, FAST, tile_size=140, client=client, progress=lambda *a: calls.append(a))
+        tiled = track_tiled(
+            *geotiffs, FAST, tile_size=140, client=client, progress=lambda *a: calls.append(a)
+        )
     assert_same_field(tiled, whole_from_files)
     n = len(plan_tiles(SHAPE, FAST, 140))
     assert calls == [(k, n) for k in range(1, n + 1)]

@@ -42,8 +42,18 @@ def synthetic(n: int = 1500, *, seed: int = 0, share: float = 0.05, point: str =
     gross = np.maximum(rng.uniform(0.4, 1.0, n) * true, rng.uniform(10, 20, n) * sigma)
     sign = np.where((rng.random(n) < 0.5) & (true > gross), -1.0, 1.0)
     v = np.where(outlier, true + sign * gross, true + rng.normal(0.0, sigma))
-    table = pd.DataFrame({"point": point, "t0": t0, "t1": t0 + pd.to_timedelta(dt, unit="D"), "mid_date": mid,
-                          "dt_days": dt, "v": v, "v_error": sigma, "source": "synthetic"})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "point": point,
+            "t0": t0,
+            "t1": t0 + pd.to_timedelta(dt, unit="D"),
+            "mid_date": mid,
+            "dt_days": dt,
+            "v": v,
+            "v_error": sigma,
+            "source": "synthetic",
+        }
+    )
     return table, outlier
 
 
@@ -74,8 +84,13 @@ def test_fitted_curve_follows_the_data_and_the_truth():
     assert abs(np.median(residual)) < 5
     times = pd.date_range("2015-01-01", "2021-01-01", freq="7D")
     assert np.max(np.abs(fitted_curve(fit, times) - truth_at(times))) < 0.03 * TRUTH["mean"]
-    failed = {"t_ref": pd.NaT, "mean": np.nan, "trend": np.nan, "seasonal_amplitude": np.nan,
-              "seasonal_peak": np.nan}  # fmt: skip
+    failed = {
+        "t_ref": pd.NaT,
+        "mean": np.nan,
+        "trend": np.nan,
+        "seasonal_amplitude": np.nan,
+        "seasonal_peak": np.nan,
+    }
     assert np.isnan(fitted_curve(failed, times)).all()
 
 
@@ -87,8 +102,14 @@ def test_dt_bins_give_each_separation_its_own_noise_level():
     sigma = np.where(dt < 50, 300.0, 10.0)
     v = 1000.0 + rng.normal(0.0, sigma)
     v[201] = 1150.0  # a 100-day pair 15 sigma off
-    series = pd.DataFrame({"point": "P", "mid_date": START + pd.to_timedelta(np.arange(n) * 5.0, unit="D"),
-                           "dt_days": dt, "v": v})  # fmt: skip
+    series = pd.DataFrame(
+        {
+            "point": "P",
+            "mid_date": START + pd.to_timedelta(np.arange(n) * 5.0, unit="D"),
+            "dt_days": dt,
+            "v": v,
+        }
+    )
     short = dt < 50
     binned = reject_outliers(series).to_numpy()
     assert not binned[short].any()  # the short bin's own, wide scale: none of its good speeds is flagged

@@ -24,8 +24,9 @@ from tracking.store import ResultStore
 
 # a 3 x 3 km crop at 15 m in UTM 5N (the Chugach, Alaska: path 063, row 018 country)
 T15 = Affine(15.0, 0.0, 400_000.0, 0.0, -15.0, 6_780_000.0)
-CENTRE_LON, CENTRE_LAT = Transformer.from_crs("EPSG:32605", "EPSG:4326", always_xy=True).transform(401_500.0,
-                                                                                                    6_778_500.0)
+CENTRE_LON, CENTRE_LAT = Transformer.from_crs("EPSG:32605", "EPSG:4326", always_xy=True).transform(
+    401_500.0, 6_778_500.0
+)
 MTL = """GROUP = L1_METADATA_FILE
   GROUP = PRODUCT_METADATA
     SPACECRAFT_ID = "LANDSAT_8"
@@ -45,8 +46,16 @@ def tif(seed: int = 0, tags: dict | None = None) -> bytes:
     data = np.random.default_rng(seed).random((200, 200), dtype=np.float32)
     buffer = io.BytesIO()
     with rasterio.MemoryFile() as memory:
-        with memory.open(driver="GTiff", width=200, height=200, count=1, dtype="float32", crs="EPSG:32605",
-                         transform=T15, nodata=np.nan) as dst:
+        with memory.open(
+            driver="GTiff",
+            width=200,
+            height=200,
+            count=1,
+            dtype="float32",
+            crs="EPSG:32605",
+            transform=T15,
+            nodata=np.nan,
+        ) as dst:
             dst.write(data, 1)
             if tags:
                 dst.update_tags(**tags)
@@ -65,8 +74,9 @@ def state() -> AppState:
 
 
 def test_two_pre_collection_crops_uploaded_together_make_a_pair(state):
-    added, pending, problems = uploads.add_files(state, [("LC80630182016200LGN00_B8_crop.TIF", tif(0)),
-                                                         ("LC80630182016216LGN00_B8_crop.TIF", tif(1))])
+    added, pending, problems = uploads.add_files(
+        state, [("LC80630182016200LGN00_B8_crop.TIF", tif(0)), ("LC80630182016216LGN00_B8_crop.TIF", tif(1))]
+    )
     assert (len(added), pending, problems) == (2, [], [])
     assert state.source == "local" and len(state.scenes) == 2 and len(state.pairs_to_run()) == 1
     rows = uploads.file_rows(state)
@@ -81,9 +91,14 @@ def test_two_pre_collection_crops_uploaded_together_make_a_pair(state):
 
 
 def test_files_without_a_date_wait_for_it_instead_of_being_refused(state):
-    added, pending, problems = uploads.add_files(state, [
-        ("glacier_a.tif", tif(0)), ("LC80630182016216LGN00_B8.TIF", tif(1)), ("notes.txt.tif", b"ice\n"),
-    ])
+    added, pending, problems = uploads.add_files(
+        state,
+        [
+            ("glacier_a.tif", tif(0)),
+            ("LC80630182016216LGN00_B8.TIF", tif(1)),
+            ("notes.txt.tif", b"ice\n"),
+        ],
+    )
     assert added == ["LC80630182016216LGN00_B8"] and pending == ["glacier_a"]
     assert len(problems) == 1 and "notes.txt.tif is not a GeoTIFF" in problems[0]
     rows = uploads.file_rows(state)
@@ -102,10 +117,14 @@ def test_files_without_a_date_wait_for_it_instead_of_being_refused(state):
 
 
 def test_changing_a_date_gives_a_new_id_so_an_old_result_is_not_reused(state):
-    uploads.add_files(state, [("LC80630182016200LGN00_B8.TIF", tif(0)), ("LC80630182016216LGN00_B8.TIF", tif(1))])
+    uploads.add_files(
+        state, [("LC80630182016200LGN00_B8.TIF", tif(0)), ("LC80630182016216LGN00_B8.TIF", tif(1))]
+    )
     row = state.pairs_to_run().iloc[0]
     old_key = state.result_key(row)
-    new_id = uploads.set_date(state, "LC80630182016200LGN00_B8", 1_468_800_000_000)  # ms, as the table sends it
+    new_id = uploads.set_date(
+        state, "LC80630182016200LGN00_B8", 1_468_800_000_000
+    )  # ms, as the table sends it
     assert new_id == "LC80630182016200LGN00_B8@20160718"
     assert state.uploads[new_id].attrs["time"] == "2016-07-18T00:00:00"
     assert state.result_key(state.pairs_to_run().iloc[0]) != old_key
@@ -125,23 +144,26 @@ def test_unreadable_dates(state, bad):
 
 
 def test_a_sidecar_uploaded_with_its_image(state):
-    added, pending, problems = uploads.add_files(state, [("glacier_b.tif", tif(0)),
-                                                         ("glacier_b_MTL.txt", MTL.encode())])
+    added, pending, problems = uploads.add_files(
+        state, [("glacier_b.tif", tif(0)), ("glacier_b_MTL.txt", MTL.encode())]
+    )
     assert (added, pending, problems) == (["glacier_b"], [], [])
     scene = state.uploads["glacier_b"]
     assert scene.attrs["time"].startswith("2016-09-04T20:48:12")
     assert uploads.file_rows(state).iloc[0]["path/row"] == "063/018"
     _, _, problems = uploads.add_files(state, [("other_MTL.txt", MTL.encode())])
     assert "other_MTL.txt: metadata only" in problems[0]
-    _, _, problems = uploads.add_files(state, [("notes.txt", b"ice flows downhill\n"),
-                                               ("empty_MTL.json", json.dumps({}).encode())])
+    _, _, problems = uploads.add_files(
+        state, [("notes.txt", b"ice flows downhill\n"), ("empty_MTL.json", json.dumps({}).encode())]
+    )
     assert "notes.txt is not a GeoTIFF: it is a text file" in problems[0]
     assert "empty_MTL.json is not a GeoTIFF" in problems[1]
 
 
 def test_tags_still_win(state):
-    added, _, _ = uploads.add_files(state, [("LC80630182016200LGN00_B8.TIF",
-                                             tif(0, tags={"ACQUISITION_TIME": "2016-07-19T20:00:00"}))])
+    added, _, _ = uploads.add_files(
+        state, [("LC80630182016200LGN00_B8.TIF", tif(0, tags={"ACQUISITION_TIME": "2016-07-19T20:00:00"}))]
+    )
     assert state.uploads[added[0]].attrs["time"] == "2016-07-19T20:00:00"
 
 
@@ -173,13 +195,18 @@ def test_a_job_message_stays_while_pairs_are_ready(state):
 def test_upload_view_lists_and_edits_dates(state):
     view = UploadView(state=state)
     assert not view.table.visible
-    added, pending, problems = view.add_files([("LC80630182016200LGN00_B8.TIF", tif(0)), ("glacier_a.tif", tif(1))])
+    added, pending, problems = view.add_files(
+        [("LC80630182016200LGN00_B8.TIF", tif(0)), ("glacier_a.tif", tif(1))]
+    )
     assert (len(added), len(pending), problems) == (1, 1, [])
     table = view.table.value
     assert view.table.visible and list(table["file"]) == ["LC80630182016200LGN00_B8.TIF", "glacier_a.tif"]
     assert table.iloc[1]["date"] is None and "Type the date of glacier_a.tif" in view.message.object
     view._edited(SimpleNamespace(column="date", row=1, value="2016-08-03"))
-    assert list(view.table.value["date"]) == [pd.Timestamp("2016-07-18").date(), pd.Timestamp("2016-08-03").date()]
+    assert list(view.table.value["date"]) == [
+        pd.Timestamp("2016-07-18").date(),
+        pd.Timestamp("2016-08-03").date(),
+    ]
     assert len(state.pairs_to_run()) == 1
     view._edited(SimpleNamespace(column="date", row=1, value="not a date"))  # a notification, nothing changes
     assert len(state.pairs_to_run()) == 1

@@ -34,7 +34,10 @@ def make_field(dims: tuple[str, str] = ("row", "col")) -> xr.Dataset:
     valid = np.ones(dx.shape, dtype=bool)
     return xr.Dataset(
         {
-            "dx": (dims, dx), "dy": (dims, dy), "peak": (dims, peak), "snr": (dims, snr),
+            "dx": (dims, dx),
+            "dy": (dims, dy),
+            "peak": (dims, peak),
+            "snr": (dims, snr),
             "valid": (dims, valid, {"description": "vector passed the tracker's checks"}),
         },
         coords={dims[0]: np.arange(dx.shape[0]) * 16.0, dims[1]: np.arange(dx.shape[1]) * 16.0},
@@ -203,7 +206,9 @@ def test_the_speed_limit_is_a_displacement_limit_on_the_offsets() -> None:
     flags = outlier_flags(field, params, pixel_size=(30.0, 30.0), dt_days=32.0)
     np.testing.assert_array_equal(np.argwhere(flags["speed"]), [[4, 5]])
     assert not outlier_flags(field, params, pixel_size=(30.0, 30.0), dt_days=64.0)["speed"].any()
-    assert not outlier_flags(field, TrackingParameters(), pixel_size=(30.0, 30.0), dt_days=32.0)["speed"].any()
+    assert not outlier_flags(field, TrackingParameters(), pixel_size=(30.0, 30.0), dt_days=32.0)[
+        "speed"
+    ].any()
 
 
 def test_the_peak_threshold_follows_the_chip_size() -> None:

@@ -28,11 +28,24 @@ EAST_2_5_PX_16_DAYS = 2.5 * 30.0 / (16.0 / 365.25)  # m/yr
 
 def make_pair(dt_days=16.0, transform=T30):
     data = np.zeros((128, 128), np.float32)
-    ref = make_scene(data, transform=transform, crs="EPSG:32622", time="2021-05-01", sensor="Landsat 8 OLI",
-                     band="red", scene_id="REF")
-    sec = make_scene(data, transform=transform, crs="EPSG:32622",
-                     time=np.datetime64("2021-05-01") + np.timedelta64(int(dt_days * 24), "h"),
-                     sensor="Landsat 9 OLI-2", band="red", scene_id="SEC")
+    ref = make_scene(
+        data,
+        transform=transform,
+        crs="EPSG:32622",
+        time="2021-05-01",
+        sensor="Landsat 8 OLI",
+        band="red",
+        scene_id="REF",
+    )
+    sec = make_scene(
+        data,
+        transform=transform,
+        crs="EPSG:32622",
+        time=np.datetime64("2021-05-01") + np.timedelta64(int(dt_days * 24), "h"),
+        sensor="Landsat 9 OLI-2",
+        band="red",
+        scene_id="SEC",
+    )
     return Pair.from_scenes(ref, sec)
 
 
@@ -43,7 +56,13 @@ def make_offsets(dx=2.5, dy=0.0, valid=None):
     valid = np.ones(shape, bool) if valid is None else valid
     full = lambda v: (("row", "col"), np.full(shape, v, np.float32))
     return xr.Dataset(
-        {"dx": full(dx), "dy": full(dy), "peak": full(0.8), "snr": full(2.0), "valid": (("row", "col"), valid)},
+        {
+            "dx": full(dx),
+            "dy": full(dy),
+            "peak": full(0.8),
+            "snr": full(2.0),
+            "valid": (("row", "col"), valid),
+        },
         coords={"row": row, "col": col},
     )
 
@@ -149,8 +168,9 @@ def test_velocity_field_attrs():
     assert params_from_attrs(a).to_dict() == params.to_dict()
 
 
-@pytest.mark.parametrize(("kernel", "method"), [("ncc", "normalized cross-correlation"),
-                                                ("oc", "orientation correlation")])
+@pytest.mark.parametrize(
+    ("kernel", "method"), [("ncc", "normalized cross-correlation"), ("oc", "orientation correlation")]
+)
 def test_the_field_names_the_kernel_that_made_it(kernel, method):
     field = velocity_field(make_offsets(), make_pair(), TrackingParameters(kernel=kernel))
     assert field.attrs["source"] == f"icetrack feature tracking ({method})"
@@ -187,6 +207,11 @@ def test_vectors_views():
 
 
 def test_params_from_attrs_accepts_numpy_values():
-    p = params_from_attrs({"param_chip_size": np.int64(48), "param_max_speed": np.float64(9000.0),
-                           "param_subpixel": "parabolic"})
+    p = params_from_attrs(
+        {
+            "param_chip_size": np.int64(48),
+            "param_max_speed": np.float64(9000.0),
+            "param_subpixel": "parabolic",
+        }
+    )
     assert (p.chip_size, p.max_speed, p.subpixel) == (48, 9000.0, "parabolic")

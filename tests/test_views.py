@@ -40,7 +40,9 @@ def tracked() -> AppState:
     """A session with two tracked 16-day demo pairs of a 10 km area, and one point on the trunk."""
     state = AppState(store=ResultStore(), aoi_km=10.0, start=dt.date(2021, 5, 1), end=dt.date(2021, 7, 31))
     state.search()
-    sixteen = np.flatnonzero((state.pairs["dt_days"].round() == 16) & ~state.pairs["path_row"].str.contains("·"))
+    sixteen = np.flatnonzero(
+        (state.pairs["dt_days"].round() == 16) & ~state.pairs["path_row"].str.contains("·")
+    )
     for row in sixteen[:2]:
         state.selected = [int(row)]
         _run(run_pairs(state))
@@ -51,8 +53,16 @@ def tracked() -> AppState:
 def test_the_page_builds_with_every_step(tracked):
     page = create_app(AppState(store=ResultStore()))
     titles = [card.title for card in page.sidebar]
-    assert titles == ["1 · Where and when", "2 · Pairs", "3 · Parameters", "4 · Run", "5 · Display", "6 · Export",
-                      "7 · ITS_LIVE velocities", "8 · Batch results"]
+    assert titles == [
+        "1 · Where and when",
+        "2 · Pairs",
+        "3 · Parameters",
+        "4 · Run",
+        "5 · Display",
+        "6 · Export",
+        "7 · ITS_LIVE velocities",
+        "8 · Batch results",
+    ]
     assert page.get_root() is not None
 
 
@@ -114,7 +124,9 @@ def test_series_view_spans_each_pair(tracked):
     segments = [el for el in plot if isinstance(el, hv.Segments)]
     assert segments
     series = point_series(tracked)
-    assert len(series) == 2 and ((series["t1"] - series["t0"]).dt.total_seconds() / 86400).round().eq(16).all()
+    assert (
+        len(series) == 2 and ((series["t1"] - series["t0"]).dt.total_seconds() / 86400).round().eq(16).all()
+    )
 
 
 def test_compare_view_shares_one_colour_scale(tracked):

@@ -46,7 +46,9 @@ def local_crs(lon: float, lat: float) -> str:
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
-def aoi_bounds(lon: float, lat: float, side_km: float, crs: str | None = None) -> tuple[float, float, float, float]:
+def aoi_bounds(
+    lon: float, lat: float, side_km: float, crs: str | None = None
+) -> tuple[float, float, float, float]:
     """The square area of interest of side ``side_km`` centred on ``(lon, lat)``.
 
     Parameters

@@ -316,7 +316,9 @@ def run_batch(
     if client is not None and scheduler is not None:
         raise ParameterError("give a client or a scheduler address, not both.")
     if n_workers < 1 or retries < 0:
-        raise ParameterError(f"n_workers must be at least 1 and retries at least 0; got {n_workers} and {retries}.")
+        raise ParameterError(
+            f"n_workers must be at least 1 and retries at least 0; got {n_workers} and {retries}."
+        )
     if tile_size is not None:
         from tracking.tiles import MIN_TILE_SIZE
 
@@ -345,9 +347,14 @@ def run_batch(
 
 
 def _run(
-    connection: DaskConnection, todo: list[PairSpec], params: TrackingParameters, out: Path, retries: int,
-    progress: ProgressCallback | None, tile_size: int | None,
-) -> dict[str, PairOutcome]:  # fmt: skip
+    connection: DaskConnection,
+    todo: list[PairSpec],
+    params: TrackingParameters,
+    out: Path,
+    retries: int,
+    progress: ProgressCallback | None,
+    tile_size: int | None,
+) -> dict[str, PairOutcome]:
     """Submit one task per pair and write the results as they complete."""
     from distributed import as_completed
 
@@ -357,10 +364,18 @@ def _run(
     values = params.to_dict()
     token = uuid.uuid4().hex[:8]
     futures = {
-        client.submit(_track_pair, spec, values, tile_size, connection.numba_threads,
-                      key=f"icetrack-pair-{spec.key}-{token}", retries=retries, pure=False): spec
+        client.submit(
+            _track_pair,
+            spec,
+            values,
+            tile_size,
+            connection.numba_threads,
+            key=f"icetrack-pair-{spec.key}-{token}",
+            retries=retries,
+            pure=False,
+        ): spec
         for spec in todo
-    }  # fmt: skip
+    }
     outcomes: dict[str, PairOutcome] = {}
     if progress is not None:
         progress(0, len(todo))
@@ -404,8 +419,10 @@ def _track_pair(
         params = TrackingParameters.from_overrides(**values)
         velocity = spec.track(params, tile_size=tile_size)
     except TrackingError as err:
-        return {"error": f"{type(err).__name__}: {' '.join(str(err).split())}",
-                "seconds": time.perf_counter() - started}  # fmt: skip
+        return {
+            "error": f"{type(err).__name__}: {' '.join(str(err).split())}",
+            "seconds": time.perf_counter() - started,
+        }
     velocity.attrs["pair_key"] = spec.key
     return {"field": velocity, "seconds": time.perf_counter() - started}
 
@@ -430,4 +447,3 @@ def _check_same_parameters(path: Path, params: TrackingParameters) -> None:
             f"{path.parent} holds results tracked with other parameters ({path.name}: {text}): write this batch "
             "to another output directory, or delete the old results."
         )
-

@@ -99,9 +99,14 @@ def checked(image: np.ndarray) -> np.ndarray:
     """``image`` as an ndarray, or `ParameterError` if it is not a real 2-D array."""
     image = np.asarray(image)
     if image.ndim != 2:
-        raise ParameterError(f"pre-filters need a 2-D image (rows, cols); got an array of shape {image.shape}.")
-    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
-            or image.dtype == np.bool_):
+        raise ParameterError(
+            f"pre-filters need a 2-D image (rows, cols); got an array of shape {image.shape}."
+        )
+    if not (
+        np.issubdtype(image.dtype, np.integer)
+        or np.issubdtype(image.dtype, np.floating)
+        or image.dtype == np.bool_
+    ):
         raise ParameterError(f"pre-filters need a real-valued image; got dtype {image.dtype}.")
     return image
 
@@ -227,7 +232,12 @@ def _box_down(lines: np.ndarray, spare: np.ndarray, n: int, box: tuple[int, floa
 
 @njit(nogil=True, cache=True)
 def _fill(
-    lines: np.ndarray, image: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], centre: float, kind: int
+    lines: np.ndarray,
+    image: np.ndarray,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    centre: float,
+    kind: int,
 ) -> int:
     """Fill ``lines[pad:-pad]`` with one channel of ``image[rows, cols]``; return the count of valid pixels.
 
@@ -236,7 +246,7 @@ def _fill(
     pad = (lines.shape[0] - (rows[1] - rows[0])) // 2
     valid = 0
     for i in range(rows[0], rows[1]):
-        target, source = lines[pad + i - rows[0]], image[i, cols[0]:cols[1]]
+        target, source = lines[pad + i - rows[0]], image[i, cols[0] : cols[1]]
         for j in range(source.size):  # ``kind`` is loop-invariant: the loop is unswitched, and vectorizes
             x = float(source[j])
             if kind == 0:
@@ -251,8 +261,13 @@ def _fill(
 
 @njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def _box_tiles(
-    image: np.ndarray, tiles: np.ndarray, reach: int, centre: float, box: tuple[int, float, int],
-    out: np.ndarray, std: np.ndarray,
+    image: np.ndarray,
+    tiles: np.ndarray,
+    reach: int,
+    centre: float,
+    box: tuple[int, float, int],
+    out: np.ndarray,
+    std: np.ndarray,
 ) -> None:
     """Normalized box low-pass of ``image``: ``out = image - local mean`` and, if ``std`` is not empty, the
     local std; both NaN at nodata.
@@ -332,8 +347,11 @@ def box_filter(img: Image, box: tuple[int, float, int], with_std: bool) -> tuple
     side = max(_TILE, 4 * reach)  # the halo adds at most half along each axis: O(1) work per pixel
     rows, cols = img.shape
     tiles = np.array(
-        [(top, min(rows, top + side), first, min(cols, first + side))
-         for top in range(0, rows, side) for first in range(0, cols, side)],
+        [
+            (top, min(rows, top + side), first, min(cols, first + side))
+            for top in range(0, rows, side)
+            for first in range(0, cols, side)
+        ],
         dtype=np.int64,
     ).reshape(-1, 4)
     with numba.parallel_chunksize(1):  # one tile at a time: tiles of nodata cost next to nothing

@@ -83,9 +83,12 @@ class DaskConnection:
             return self
         self.numba_threads = max(1, (os.cpu_count() or 1) // self.n_workers)
         self.cluster = LocalCluster(
-            n_workers=self.n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=self.n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
             scheduler_kwargs={"dashboard_address": ":0"},  # its health/metrics server: any free port
-        )  # fmt: skip
+        )
         self.client = Client(self.cluster)
         self._own_client = True
         return self

@@ -80,8 +80,9 @@ def onto_grid(field: xr.Dataset, like: xr.Dataset, *, layer: Layer = "masked") -
     return out.rio.write_crs(dst_crs)
 
 
-def _rotate(vx: np.ndarray, vy: np.ndarray, sx: np.ndarray, sy: np.ndarray,
-            to_target: Transformer) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _rotate(
+    vx: np.ndarray, vy: np.ndarray, sx: np.ndarray, sy: np.ndarray, to_target: Transformer
+) -> tuple[np.ndarray, np.ndarray]:
     """Express vectors given in the source CRS at (sx, sy) along the target CRS's axes (and its scale)."""
     step = 1.0e-3  # years: a displacement of metres, small enough for the local linear map
     x0, y0 = to_target.transform(sx, sy)

@@ -113,7 +113,9 @@ def max_detectable_speed(search_range: float, pixel_size: float, dt_days: float)
     13696.875
     """
     if not dt_days > 0:
-        raise ParameterError(f"dt_days must be positive, got {dt_days}: give the time between the scenes in days.")
+        raise ParameterError(
+            f"dt_days must be positive, got {dt_days}: give the time between the scenes in days."
+        )
     return float(search_range) * float(pixel_size) / float(dt_days) * DAYS_PER_YEAR
 
 
@@ -169,7 +171,9 @@ def _model_seconds(
         c["per_image_pixel"] + c.get(f"per_image_pixel_{params.prefilter}", 0.0)
     )
     kernel = n_chips * (
-        c[f"base_{method}"] + c[f"per_pixel_{method}"] * params.chip_size**2 + c["per_coarse_op"] * coarse_ops(params)
+        c[f"base_{method}"]
+        + c[f"per_pixel_{method}"] * params.chip_size**2
+        + c["per_coarse_op"] * coarse_ops(params)
     )
     return serial + kernel * CALIBRATION_THREADS / threads
 

@@ -25,8 +25,9 @@ __all__ = ["atomic_path"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp",
-                write_only: bool = False) -> Iterator[Path]:  # fmt: skip
+def atomic_path(
+    path: str | os.PathLike[str], *, directory: bool = False, suffix: str = ".tmp", write_only: bool = False
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``, on error remove it.
 
     Parameters
@@ -107,8 +108,10 @@ def _is_write_error(err: BaseException) -> bool:
         return False
     if isinstance(err, OSError | RuntimeError):
         return True
-    gdal = tuple(getattr(sys.modules.get(module), name, None) for module, name in
-                 (("rasterio.errors", "RasterioError"), ("rasterio._err", "CPLE_BaseError")))  # fmt: skip
+    gdal = tuple(
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (("rasterio.errors", "RasterioError"), ("rasterio._err", "CPLE_BaseError"))
+    )
     return isinstance(err, tuple(kind for kind in gdal if isinstance(kind, type)))
 
 

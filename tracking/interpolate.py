@@ -121,7 +121,12 @@ def _solve(matrix: sparse.csr_array, rhs: np.ndarray) -> np.ndarray:
     values = np.empty_like(rhs)
     for k in range(rhs.shape[1]):
         values[:, k], _ = linalg.cg(
-            matrix, rhs[:, k], x0=rhs[:, k] / diagonal, rtol=_RTOL, atol=0.0, maxiter=_MAXITER,
+            matrix,
+            rhs[:, k],
+            x0=rhs[:, k] / diagonal,
+            rtol=_RTOL,
+            atol=0.0,
+            maxiter=_MAXITER,
             M=preconditioner,
         )
     return values

@@ -209,7 +209,10 @@ def _read_geotiff(path: Path) -> xr.Dataset:
         crs = src.crs
     ds = xr.Dataset(
         variables,
-        coords={"y": ("y", y, dict(COORD_ATTRS["y"], units="m")), "x": ("x", x, dict(COORD_ATTRS["x"], units="m"))},
+        coords={
+            "y": ("y", y, dict(COORD_ATTRS["y"], units="m")),
+            "x": ("x", x, dict(COORD_ATTRS["x"], units="m")),
+        },
         attrs=attrs,
     )
     if crs is not None:

@@ -95,43 +95,61 @@ _LANDSAT_BAND = r"(?:_(?P<band>(?:SR_|ST_)?B\d{1,2}|BQA|QA_[A-Z]+))?"
 _ITSLIVE = re.compile(r"^(?P<first>.+?)_X_(?P<second>.+?)_G\d{4}V\d{2}_P\d{3}" + _END, re.IGNORECASE)
 _LANDSAT_COLLECTION = re.compile(
     _START + r"(?P<id>L(?P<kind>[COTEM])(?P<sat>0\d)_(?P<level>L\d[A-Z0-9]{2})_(?P<path>\d{3})(?P<row>\d{3})_"
-    r"(?P<date>\d{8})(?:_(?P<processed>\d{8}))?_(?P<collection>0[12])_(?P<category>T1|T2|RT|A1|A2))" + _END
-    + _LANDSAT_BAND, re.IGNORECASE,
+    r"(?P<date>\d{8})(?:_(?P<processed>\d{8}))?_(?P<collection>0[12])_(?P<category>T1|T2|RT|A1|A2))"
+    + _END
+    + _LANDSAT_BAND,
+    re.IGNORECASE,
 )
 _LANDSAT_PRE_COLLECTION = re.compile(
     _START + r"(?P<id>L(?P<kind>[COTEM])(?P<sat>\d)(?P<path>\d{3})(?P<row>\d{3})(?P<year>\d{4})(?P<doy>\d{3})"
-    r"(?P<station>[A-Z]{3})(?P<version>\d{2}))" + _END + _LANDSAT_BAND, re.IGNORECASE,
+    r"(?P<station>[A-Z]{3})(?P<version>\d{2}))" + _END + _LANDSAT_BAND,
+    re.IGNORECASE,
 )
 _S2_SAFE = re.compile(
-    _START + r"(?P<id>S2(?P<unit>[A-D])_MSI(?P<level>L1C|L2A|L1B|L2AP)_(?P<time>\d{8}T\d{6})(?:_N\d{4})?_R\d{3}_T"
-    + _TILE + r"_(?P<processed>\d{8}T\d{6}))" + _END, re.IGNORECASE,
+    _START
+    + r"(?P<id>S2(?P<unit>[A-D])_MSI(?P<level>L1C|L2A|L1B|L2AP)_(?P<time>\d{8}T\d{6})(?:_N\d{4})?_R\d{3}_T"
+    + _TILE
+    + r"_(?P<processed>\d{8}T\d{6}))"
+    + _END,
+    re.IGNORECASE,
 )
 _S2_OPER_SAFE = re.compile(
-    _START + r"(?P<id>S2(?P<unit>[A-D])_OPER_PRD_MSI(?P<level>L1C|L2A)_\w{4}_(?P<processed>\d{8}T\d{6})_R\d{3}_V"
-    r"(?P<time>\d{8}T\d{6})_\d{8}T\d{6})" + _END, re.IGNORECASE,
+    _START
+    + r"(?P<id>S2(?P<unit>[A-D])_OPER_PRD_MSI(?P<level>L1C|L2A)_\w{4}_(?P<processed>\d{8}T\d{6})_R\d{3}_V"
+    r"(?P<time>\d{8}T\d{6})_\d{8}T\d{6})" + _END,
+    re.IGNORECASE,
 )
 _S2_OPER_TILE = re.compile(  # the date in it is the processing date: the sensing time is in MTD_TL.xml only
-    _START + r"(?P<id>S2(?P<unit>[A-D])_OPER_MSI_(?P<level>L1C|L2A)_TL_\w{4}_(?P<processed>\d{8}T\d{6})_A\d{6}_T"
-    + _TILE + r")(?:_N\d{2}\.\d{2})?(?:_(?P<band>B\d[0-9A]))?" + _END, re.IGNORECASE,
+    _START
+    + r"(?P<id>S2(?P<unit>[A-D])_OPER_MSI_(?P<level>L1C|L2A)_TL_\w{4}_(?P<processed>\d{8}T\d{6})_A\d{6}_T"
+    + _TILE
+    + r")(?:_N\d{2}\.\d{2})?(?:_(?P<band>B\d[0-9A]))?"
+    + _END,
+    re.IGNORECASE,
 )
 _S2_TILE_FILE = re.compile(
     _START + r"(?P<id>T" + _TILE + r"_(?P<time>\d{8}T\d{6}))(?:_(?P<band>B\d[0-9A]|TCI|SCL|AOT|WVP))?"
-    r"(?:_\d{2}m)?" + _END, re.IGNORECASE,
+    r"(?:_\d{2}m)?" + _END,
+    re.IGNORECASE,
 )
 _S2_GRANULE = re.compile(
-    _START + r"(?P<id>L(?P<level>1C|2A)_T" + _TILE + r"_A\d{6}_(?P<time>\d{8}T\d{6}))" + _END, re.IGNORECASE,
+    _START + r"(?P<id>L(?P<level>1C|2A)_T" + _TILE + r"_A\d{6}_(?P<time>\d{8}T\d{6}))" + _END,
+    re.IGNORECASE,
 )
 _S2_EARTH_SEARCH = re.compile(
     _START + r"(?P<id>S2(?P<unit>[A-D])_(?P<zone>\d{1,2})(?P<square>[A-Z]{3})_(?P<date>\d{8})_\d+_"
-    r"(?P<level>L1C|L2A))" + _END, re.IGNORECASE,
+    r"(?P<level>L1C|L2A))" + _END,
+    re.IGNORECASE,
 )
 _S2_EARTH_SEARCH_C1 = re.compile(
     _START + r"(?P<id>S2(?P<unit>[A-D])_T" + _TILE + r"_(?P<time>\d{8}T\d{6})_(?P<level>L1C|L2A))" + _END,
     re.IGNORECASE,
 )
 _S1 = re.compile(
-    _START + r"(?P<id>S1(?P<unit>[A-D])_(?P<mode>IW|EW|SM|WV|S\d)_(?P<level>GRD[FHM]|SLC_|RAW_|OCN_)_\d[SA][SD][HV]_"
-    r"(?P<time>\d{8}T\d{6})_\d{8}T\d{6}_\d{6}_[0-9A-F]{6}_[0-9A-F]{4})" + _END, re.IGNORECASE,
+    _START
+    + r"(?P<id>S1(?P<unit>[A-D])_(?P<mode>IW|EW|SM|WV|S\d)_(?P<level>GRD[FHM]|SLC_|RAW_|OCN_)_\d[SA][SD][HV]_"
+    r"(?P<time>\d{8}T\d{6})_\d{8}T\d{6}_\d{6}_[0-9A-F]{6}_[0-9A-F]{4})" + _END,
+    re.IGNORECASE,
 )
 
 _LANDSAT_SENSORS = {"C": "OLI", "O": "OLI", "T": "TM", "E": "ETM+", "M": "MSS"}
@@ -174,8 +192,9 @@ def parse_name(name: str) -> SceneInfo | None:
     if match:
         first, second = parse_name(match["first"]), parse_name(match["second"])
         if first is not None and second is not None:
-            return replace(first, scheme="itslive", product_id=name.split(".")[0].upper(), band=None,
-                           second=second)  # fmt: skip
+            return replace(
+                first, scheme="itslive", product_id=name.split(".")[0].upper(), band=None, second=second
+            )
     for parser in _PARSERS:
         info = parser(name)
         if info is not None:
@@ -190,7 +209,9 @@ def _landsat_collection(name: str) -> SceneInfo | None:
     time = _date(m["date"])
     if time is None:
         return None
-    return _landsat(m, "landsat-collection", time, processed=_date(m["processed"] or ""), level=m["level"].upper())
+    return _landsat(
+        m, "landsat-collection", time, processed=_date(m["processed"] or ""), level=m["level"].upper()
+    )
 
 
 def _landsat_pre_collection(name: str) -> SceneInfo | None:
@@ -214,27 +235,47 @@ def _landsat(m: re.Match[str], scheme: str, time: pd.Timestamp, **extra: Any) ->
         sensor += "-2"
     band = m["band"].upper() if m["band"] else None
     common = _LANDSAT_BANDS.get(family, {}).get(re.sub(r"^S[RT]_", "", band or ""))
-    return SceneInfo(scheme=scheme, time=time, platform=f"Landsat {number}", sensor=sensor, path=int(m["path"]),
-                     row=int(m["row"]), band=common or band, product_id=m["id"].upper(), **extra)  # fmt: skip
+    return SceneInfo(
+        scheme=scheme,
+        time=time,
+        platform=f"Landsat {number}",
+        sensor=sensor,
+        path=int(m["path"]),
+        row=int(m["row"]),
+        band=common or band,
+        product_id=m["id"].upper(),
+        **extra,
+    )
 
 
-def _sentinel2(m: re.Match[str], scheme: str, time: pd.Timestamp | None, tile: str | None,
-               **extra: Any) -> SceneInfo:
+def _sentinel2(
+    m: re.Match[str], scheme: str, time: pd.Timestamp | None, tile: str | None, **extra: Any
+) -> SceneInfo:
     groups = m.groupdict()
     unit = (groups.get("unit") or "").upper()
     platform = f"Sentinel-2{unit}"
     band = (groups.get("band") or "").upper() or None
     level = groups.get("level")
-    return SceneInfo(scheme=scheme, time=time, platform=platform, sensor=f"{platform} MSI", tile=tile,
-                     band=_S2_BANDS.get(band or "", band), product_id=m["id"].upper(),
-                     level=("L" + level.upper().removeprefix("L")) if level else None, **extra)  # fmt: skip
+    return SceneInfo(
+        scheme=scheme,
+        time=time,
+        platform=platform,
+        sensor=f"{platform} MSI",
+        tile=tile,
+        band=_S2_BANDS.get(band or "", band),
+        product_id=m["id"].upper(),
+        level=("L" + level.upper().removeprefix("L")) if level else None,
+        **extra,
+    )
 
 
 def _s2_safe(name: str) -> SceneInfo | None:
     m = _S2_SAFE.search(name)
     if m is None or _date(m["time"]) is None:
         return None
-    return _sentinel2(m, "sentinel2-safe", _date(m["time"]), m["tile"].upper(), processed=_date(m["processed"]))
+    return _sentinel2(
+        m, "sentinel2-safe", _date(m["time"]), m["tile"].upper(), processed=_date(m["processed"])
+    )
 
 
 def _s2_oper_safe(name: str) -> SceneInfo | None:
@@ -272,7 +313,9 @@ def _s2_earth_search(name: str) -> SceneInfo | None:
     m = _S2_EARTH_SEARCH.search(name)
     if m is None or _date(m["date"]) is None:
         return None
-    return _sentinel2(m, "sentinel2-earth-search", _date(m["date"]), f"{int(m['zone']):02d}{m['square'].upper()}")
+    return _sentinel2(
+        m, "sentinel2-earth-search", _date(m["date"]), f"{int(m['zone']):02d}{m['square'].upper()}"
+    )
 
 
 def _sentinel1(name: str) -> SceneInfo | None:
@@ -280,12 +323,27 @@ def _sentinel1(name: str) -> SceneInfo | None:
     if m is None or _date(m["time"]) is None:
         return None
     platform = f"Sentinel-1{m['unit'].upper()}"
-    return SceneInfo(scheme="sentinel1", time=_date(m["time"]), platform=platform, sensor=f"{platform} C-SAR",
-                     product_id=m["id"].upper(), level=m["level"].upper().rstrip("_"))  # fmt: skip
+    return SceneInfo(
+        scheme="sentinel1",
+        time=_date(m["time"]),
+        platform=platform,
+        sensor=f"{platform} C-SAR",
+        product_id=m["id"].upper(),
+        level=m["level"].upper().rstrip("_"),
+    )
 
 
-_PARSERS = (_landsat_collection, _landsat_pre_collection, _s2_safe, _s2_oper_safe, _s2_oper_tile,
-            _s2_earth_search, _s2_granule, _s2_tile_file, _sentinel1)  # fmt: skip
+_PARSERS = (
+    _landsat_collection,
+    _landsat_pre_collection,
+    _s2_safe,
+    _s2_oper_safe,
+    _s2_oper_tile,
+    _s2_earth_search,
+    _s2_granule,
+    _s2_tile_file,
+    _sentinel1,
+)
 
 
 def _date(text: str) -> pd.Timestamp | None:
@@ -304,7 +362,11 @@ def _date(text: str) -> pd.Timestamp | None:
 
 #: Sidecar names looked for beside an image called ``<stem>.tif`` (also with ``<stem>`` its product id).
 SIDECAR_SUFFIXES = ("_MTL.txt", "_MTL.json", "_MTD_TL.xml", "_MTD_MSIL1C.xml", "_MTD_MSIL2A.xml")
-_S2_SIDECARS = (("MTD_TL.xml", 2), ("MTD_MSIL1C.xml", 4), ("MTD_MSIL2A.xml", 4))  # name, folders up (SAFE layout)
+_S2_SIDECARS = (
+    ("MTD_TL.xml", 2),
+    ("MTD_MSIL1C.xml", 4),
+    ("MTD_MSIL2A.xml", 4),
+)  # name, folders up (SAFE layout)
 _MAX_SIDECAR_BYTES = 8 * 2**20
 
 
@@ -386,8 +448,9 @@ def parse_sidecar(text: str, name: str = "metadata") -> SceneInfo:
     except (ValueError, ET.ParseError) as err:
         raise SceneReadError(f"{name}: not a metadata file icetrack can read ({err}).") from None
     if info.time is None:
-        raise SceneReadError(f"{name}: no acquisition time in it (DATE_ACQUIRED, SENSING_TIME or "
-                             "PRODUCT_START_TIME).")  # fmt: skip
+        raise SceneReadError(
+            f"{name}: no acquisition time in it (DATE_ACQUIRED, SENSING_TIME or PRODUCT_START_TIME)."
+        )
     return info
 
 
@@ -421,7 +484,15 @@ def _flatten(tree: Any) -> dict[str, str]:
     return out
 
 
-_MTL_SENSORS = {"OLI_TIRS": "OLI", "OLI": "OLI", "TIRS": "TIRS", "ETM": "ETM+", "ETM+": "ETM+", "TM": "TM", "MSS": "MSS"}
+_MTL_SENSORS = {
+    "OLI_TIRS": "OLI",
+    "OLI": "OLI",
+    "TIRS": "TIRS",
+    "ETM": "ETM+",
+    "ETM+": "ETM+",
+    "TM": "TM",
+    "MSS": "MSS",
+}
 
 
 def _from_mtl(fields: dict[str, str], scheme: str) -> SceneInfo:
@@ -440,10 +511,16 @@ def _from_mtl(fields: dict[str, str], scheme: str) -> SceneInfo:
         sensor_id = fields.get("SENSOR_ID", "").upper()
         family = _MTL_SENSORS.get(sensor_id, sensor_id or None)
         sensor = f"{platform} {family}" if family else None
-    return SceneInfo(scheme=scheme, time=time, platform=platform, sensor=sensor,
-                     path=_int(fields.get("WRS_PATH")), row=_int(fields.get("WRS_ROW")),
-                     product_id=product.upper() if product else None,
-                     level=fields.get("PROCESSING_LEVEL") or fields.get("DATA_TYPE"))  # fmt: skip
+    return SceneInfo(
+        scheme=scheme,
+        time=time,
+        platform=platform,
+        sensor=sensor,
+        path=_int(fields.get("WRS_PATH")),
+        row=_int(fields.get("WRS_ROW")),
+        product_id=product.upper() if product else None,
+        level=fields.get("PROCESSING_LEVEL") or fields.get("DATA_TYPE"),
+    )
 
 
 def _from_xml(text: str) -> SceneInfo:
@@ -468,9 +545,15 @@ def _from_xml(text: str) -> SceneInfo:
         unit = re.match(r"S2([A-D])_", tile_id.upper())
         spacecraft = f"Sentinel-2{unit[1]}" if unit else "Sentinel-2"
     product = values.get("PRODUCT_URI") or values.get("TILE_ID")
-    return SceneInfo(scheme=scheme, time=time, platform=spacecraft, sensor=f"{spacecraft} MSI",
-                     tile=tile[1] if tile else None, product_id=product.removesuffix(".SAFE") if product else None,
-                     level=values.get("PROCESSING_LEVEL"))  # fmt: skip
+    return SceneInfo(
+        scheme=scheme,
+        time=time,
+        platform=spacecraft,
+        sensor=f"{spacecraft} MSI",
+        tile=tile[1] if tile else None,
+        product_id=product.removesuffix(".SAFE") if product else None,
+        level=values.get("PROCESSING_LEVEL"),
+    )
 
 
 def _timestamp(text: str | None) -> pd.Timestamp | None:

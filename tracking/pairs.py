@@ -18,8 +18,16 @@ __all__ = ["PAIR_COLUMNS", "candidate_pairs", "pair_label"]
 
 #: Columns of a pair table, in order.
 PAIR_COLUMNS = (
-    "reference", "secondary", "t0", "t1", "dt_days", "mid_date", "sensors", "path_row", "cloud_cover",
-)  # fmt: skip
+    "reference",
+    "secondary",
+    "t0",
+    "t1",
+    "dt_days",
+    "mid_date",
+    "sensors",
+    "path_row",
+    "cloud_cover",
+)
 _NEEDED = ("scene_id", "time", "sensor", "path", "row", "cloud_cover")
 _DAY_NS = 86_400 * 10**9
 
@@ -69,7 +77,9 @@ def candidate_pairs(
     """
     min_dt, max_dt = float(min_dt_days), float(max_dt_days)
     if not (min_dt >= 0 and max_dt >= 0):
-        raise ParameterError(f"the time-span bounds must be 0 or more days, got {min_dt_days} and {max_dt_days}.")
+        raise ParameterError(
+            f"the time-span bounds must be 0 or more days, got {min_dt_days} and {max_dt_days}."
+        )
     if min_dt > max_dt:
         raise ParameterError(
             f"min_dt_days ({min_dt_days}) is larger than max_dt_days ({max_dt_days}): swap them."
@@ -97,8 +107,9 @@ def candidate_pairs(
     t0 = times.iloc[i].reset_index(drop=True)
     t1 = times.iloc[j].reset_index(drop=True)
     sensor = table["sensor"].astype(str).to_numpy(dtype=object)
-    path_row = np.array([_path_row_text(p, r) for p, r in zip(table["path"], table["row"], strict=True)],
-                        dtype=object)  # fmt: skip
+    path_row = np.array(
+        [_path_row_text(p, r) for p, r in zip(table["path"], table["row"], strict=True)], dtype=object
+    )
     cloud = pd.to_numeric(table["cloud_cover"], errors="coerce").to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
         cover = np.fmax(cloud[i], cloud[j])

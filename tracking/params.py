@@ -61,93 +61,124 @@ class TrackingParameters(param.Parameterized):
 
     # --- kernel -----------------------------------------------------------------------------------------------
     kernel = param.Selector(
-        default="ncc", objects=list(BUILTIN_KERNELS),
+        default="ncc",
+        objects=list(BUILTIN_KERNELS),
         doc="Matching kernel: ncc (normalized cross-correlation, coarse-to-fine, fastest), oc (orientation "
-            "correlation, Haug et al. 2010: FFT correlation of gradient directions, robust to illumination and "
-            "contrast changes), or one added with tracking.kernels.register_kernel.",
+        "correlation, Haug et al. 2010: FFT correlation of gradient directions, robust to illumination and "
+        "contrast changes), or one added with tracking.kernels.register_kernel.",
         precedence=0.05,
     )
     chip_size = param.Integer(
-        32, bounds=(8, 256), softbounds=(8, 128), step=8,
+        32,
+        bounds=(8, 256),
+        softbounds=(8, 128),
+        step=8,
         doc="Reference window (chip) size, px: larger is more robust, smaller resolves finer detail.",
         precedence=0.1,
     )
     search_range = param.Integer(
-        20, bounds=(1, 256), softbounds=(2, 128),
+        20,
+        bounds=(1, 256),
+        softbounds=(2, 128),
         doc="Largest displacement looked for, each way, px: must exceed the fastest ice's motion over dt.",
         precedence=0.2,
     )
     step = param.Integer(
-        16, bounds=(1, 256), softbounds=(4, 128), step=4,
+        16,
+        bounds=(1, 256),
+        softbounds=(4, 128),
+        step=4,
         doc="Grid spacing between chip centres, px: sets the output resolution and the chip count.",
         precedence=0.3,
     )
     subpixel = param.Selector(
-        default="lucas-kanade", objects=list(SUBPIXEL_METHODS),
+        default="lucas-kanade",
+        objects=list(SUBPIXEL_METHODS),
         doc="Sub-pixel refinement: lucas-kanade (image-gradient fit, most accurate), oversampled "
-            "(correlation surface interpolated by the oversampling factor), parabolic (3-point fit; Gaussian "
-            "for oc). Chip kernels registered by users refine their own matches.",
+        "(correlation surface interpolated by the oversampling factor), parabolic (3-point fit; Gaussian "
+        "for oc). Chip kernels registered by users refine their own matches.",
         precedence=0.4,
     )
     oversampling = param.Integer(
-        16, bounds=(1, 128), softbounds=(1, 64),
+        16,
+        bounds=(1, 128),
+        softbounds=(1, 64),
         doc="Sub-pixel resolution of the 'oversampled' peak search: 1/oversampling px.",
         precedence=0.5,
     )
     # --- pre-filter ---------------------------------------------------------------------------------------------
     prefilter = param.Selector(
-        default="gaussian_highpass", objects=list(PREFILTER_NAMES),
+        default="gaussian_highpass",
+        objects=list(PREFILTER_NAMES),
         doc="Image pre-filter applied to both scenes before matching (the Gaussian high-pass kept the most "
-            "correct vectors on every real fixture and costs the least: benchmarks/RESULTS.md).",
+        "correct vectors on every real fixture and costs the least: benchmarks/RESULTS.md).",
         precedence=1.0,
     )
     prefilter_size = param.Number(
-        3.0, bounds=(0.0, 50.0), softbounds=(0.0, 15.0), step=0.5,
+        3.0,
+        bounds=(0.0, 50.0),
+        softbounds=(0.0, 15.0),
+        step=0.5,
         doc="Pre-filter size, px: Gaussian sigma of the high-pass, window width of Wallis, Gaussian smoothing "
-            "before NAOF (0: none). Choosing a pre-filter resets it to that filter's default.",
+        "before NAOF (0: none). Choosing a pre-filter resets it to that filter's default.",
         precedence=1.1,
     )
     # --- outliers -----------------------------------------------------------------------------------------------
     min_peak = param.Number(
-        0.2, bounds=(0.0, 1.0), step=0.05,
+        0.2,
+        bounds=(0.0, 1.0),
+        step=0.05,
         doc="Reject vectors whose peak normalized cross-correlation is below this, at a 32 px chip (scaled by "
-            "32 / chip size for other chips, as the correlation of unrelated images is).",
+        "32 / chip size for other chips, as the correlation of unrelated images is).",
         precedence=2.0,
     )
     min_snr = param.Number(
-        1.0, bounds=(1.0, 10.0), softbounds=(1.0, 3.0), step=0.05,
+        1.0,
+        bounds=(1.0, 10.0),
+        softbounds=(1.0, 3.0),
+        step=0.05,
         doc="Reject vectors whose correlation peak is not this many times the next highest peak of the coarse "
-            "search (1: no test, the default: on real images it rejected about as many right vectors as wrong).",
+        "search (1: no test, the default: on real images it rejected about as many right vectors as wrong).",
         precedence=2.1,
     )
     median_threshold = param.Number(
-        3.0, bounds=(0.5, 20.0), softbounds=(1.0, 10.0), step=0.5,
+        3.0,
+        bounds=(0.5, 20.0),
+        softbounds=(1.0, 10.0),
+        step=0.5,
         doc="Normalized median test (Westerweel & Scarano 2005): reject vectors this many times the "
-            "neighbourhood's median residual away from its median.",
+        "neighbourhood's median residual away from its median.",
         precedence=2.2,
     )
     median_epsilon = param.Number(
-        0.2, bounds=(0.0, 2.0), step=0.05,
+        0.2,
+        bounds=(0.0, 2.0),
+        step=0.05,
         doc="Noise floor of the normalized median test, px.",
         precedence=2.3,
     )
     median_radius = param.Integer(
-        1, bounds=(1, 5),
+        1,
+        bounds=(1, 5),
         doc="Neighbourhood of the normalized median test, grid nodes each way (1 = 3x3).",
         precedence=2.4,
     )
     max_speed = param.Number(
-        None, allow_None=True, bounds=(0.0, 100_000.0),
+        None,
+        allow_None=True,
+        bounds=(0.0, 100_000.0),
         doc="Reject vectors faster than this, m/yr (None: no limit). Applied to georeferenced pairs only.",
         precedence=2.5,
     )
     # --- holes --------------------------------------------------------------------------------------------------
     fill_holes = param.Boolean(
-        True, doc="Interpolate rejected vectors from their valid neighbours (recorded in 'interpolated').",
+        True,
+        doc="Interpolate rejected vectors from their valid neighbours (recorded in 'interpolated').",
         precedence=3.0,
     )
     fill_distance = param.Integer(
-        2, bounds=(1, 20),
+        2,
+        bounds=(1, 20),
         doc="Fill holes no further than this many grid nodes from valid data.",
         precedence=3.1,
     )
@@ -249,7 +280,9 @@ class TrackingParameters(param.Parameterized):
         return text
 
     @classmethod
-    def from_text(cls, texts: Mapping[str, str], params: TrackingParameters | None = None) -> TrackingParameters:
+    def from_text(
+        cls, texts: Mapping[str, str], params: TrackingParameters | None = None
+    ) -> TrackingParameters:
         """A new parameter set: `from_overrides` with values given as text (`parse_text`).
 
         Examples
@@ -257,7 +290,9 @@ class TrackingParameters(param.Parameterized):
         >>> TrackingParameters.from_text({"step": "24", "max_speed": "none"}).step
         24
         """
-        return cls.from_overrides(params, **{name: cls.parse_text(name, text) for name, text in texts.items()})
+        return cls.from_overrides(
+            params, **{name: cls.parse_text(name, text) for name, text in texts.items()}
+        )
 
     @classmethod
     def from_overrides(cls, params: TrackingParameters | None = None, **overrides: Any) -> TrackingParameters:
@@ -272,7 +307,9 @@ class TrackingParameters(param.Parameterized):
                 raise ParameterError(f"unknown tracking parameter {key!r}: known parameters are {known}.")
             values[key] = value
         if "prefilter" in overrides and "prefilter_size" not in overrides:
-            values["prefilter_size"] = PREFILTER_SIZES.get(overrides["prefilter"], values.get("prefilter_size", 3.0))
+            values["prefilter_size"] = PREFILTER_SIZES.get(
+                overrides["prefilter"], values.get("prefilter_size", 3.0)
+            )
         try:
             return cls(**values)
         except ValueError as err:  # param's own bound and type errors

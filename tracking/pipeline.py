@@ -111,8 +111,9 @@ def track_arrays(
     check_cancel(cancel)
     reference = prefilter(reference, params.prefilter, params.prefilter_size)
     secondary = prefilter(secondary, params.prefilter, params.prefilter_size)
-    return match_and_validate(reference, secondary, params, progress=progress, cancel=cancel,
-                              pixel_size=pixel_size, dt_days=dt_days)
+    return match_and_validate(
+        reference, secondary, params, progress=progress, cancel=cancel, pixel_size=pixel_size, dt_days=dt_days
+    )
 
 
 def match_and_validate(
@@ -135,8 +136,9 @@ def match_and_validate(
     field = match(reference, secondary, params, progress=progress, cancel=cancel)
     check_cancel(cancel)
     no_snr = bool(field["snr"].isnull().all())
-    tested = apply_outlier_tests(field.drop_vars("snr") if no_snr else field, params,
-                                 pixel_size=pixel_size, dt_days=dt_days)
+    tested = apply_outlier_tests(
+        field.drop_vars("snr") if no_snr else field, params, pixel_size=pixel_size, dt_days=dt_days
+    )
     return field.assign(valid=tested["valid"])
 
 
@@ -176,8 +178,15 @@ def track(
         ``cancel`` was set.
     """
     params = TrackingParameters.from_overrides(params, **overrides).check(pair.shape)
-    offsets = track_arrays(pair.reference.values, pair.secondary.values, params, progress=progress,
-                           cancel=cancel, pixel_size=pixel_size(pair), dt_days=pair.dt_days)
+    offsets = track_arrays(
+        pair.reference.values,
+        pair.secondary.values,
+        params,
+        progress=progress,
+        cancel=cancel,
+        pixel_size=pixel_size(pair),
+        dt_days=pair.dt_days,
+    )
     check_cancel(cancel)
     if params.fill_holes:
         offsets = fill_offsets(offsets, params.fill_distance)
@@ -207,4 +216,3 @@ def fill_offsets(offsets: xr.Dataset, max_distance: int) -> xr.Dataset:
         dy_filled=(dims, np.asarray(dy_filled, dtype=np.float32)),
         interpolated=(dims, np.asarray(interpolated, dtype=bool) & ~valid),
     )
-

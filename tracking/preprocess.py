@@ -287,7 +287,9 @@ def prefilter_reach(name: str, size: float) -> int:
     if name == "naof":
         sigma = float(size)
         return (gaussian_radius(sigma) if sigma > 0 else 1) + 1  # + 1: the 3-tap differences
-    raise ParameterError(f"no known reach for pre-filter {name!r}: built-in pre-filters are {PREFILTER_NAMES}.")
+    raise ParameterError(
+        f"no known reach for pre-filter {name!r}: built-in pre-filters are {PREFILTER_NAMES}."
+    )
 
 
 def naof(image: np.ndarray, size: float = 0.0) -> np.ndarray:
@@ -345,7 +347,7 @@ def naof(image: np.ndarray, size: float = 0.0) -> np.ndarray:
             ndimage.correlate(values, _DIAGONAL, mode="nearest"),
             ndimage.correlate(values, _DIAGONAL[:, ::-1], mode="nearest"),
         )
-        out[top:bottom] = term[top - lo: bottom - lo]
+        out[top:bottom] = term[top - lo : bottom - lo]
     return img.finish(out)
 
 
@@ -444,4 +446,3 @@ def _positive(size: float, name: str) -> float:
     if not (np.isfinite(value) and value > 0):
         raise ParameterError(f"{name} needs a finite size > 0 px; got {size!r}.")
     return value
-

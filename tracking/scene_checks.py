@@ -31,7 +31,9 @@ def memory_budget() -> int:
         try:
             return int(float(setting) * 1e9)
         except ValueError:
-            raise SceneReadError(f"ICETRACK_MEMORY_BUDGET={setting!r}: give a number of GB, e.g. 8.") from None
+            raise SceneReadError(
+                f"ICETRACK_MEMORY_BUDGET={setting!r}: give a number of GB, e.g. 8."
+            ) from None
     import psutil
 
     return int(psutil.virtual_memory().available // 2)

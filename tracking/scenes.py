@@ -206,7 +206,12 @@ def read_scene(
 
 
 def scene_metadata(
-    path: Path, src: rasterio.DatasetReader, *, time: Any = None, sensor: str | None = None, band: str | None = None
+    path: Path,
+    src: rasterio.DatasetReader,
+    *,
+    time: Any = None,
+    sensor: str | None = None,
+    band: str | None = None,
 ) -> dict[str, Any]:
     """The `make_scene` keywords of an open raster file, as `read_scene` finds them (checked georeferencing).
 
@@ -239,13 +244,21 @@ def scene_metadata(
         "transform": src.transform,
         "crs": src.crs,
         "time": _acquisition_time(path, time, tags, sidecar=sidecar, named=named, problem=problem),
-        "sensor": (sensor or tags.get("SENSOR") or next((i.sensor for i in said if i.sensor), None)
-                   or _sensor_from_name(path.name) or "unknown"),
+        "sensor": (
+            sensor
+            or tags.get("SENSOR")
+            or next((i.sensor for i in said if i.sensor), None)
+            or _sensor_from_name(path.name)
+            or "unknown"
+        ),
         "band": band or tags.get("BAND") or description or (named.band if named else None) or "unknown",
         "scene_id": tags.get("SCENE_ID") or path.name.split(".")[0],
-        "attrs": {key: value for key in ("path", "row", "tile")
-                  if (value := next((getattr(i, key) for i in said if getattr(i, key) is not None), None))
-                  is not None},
+        "attrs": {
+            key: value
+            for key in ("path", "row", "tile")
+            if (value := next((getattr(i, key) for i in said if getattr(i, key) is not None), None))
+            is not None
+        },
     }
 
 
@@ -285,8 +298,15 @@ def _check_georeferencing(path: Path, crs: CRS | None, transform: Affine) -> Non
         )
 
 
-def _acquisition_time(path: Path, time: object, tags: dict[str, str], *, sidecar: SceneInfo | None = None,
-                      named: SceneInfo | None = None, problem: str | None = None) -> pd.Timestamp:
+def _acquisition_time(
+    path: Path,
+    time: object,
+    tags: dict[str, str],
+    *,
+    sidecar: SceneInfo | None = None,
+    named: SceneInfo | None = None,
+    problem: str | None = None,
+) -> pd.Timestamp:
     """The acquisition time from the argument, the TIFF tags, the sidecar or the file name, in that order."""
     if time is not None:
         try:
@@ -304,8 +324,11 @@ def _acquisition_time(path: Path, time: object, tags: dict[str, str], *, sidecar
     stamp = named.time if named is not None else date_from_name(path.name)
     if stamp is None:
         unread = f" ({problem})" if problem else ""
-        processed = (" (the date in the name is a processing date, not the acquisition's)"
-                     if named is not None and named.processed is not None else "")  # fmt: skip
+        processed = (
+            " (the date in the name is a processing date, not the acquisition's)"
+            if named is not None and named.processed is not None
+            else ""
+        )
         raise SceneReadError(
             f"{path}: no acquisition time in the TIFF tags ({', '.join(TIME_TAGS)}), in a metadata file beside it "
             f"(*_MTL.txt, *_MTL.json, MTD_TL.xml){unread} nor in the file name{processed}: give it with --ref-time "
@@ -353,8 +376,14 @@ def date_from_name(name: str) -> pd.Timestamp | None:
         year, month, day = (match[f"{k}1"] or match[f"{k}2"] for k in "ymd")
         try:
             clock = [int(match[k]) if match[k] else 0 for k in "HMS"]
-            stamp = pd.Timestamp(year=int(year), month=int(month), day=int(day), hour=clock[0], minute=clock[1],
-                                 second=clock[2])
+            stamp = pd.Timestamp(
+                year=int(year),
+                month=int(month),
+                day=int(day),
+                hour=clock[0],
+                minute=clock[1],
+                second=clock[2],
+            )
         except ValueError:
             continue
         if 1972 <= stamp.year <= pd.Timestamp.now().year + 1:
@@ -456,7 +485,9 @@ class Pair:
         _check_order(reference, secondary)
         for role, scene in (("reference", reference), ("secondary", secondary)):
             if scene.rio.crs is None:
-                raise InvalidPairError(f"the {role} scene has no CRS: read it with read_scene() or make_scene().")
+                raise InvalidPairError(
+                    f"the {role} scene has no CRS: read it with read_scene() or make_scene()."
+                )
         if not _same_grid(reference, secondary):
             _check_footprints(reference, secondary)
             secondary = _resample_onto(secondary, reference)
@@ -490,8 +521,10 @@ def _check_footprints(reference: xr.DataArray, secondary: xr.DataArray) -> None:
         secondary.rio.crs, reference.rio.crs, *secondary.rio.bounds(), densify_pts=21
     )
     inverse = ~reference.rio.transform()
-    cols, rows = zip(*(inverse @ corner for corner in ((left, bottom), (left, top), (right, bottom), (right, top))),
-                     strict=True)
+    cols, rows = zip(
+        *(inverse @ corner for corner in ((left, bottom), (left, top), (right, bottom), (right, top))),
+        strict=True,
+    )
     n_rows, n_cols = reference.shape
     overlap_cols = min(max(cols), n_cols) - max(min(cols), 0)
     overlap_rows = min(max(rows), n_rows) - max(min(rows), 0)

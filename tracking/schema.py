@@ -76,8 +76,16 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
 
 #: CF attributes of a VelocityField's map coordinates (``units`` is added from the CRS).
 COORD_ATTRS: dict[str, dict[str, str]] = {
-    "x": {"standard_name": "projection_x_coordinate", "long_name": "x coordinate of chip centre", "axis": "X"},
-    "y": {"standard_name": "projection_y_coordinate", "long_name": "y coordinate of chip centre", "axis": "Y"},
+    "x": {
+        "standard_name": "projection_x_coordinate",
+        "long_name": "x coordinate of chip centre",
+        "axis": "X",
+    },
+    "y": {
+        "standard_name": "projection_y_coordinate",
+        "long_name": "y coordinate of chip centre",
+        "axis": "Y",
+    },
 }
 
 #: What each built-in kernel (``TrackingParameters.kernel``) measures, as a field's attrs name it.
@@ -85,16 +93,47 @@ KERNEL_METHODS: dict[str, str] = {"ncc": "normalized cross-correlation", "oc": "
 
 #: Columns of a series table, in order.
 SERIES_COLUMNS = (
-    "point", "lon", "lat", "x", "y", "t0", "t1", "mid_date", "dt_days", "v", "vx", "vy", "valid",
-    "interpolated", "peak", "label", "source", "v_error",
-)  # fmt: skip
+    "point",
+    "lon",
+    "lat",
+    "x",
+    "y",
+    "t0",
+    "t1",
+    "mid_date",
+    "dt_days",
+    "v",
+    "vx",
+    "vy",
+    "valid",
+    "interpolated",
+    "peak",
+    "label",
+    "source",
+    "v_error",
+)
 
 #: The dtype of each column of a series table.
 SERIES_DTYPES: dict[str, Any] = {
-    "point": object, "lon": float, "lat": float, "x": float, "y": float, "t0": "datetime64[ns]",
-    "t1": "datetime64[ns]", "mid_date": "datetime64[ns]", "dt_days": float, "v": float, "vx": float, "vy": float,
-    "valid": bool, "interpolated": bool, "peak": float, "label": object, "source": object, "v_error": float,
-}  # fmt: skip
+    "point": object,
+    "lon": float,
+    "lat": float,
+    "x": float,
+    "y": float,
+    "t0": "datetime64[ns]",
+    "t1": "datetime64[ns]",
+    "mid_date": "datetime64[ns]",
+    "dt_days": float,
+    "v": float,
+    "vx": float,
+    "vy": float,
+    "valid": bool,
+    "interpolated": bool,
+    "peak": float,
+    "label": object,
+    "source": object,
+    "v_error": float,
+}
 
 #: The columns of a series table in m/yr.
 SPEED_COLUMNS = ("v", "vx", "vy", "v_error")
@@ -138,7 +177,9 @@ def variable_attrs(kernel: str) -> dict[str, dict[str, str]]:
     >>> variable_attrs("oc")["peak"]["long_name"], variable_attrs("sad")["peak"]["long_name"]
     ('peak orientation correlation', 'peak similarity (sad kernel)')
     """
-    peak = f"peak {KERNEL_METHODS[kernel]}" if kernel in KERNEL_METHODS else f"peak similarity ({kernel} kernel)"
+    peak = (
+        f"peak {KERNEL_METHODS[kernel]}" if kernel in KERNEL_METHODS else f"peak similarity ({kernel} kernel)"
+    )
     return {**VARIABLE_ATTRS, "peak": {**VARIABLE_ATTRS["peak"], "long_name": peak}}
 
 

@@ -25,23 +25,43 @@ __all__ = ["QUALITY_COORDS", "STACK_COORDS", "STACK_VARIABLES", "open_stack", "s
 
 #: Variables of a stack, on dims (mid_date, y, x).
 #: Error estimates of each pair (`tracking.quality.assess`) kept in a stack, NaN when a field has none.
-QUALITY_COORDS = ("v_error", "stable_shift_x", "stable_shift_y", "stable_spread_x", "stable_spread_y",
-                  "metric_static_terrain_x", "metric_static_terrain_y")  # fmt: skip
+QUALITY_COORDS = (
+    "v_error",
+    "stable_shift_x",
+    "stable_shift_y",
+    "stable_spread_x",
+    "stable_spread_y",
+    "metric_static_terrain_x",
+    "metric_static_terrain_y",
+)
 STACK_VARIABLES = ("vx", "vy", "v", "dx", "dy", "peak", "valid", "interpolated")
 #: Per-pair coordinates of a stack, on dim mid_date (besides mid_date itself).
 STACK_COORDS = (
-    "date_dt", "acquisition_date_img1", "acquisition_date_img2", "sensor_img1", "sensor_img2", "id_img1",
-    "id_img2", "roi_valid_percentage", *QUALITY_COORDS,
-)  # fmt: skip
+    "date_dt",
+    "acquisition_date_img1",
+    "acquisition_date_img2",
+    "sensor_img1",
+    "sensor_img2",
+    "id_img1",
+    "id_img2",
+    "roi_valid_percentage",
+    *QUALITY_COORDS,
+)
 _TIME_COORDS = ("acquisition_date_img1", "acquisition_date_img2")
 #: Bytes of one variable's chunk in a stack (several pairs' layers per chunk when the grid is small).
 _CHUNK_BYTES = 32 * 2**20
-_TIME_ENCODING = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int64"}
+_TIME_ENCODING = {
+    "units": "nanoseconds since 1970-01-01",
+    "calendar": "proleptic_gregorian",
+    "dtype": "int64",
+}
 _PER_PAIR_ATTRS = {*STACK_COORDS, "date_center", "date_created", "satellite", "pair_key"}
 
 
-def stack(out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-          zarr_path: str | os.PathLike[str]) -> xr.Dataset:  # fmt: skip
+def stack(
+    out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    zarr_path: str | os.PathLike[str],
+) -> xr.Dataset:
     """Stack per-pair VelocityFields on one grid into a Zarr time-series cube, atomically.
 
     The fields are read a chunk of pairs at a time, so memory stays bounded however many there are.
@@ -69,7 +89,9 @@ def stack(out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
     paths = _field_paths(out_dir_or_paths)
     heads = [_field_header(path) for path in paths]
     _check_one_grid(heads, paths)
-    order = sorted(range(len(paths)), key=lambda k: (heads[k]["mid_date"], heads[k]["date_dt"], heads[k]["id_img1"]))
+    order = sorted(
+        range(len(paths)), key=lambda k: (heads[k]["mid_date"], heads[k]["date_dt"], heads[k]["id_img1"])
+    )
     target = Path(zarr_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, directory=True) as tmp:
@@ -80,14 +102,22 @@ def stack(out_dir_or_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[
         encoding = {name: dict(_TIME_ENCODING) for name in (*_TIME_COORDS, "mid_date")}
         template.to_zarr(tmp, mode="w", compute=False, zarr_format=2, consolidated=True, encoding=encoding)
         for start in range(0, len(order), per_chunk):
-            group = order[start:start + per_chunk]
+            group = order[start : start + per_chunk]
             layers = [first if k == order[0] else _load_layer(paths[k]) for k in group]
-            block = xr.concat(layers, dim="mid_date", coords="minimal", compat="override", join="override",
-                              combine_attrs="drop")  # fmt: skip
+            block = xr.concat(
+                layers,
+                dim="mid_date",
+                coords="minimal",
+                compat="override",
+                join="override",
+                combine_attrs="drop",
+            )
             block = block.drop_vars(list(block.coords))
             block.to_zarr(tmp, region={"mid_date": slice(start, start + len(group))}, zarr_format=2)
         if target.exists() and not (target / ".zgroup").exists() and not (target / "zarr.json").exists():
-            raise TrackingError(f"{target} exists and is not a Zarr store: choose another path for the stack.")
+            raise TrackingError(
+                f"{target} exists and is not a Zarr store: choose another path for the stack."
+            )
     return open_stack(target)
 
 
@@ -105,7 +135,9 @@ def open_stack(path: str | os.PathLike[str]) -> xr.Dataset:
     """
     path = Path(path)
     if not path.is_dir():
-        raise TrackingError(f"{path}: no such Zarr stack: write one with 'icetrack batch --stack' or stack().")
+        raise TrackingError(
+            f"{path}: no such Zarr stack: write one with 'icetrack batch --stack' or stack()."
+        )
     return xr.open_zarr(path, decode_coords="all", consolidated=True)
 
 
@@ -175,11 +207,16 @@ def _field_header(path: Path) -> dict[str, Any]:
         raise TrackingError(f"{path}: not a velocity field written by icetrack ({err}).") from None
     missing = [key for key in ("acquisition_date_img1", "acquisition_date_img2") if key not in attrs]
     if missing:
-        raise TrackingError(f"{path}: the field lacks the attrs {', '.join(missing)}: stack fields made by icetrack.")
+        raise TrackingError(
+            f"{path}: the field lacks the attrs {', '.join(missing)}: stack fields made by icetrack."
+        )
     t0, t1 = utc_naive(str(attrs["acquisition_date_img1"])), utc_naive(str(attrs["acquisition_date_img2"]))
     mid = utc_naive(str(attrs["date_center"])) if "date_center" in attrs else t0 + (t1 - t0) / 2
     return {
-        "x": x, "y": y, "crs_wkt": wkt, "attrs": attrs,
+        "x": x,
+        "y": y,
+        "crs_wkt": wkt,
+        "attrs": attrs,
         "mid_date": mid.to_datetime64(),
         "date_dt": float(attrs.get("date_dt", (t1 - t0) / pd.Timedelta(days=1))),
         "acquisition_date_img1": t0.to_datetime64(),
@@ -190,7 +227,7 @@ def _field_header(path: Path) -> dict[str, Any]:
         "id_img2": str(attrs.get("id_img2", "")),
         "roi_valid_percentage": float(attrs.get("roi_valid_percentage", np.nan)),
         **{name: float(attrs.get(name, np.nan)) for name in QUALITY_COORDS},
-    }  # fmt: skip
+    }
 
 
 def _check_one_grid(heads: list[dict[str, Any]], paths: list[Path]) -> None:
@@ -200,10 +237,15 @@ def _check_one_grid(heads: list[dict[str, Any]], paths: list[Path]) -> None:
     crs = CRS.from_wkt(first["crs_wkt"]) if first["crs_wkt"] else None
     for head, path in zip(heads, paths, strict=True):
         same = (
-            head["x"].shape == first["x"].shape and head["y"].shape == first["y"].shape
-            and np.allclose(head["x"], first["x"]) and np.allclose(head["y"], first["y"])
-            and (head["crs_wkt"] == first["crs_wkt"] or (crs is not None and CRS.from_wkt(head["crs_wkt"]) == crs))
-        )  # fmt: skip
+            head["x"].shape == first["x"].shape
+            and head["y"].shape == first["y"].shape
+            and np.allclose(head["x"], first["x"])
+            and np.allclose(head["y"], first["y"])
+            and (
+                head["crs_wkt"] == first["crs_wkt"]
+                or (crs is not None and CRS.from_wkt(head["crs_wkt"]) == crs)
+            )
+        )
         if not same:
             raise TrackingError(
                 f"{path.name} is not on the grid of {paths[0].name} (other area, step or CRS): stack fields "
@@ -226,17 +268,22 @@ def _template(first: xr.Dataset, heads: list[dict[str, Any]], per_chunk: int) ->
     full = first.rio.write_crs(first.rio.crs)  # read_field restored the CRS; keep it for the template
     n, rows, cols = len(heads), first.sizes["y"], first.sizes["x"]
     variables = {
-        name: (("mid_date", "y", "x"),
-               dask.array.empty((n, rows, cols), chunks=(per_chunk, rows, cols), dtype=first[name].dtype),
-               {k: v for k, v in first[name].attrs.items() if k not in ("grid_mapping", "flag_values")})
+        name: (
+            ("mid_date", "y", "x"),
+            dask.array.empty((n, rows, cols), chunks=(per_chunk, rows, cols), dtype=first[name].dtype),
+            {k: v for k, v in first[name].attrs.items() if k not in ("grid_mapping", "flag_values")},
+        )
         for name in first.data_vars
-    }  # fmt: skip
+    }
     coords: dict[str, Any] = {
-        "mid_date": ("mid_date", np.array([h["mid_date"] for h in heads], dtype="datetime64[ns]"),
-                     {"long_name": "midpoint between the acquisitions of the pair"}),
+        "mid_date": (
+            "mid_date",
+            np.array([h["mid_date"] for h in heads], dtype="datetime64[ns]"),
+            {"long_name": "midpoint between the acquisitions of the pair"},
+        ),
         "x": ("x", first["x"].values, dict(first["x"].attrs)),
         "y": ("y", first["y"].values, dict(first["y"].attrs)),
-    }  # fmt: skip
+    }
     for name in STACK_COORDS:
         values = [h[name] for h in heads]
         if name in _TIME_COORDS:
@@ -248,7 +295,9 @@ def _template(first: xr.Dataset, heads: list[dict[str, Any]], per_chunk: int) ->
         coords[name] = ("mid_date", array)
     cube = xr.Dataset(variables, coords=coords, attrs=_common_attrs([h["attrs"] for h in heads]))
     cube["date_dt"].attrs = {"long_name": "time between the acquisitions", "units": "days"}
-    return cube.rio.write_crs(full.rio.crs, grid_mapping_name="spatial_ref").rio.write_transform(first.rio.transform())
+    return cube.rio.write_crs(full.rio.crs, grid_mapping_name="spatial_ref").rio.write_transform(
+        first.rio.transform()
+    )
 
 
 def _common_attrs(all_attrs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,8 +306,9 @@ def _common_attrs(all_attrs: list[dict[str, Any]]) -> dict[str, Any]:
     for key, value in all_attrs[0].items():
         if key in _PER_PAIR_ATTRS:
             continue
-        if all(key in other and np.array_equal(np.asarray(other[key]), np.asarray(value)) for other in all_attrs):
+        if all(
+            key in other and np.array_equal(np.asarray(other[key]), np.asarray(value)) for other in all_attrs
+        ):
             common[key] = value.tolist() if isinstance(value, np.ndarray) else _plain(value)
     common["title"] = "icetrack surface velocity stack"
     return common
-

@@ -109,7 +109,7 @@ def synthetic_pair(
     sample_r = rows - dy + margin
     sample_c = cols - dx + margin
     secondary = ndimage.map_coordinates(coefficients, [sample_r, sample_c], order=3, prefilter=False)
-    reference = texture[margin:margin + rows_n, margin:margin + cols_n].copy()
+    reference = texture[margin : margin + rows_n, margin : margin + cols_n].copy()
     land_r, land_c = rows.copy(), cols.copy()
     for _ in range(8):  # fixed point of p = x0 + D(p)
         fdx, fdy = _flow(land_r, land_c, shape, max_displacement)
@@ -129,7 +129,9 @@ def synthetic_pair(
         patch = (slice(rows_n - rows_n // 6, rows_n), slice(cols_n - cols_n // 6, cols_n))
         secondary[patch] = np.nan
         textured[patch] = False
-    return SyntheticPair(reference.astype(np.float32), secondary.astype(np.float32), truth_dx, truth_dy, textured)
+    return SyntheticPair(
+        reference.astype(np.float32), secondary.astype(np.float32), truth_dx, truth_dy, textured
+    )
 
 
 def uniform_field(
@@ -181,18 +183,25 @@ def uniform_field(
     end = start + np.timedelta64(round(dt_days * 86400), "s")
     field = xr.Dataset(
         {
-            "vx": (dims, ones * vx), "vy": (dims, ones * vy), "v": (dims, ones * np.hypot(vx, vy)),
-            "dx": (dims, ones * (vx * years / pixel)), "dy": (dims, ones * (-vy * years / pixel)),
-            "peak": (dims, ones * 0.9), "snr": (dims, ones * 20.0),
-            "valid": (dims, np.ones(shape, dtype=bool)), "interpolated": (dims, np.zeros(shape, dtype=bool)),
+            "vx": (dims, ones * vx),
+            "vy": (dims, ones * vy),
+            "v": (dims, ones * np.hypot(vx, vy)),
+            "dx": (dims, ones * (vx * years / pixel)),
+            "dy": (dims, ones * (-vy * years / pixel)),
+            "peak": (dims, ones * 0.9),
+            "snr": (dims, ones * 20.0),
+            "valid": (dims, np.ones(shape, dtype=bool)),
+            "interpolated": (dims, np.zeros(shape, dtype=bool)),
         },
         coords={"y": y, "x": x},
         attrs={
-            "acquisition_date_img1": str(start), "acquisition_date_img2": str(end),
-            "date_center": str(start + (end - start) // 2), "date_dt": float(dt_days),
+            "acquisition_date_img1": str(start),
+            "acquisition_date_img2": str(end),
+            "date_center": str(start + (end - start) // 2),
+            "date_dt": float(dt_days),
             "image_geotransform": np.array(Affine(pixel, 0, origin[0], 0, -pixel, origin[1]).to_gdal()),
             "label": label or f"uniform {vx:g}, {vy:g} m/yr",
         },
-    )  # fmt: skip
+    )
     field = field.rio.write_crs(crs, grid_mapping_name="spatial_ref")
     return field.rio.write_transform(Affine(spacing, 0, origin[0], 0, -spacing, origin[1]))

@@ -81,7 +81,7 @@ class _ArrayImage:
     values: np.ndarray
 
     def read(self, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
-        return np.array(self.values[rows[0]:rows[1], cols[0]:cols[1]], dtype=np.float32)
+        return np.array(self.values[rows[0] : rows[1], cols[0] : cols[1]], dtype=np.float32)
 
 
 _Image = _FileImage | _ArrayImage
@@ -136,7 +136,9 @@ class _Geometry:
             coarse_px, reach_px = chip, search
         else:
             coarse_px, reach_px = max(chip // factor, 16) * factor, math.ceil(search / factor) * factor
-        coarse_extent = coarse_px / 2 + reach_px + 2 * factor  # reduced chip + search + rounding of its corner
+        coarse_extent = (
+            coarse_px / 2 + reach_px + 2 * factor
+        )  # reduced chip + search + rounding of its corner
         # chip + search + the bicubic support of Lucas-Kanade (1.5 + 2 px) + the reach of the nodata fill
         fine_extent = chip / 2 + search + 4 + chip // 2
         halo_px = math.ceil(max(coarse_extent, fine_extent)) + _prefilter_support(params) + 2
@@ -263,9 +265,13 @@ def _wallis_samples(
 
 
 def _stats_task(
-    reference: _Image, secondary: _Image, core_rows: tuple[int, int], core_cols: tuple[int, int],
-    shape: tuple[int, int], width: int,
-) -> list[dict[str, np.ndarray]]:  # fmt: skip
+    reference: _Image,
+    secondary: _Image,
+    core_rows: tuple[int, int],
+    core_cols: tuple[int, int],
+    shape: tuple[int, int],
+    width: int,
+) -> list[dict[str, np.ndarray]]:
     """Both images' shares of the whole-image sample in one tile (a task of the first pass)."""
     return [_wallis_samples(image, core_rows, core_cols, shape, width) for image in (reference, secondary)]
 
@@ -296,9 +302,14 @@ def _prefiltered(image: np.ndarray, params: TrackingParameters, stats: _WallisSt
 
 
 def _track_tile(
-    reference: _Image, secondary: _Image, tile: Tile, values: dict[str, Any],
-    stats: tuple[_WallisStats, _WallisStats] | None, limits: dict[str, Any], cancel: threading.Event | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    reference: _Image,
+    secondary: _Image,
+    tile: Tile,
+    values: dict[str, Any],
+    stats: tuple[_WallisStats, _WallisStats] | None,
+    limits: dict[str, Any],
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
     """Track one tile's window and return the offsets of the chips it owns (a task of the second pass).
 
     The same composition as `tracking.pipeline.track`: pre-filter (with the whole image's statistics), then
@@ -402,7 +413,11 @@ def track_tiled(
 
 
 def _first_pass(
-    runner: _Runner, images: tuple[Any, Any], shape: tuple[int, int], params: TrackingParameters, tile_size: int
+    runner: _Runner,
+    images: tuple[Any, Any],
+    shape: tuple[int, int],
+    params: TrackingParameters,
+    tile_size: int,
 ) -> tuple[_WallisStats, _WallisStats] | None:
     """The whole-image statistics of the pre-filter, gathered tile by tile (Wallis only; None otherwise)."""
     from tracking.preprocess import wallis_width
@@ -485,7 +500,6 @@ class _Runner:
         for future in self._scattered:
             future.release()
         self._scattered.clear()
-
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------

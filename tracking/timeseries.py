@@ -27,6 +27,7 @@ from tracking.velocity import vectors
 
 __all__ = ["is_own", "sample_fields", "write_csv"]
 
+
 def is_own(source: object) -> bool:
     """Whether a field's or a series row's ``source`` is icetrack's own tracking (not ITS_LIVE or another product).
 
@@ -112,17 +113,20 @@ def _sample_one(
             "a velocity field has no CRS: read it with tracking.read_field() or build it with tracking.track(), "
             "which record it."
         )
-    xs, ys = Transformer.from_crs(ProjCRS.from_epsg(4326), ProjCRS.from_wkt(crs.to_wkt()), always_xy=True).transform(
-        lons, lats
-    )
+    xs, ys = Transformer.from_crs(
+        ProjCRS.from_epsg(4326), ProjCRS.from_wkt(crs.to_wkt()), always_xy=True
+    ).transform(lons, lats)
     xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     view = vectors(field, layer)  # type: ignore[arg-type]
     vx_grid = np.asarray(view["vx"].transpose("y", "x").values, dtype=np.float64)
     vy_grid = np.asarray(view["vy"].transpose("y", "x").values, dtype=np.float64)
     valid = _flag(field, "valid")
     interpolated = _flag(field, "interpolated")
-    peak = (np.asarray(field["peak"].transpose("y", "x").values, dtype=np.float64) if "peak" in field
-            else np.full(vx_grid.shape, np.nan))  # fmt: skip
+    peak = (
+        np.asarray(field["peak"].transpose("y", "x").values, dtype=np.float64)
+        if "peak" in field
+        else np.full(vx_grid.shape, np.nan)
+    )
     rows = _nearest(field["y"].values, ys)
     cols = _nearest(field["x"].values, xs)
     t0, t1 = _time(field, "acquisition_date_img1"), _time(field, "acquisition_date_img2")
@@ -130,9 +134,14 @@ def _sample_one(
     mid = _time(field, "date_center") if "date_center" in field.attrs else t0 + (t1 - t0) / 2
     label = field.attrs.get("label") or f"{t0:%Y-%m-%d} – {t1:%Y-%m-%d}"
     common = {
-        "t0": t0, "t1": t1, "mid_date": mid, "dt_days": dt_days, "label": str(label),
-        "source": str(field.attrs.get("source", "icetrack")), "v_error": _float(field.attrs.get("v_error")),
-    }  # fmt: skip
+        "t0": t0,
+        "t1": t1,
+        "mid_date": mid,
+        "dt_days": dt_days,
+        "label": str(label),
+        "source": str(field.attrs.get("source", "icetrack")),
+        "v_error": _float(field.attrs.get("v_error")),
+    }
     out = []
     for k in range(names.size):
         i, j = rows[k], cols[k]
@@ -142,8 +151,14 @@ def _sample_one(
         else:
             window = (slice(max(i - radius, 0), i + radius + 1), slice(max(j - radius, 0), j + radius + 1))
             vx, vy = _mean(vx_grid[window]), _mean(vy_grid[window])
-            record.update(v=float(np.hypot(vx, vy)), vx=vx, vy=vy, valid=bool(valid[i, j]),
-                          interpolated=bool(interpolated[i, j]), peak=float(peak[i, j]))  # fmt: skip
+            record.update(
+                v=float(np.hypot(vx, vy)),
+                vx=vx,
+                vy=vy,
+                valid=bool(valid[i, j]),
+                interpolated=bool(interpolated[i, j]),
+                peak=float(peak[i, j]),
+            )
         out.append(record)
     return out
 

@@ -26,9 +26,22 @@ __all__ = ["DT_BINS", "FIT_COLUMNS", "fit_series", "fitted_curve", "reject_outli
 DT_BINS = (0, 16, 32, 64, 128, 256, 10_000)
 #: Columns of `fit_series`'s table, in order.
 FIT_COLUMNS = (
-    "point", "n", "n_outliers", "t_start", "t_end", "t_ref", "mean", "trend", "seasonal_amplitude",
-    "seasonal_peak", "residual_spread", "mean_se", "trend_se", "seasonal_amplitude_se", "seasonal_peak_se",
-)  # fmt: skip
+    "point",
+    "n",
+    "n_outliers",
+    "t_start",
+    "t_end",
+    "t_ref",
+    "mean",
+    "trend",
+    "seasonal_amplitude",
+    "seasonal_peak",
+    "residual_spread",
+    "mean_se",
+    "trend_se",
+    "seasonal_amplitude_se",
+    "seasonal_peak_se",
+)
 MIN_POINTS = 6  #: fewer speeds than this at a point: no fit (NaN).
 MIN_SPAN_YEARS = 1.0  #: speeds spanning less than this (years): no seasonal term (NaN).
 MIN_BIN = 5  #: bins with fewer speeds are not tested.
@@ -40,12 +53,20 @@ _TIMES = ("t_start", "t_end", "t_ref")
 def _columns(series: pd.DataFrame) -> None:
     missing = [c for c in ("point", "mid_date", "dt_days", "v") if c not in series.columns]
     if missing:
-        raise ParameterError(f"the series table lacks the column(s) {', '.join(missing)}: give a table like "
-                             "tracking.timeseries.sample_fields() returns.")  # fmt: skip
+        raise ParameterError(
+            f"the series table lacks the column(s) {', '.join(missing)}: give a table like "
+            "tracking.timeseries.sample_fields() returns."
+        )
 
 
-def reject_outliers(series: pd.DataFrame, *, dt_bins: Sequence[float] = DT_BINS, threshold: float = 6.0,
-                    window: int = 15, compare_bins: bool = True) -> pd.Series:  # fmt: skip
+def reject_outliers(
+    series: pd.DataFrame,
+    *,
+    dt_bins: Sequence[float] = DT_BINS,
+    threshold: float = 6.0,
+    window: int = 15,
+    compare_bins: bool = True,
+) -> pd.Series:
     """Flag outlying speeds, per point and per bin of time separation, as ITS_LIVE does.
 
     Within each point, speeds are grouped by ``dt_days`` into the bins ``[edge_i, edge_i+1)`` (a separation
@@ -139,9 +160,11 @@ def _decimal_year(times: Any) -> np.ndarray:
 
 
 def fit_series(
-    series: pd.DataFrame, *, outliers: pd.Series | np.ndarray | None = None,
+    series: pd.DataFrame,
+    *,
+    outliers: pd.Series | np.ndarray | None = None,
     weights: Literal["error", "equal"] = "error",
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Fit a mean, a linear trend and an annual sinusoid to each point's speeds, robustly.
 
     The model (module docstring; a missing ``dt_days`` counts as 0) is fitted by iteratively reweighted least
@@ -227,16 +250,24 @@ def _fit_point(name: Any, group: pd.DataFrame, out: np.ndarray, use_errors: bool
         return row
     beta, cov, residual = _irls(design, v, sigma)
     se = np.sqrt(np.diag(cov))
-    row.update(mean=beta[0], trend=beta[1], mean_se=se[0], trend_se=se[1],
-               residual_spread=_MAD * float(np.median(np.abs(residual - np.median(residual)))))  # fmt: skip
+    row.update(
+        mean=beta[0],
+        trend=beta[1],
+        mean_se=se[0],
+        trend_se=se[1],
+        residual_spread=_MAD * float(np.median(np.abs(residual - np.median(residual)))),
+    )
     if beta.size == 4:  # amplitude and phase of (a, b); their errors by the delta method
         a, b = beta[2:]
         amp = float(np.hypot(a, b))
         along, across = np.array([[a, b], [-b, a]]) / max(amp, 1e-300)
         phase_se = np.sqrt(across @ cov[2:, 2:] @ across) / max(amp, 1e-300)
-        row.update(seasonal_amplitude=amp, seasonal_peak=1 + _YEAR * ((np.arctan2(b, a) / (2 * np.pi)) % 1.0),
-                   seasonal_amplitude_se=float(np.sqrt(along @ cov[2:, 2:] @ along)),
-                   seasonal_peak_se=float(phase_se) * _YEAR / (2 * np.pi))  # fmt: skip
+        row.update(
+            seasonal_amplitude=amp,
+            seasonal_peak=1 + _YEAR * ((np.arctan2(b, a) / (2 * np.pi)) % 1.0),
+            seasonal_amplitude_se=float(np.sqrt(along @ cov[2:, 2:] @ along)),
+            seasonal_peak_se=float(phase_se) * _YEAR / (2 * np.pi),
+        )
     return row
 
 
@@ -262,8 +293,9 @@ def _irls(design: np.ndarray, v: np.ndarray, sigma: np.ndarray, steps: int = 50)
     return beta, cov, v - design @ beta
 
 
-def fitted_curve(fit_row: Mapping[str, Any] | pd.Series, times: Any, *, dt_days: float | np.ndarray = 0.0
-                 ) -> np.ndarray:  # fmt: skip
+def fitted_curve(
+    fit_row: Mapping[str, Any] | pd.Series, times: Any, *, dt_days: float | np.ndarray = 0.0
+) -> np.ndarray:
     """The fitted speed at ``times``: a row of `fit_series`'s table evaluated for plotting.
 
     Parameters

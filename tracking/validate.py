@@ -232,7 +232,7 @@ def _normalized_residual(u: np.ndarray, radius: int, epsilon: float) -> np.ndarr
         bottom = min(rows, top + step)
         neighbours = np.empty((len(offsets), bottom - top, cols), dtype=np.float32)
         for k, (di, dj) in enumerate(offsets):
-            neighbours[k] = padded[top + di: bottom + di, dj: dj + cols]
+            neighbours[k] = padded[top + di : bottom + di, dj : dj + cols]
         count = len(offsets) - np.count_nonzero(np.isnan(neighbours), axis=0)
         neighbours.sort(axis=0)
         median = _sorted_median(neighbours, count)
@@ -311,15 +311,19 @@ def outlier_flags(
     no_flags = np.zeros(dx.shape, dtype=bool)
     peak, snr, valid = variable("peak"), variable("snr"), variable("valid")
     flags = {
-        "peak": (low_peak(peak, peak_threshold(params.min_peak, params.chip_size)) if peak is not None
-                 else no_flags.copy()),
+        "peak": (
+            low_peak(peak, peak_threshold(params.min_peak, params.chip_size))
+            if peak is not None
+            else no_flags.copy()
+        ),
         "snr": low_snr(snr, params.min_snr) if snr is not None else no_flags.copy(),
     }
     usable = np.isfinite(dx) & np.isfinite(dy) & ~flags["peak"] & ~flags["snr"]
     if valid is not None:
         usable &= valid.astype(bool)
     flags["median"] = normalized_median_outliers(
-        dx, dy,
+        dx,
+        dy,
         threshold=params.median_threshold,
         epsilon=params.median_epsilon,
         radius=params.median_radius,

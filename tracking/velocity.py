@@ -161,9 +161,7 @@ def grid_transform(row: np.ndarray, col: np.ndarray, transform: Affine, step: fl
     return transform @ Affine.translation(origin_col, origin_row) @ Affine.scale(col_step, row_step)
 
 
-def velocity_field(
-    offsets: xr.Dataset, pair: Pair, params: TrackingParameters | None = None
-) -> xr.Dataset:
+def velocity_field(offsets: xr.Dataset, pair: Pair, params: TrackingParameters | None = None) -> xr.Dataset:
     """Build the VelocityField of a pair from a kernel's offsets.
 
     Parameters
@@ -196,14 +194,19 @@ def velocity_field(
     dx_final = np.where(valid, offsets["dx"].values, offsets.get("dx_filled", offsets["dx"]).values)
     dy_final = np.where(valid, offsets["dy"].values, offsets.get("dy_filled", offsets["dy"]).values)
     keep = valid | interpolated
-    vx, vy = offsets_to_velocity(np.where(keep, dx_final, np.nan), np.where(keep, dy_final, np.nan),
-                                 transform, pair.dt_days)
+    vx, vy = offsets_to_velocity(
+        np.where(keep, dx_final, np.nan), np.where(keep, dy_final, np.nan), transform, pair.dt_days
+    )
 
     dims = ("y", "x")
     data = {
-        "vx": vx, "vy": vy, "v": np.hypot(vx, vy),
-        "dx": offsets["dx"].values, "dy": offsets["dy"].values,
-        "peak": offsets["peak"].values, "snr": offsets["snr"].values,
+        "vx": vx,
+        "vy": vy,
+        "v": np.hypot(vx, vy),
+        "dx": offsets["dx"].values,
+        "dy": offsets["dy"].values,
+        "peak": offsets["peak"].values,
+        "snr": offsets["snr"].values,
     }
     attrs = variable_attrs(params.kernel)
     variables: dict[str, tuple[Any, ...]] = {
@@ -325,7 +328,9 @@ def vectors(field: xr.Dataset, which: Literal["raw", "masked", "filled"] = "fill
     if which != "raw":
         raise ValueError(f"which must be 'raw', 'masked' or 'filled', not {which!r}")
     image_transform = _image_transform(field)
-    vx, vy = offsets_to_velocity(field["dx"].values, field["dy"].values, image_transform, field.attrs["date_dt"])
+    vx, vy = offsets_to_velocity(
+        field["dx"].values, field["dy"].values, image_transform, field.attrs["date_dt"]
+    )
     out = field[["vx", "vy", "v"]].copy()
     out["vx"].values = vx.astype(np.float32)
     out["vy"].values = vy.astype(np.float32)
@@ -336,4 +341,3 @@ def vectors(field: xr.Dataset, which: Literal["raw", "masked", "filled"] = "fill
 def _image_transform(field: xr.Dataset) -> Affine:
     """The transform of the reference image's pixels, recorded in the ``image_geotransform`` attr."""
     return Affine.from_gdal(*(float(v) for v in np.ravel(field.attrs["image_geotransform"])))
-

@@ -42,8 +42,10 @@ def comparison(
     cached = list(projected) if projected is not None else [None] * len(fields)
     if len(cached) != len(fields):
         raise ValueError(f"{len(fields)} fields but {len(cached)} projected fields")
-    maps = [speed_map(field, projected=field_3857, title=pair_title(field) or f"field {i + 1}", **kwargs)
-            for i, (field, field_3857) in enumerate(zip(fields, cached, strict=True))]
+    maps = [
+        speed_map(field, projected=field_3857, title=pair_title(field) or f"field {i + 1}", **kwargs)
+        for i, (field, field_3857) in enumerate(zip(fields, cached, strict=True))
+    ]
     return hv.Layout(maps).cols(max(1, len(maps))).opts(shared_axes=True)
 
 
@@ -70,19 +72,32 @@ def difference_map(diff: xr.Dataset, *, basemap_name: str = "None", limit: float
     values = np.abs(diff["dv"].values[np.isfinite(diff["dv"].values)])
     if limit is None:
         limit = max(1.0, float(np.percentile(values, 95))) if values.size else 1.0
-    image = hv.Image(map_dataset(projected), kdims=MAP_DIMS,
-                     vdims=[hv.Dimension("dv", label="speed difference", unit="m/yr")])  # fmt: skip
+    image = hv.Image(
+        map_dataset(projected),
+        kdims=MAP_DIMS,
+        vdims=[hv.Dimension("dv", label="speed difference", unit="m/yr")],
+    )
     raster = rasterized(image, False, None, None).opts(
-        hv.opts.Image(cmap="RdBu_r", clim=(-limit, limit), colorbar=True, clabel="a − b (m/yr)",
-                      tools=["hover"], hover_tooltips=[("a − b", "@image{0,0.0} m/yr")], **MAP_OPTS)
-    )  # fmt: skip
+        hv.opts.Image(
+            cmap="RdBu_r",
+            clim=(-limit, limit),
+            colorbar=True,
+            clabel="a − b (m/yr)",
+            tools=["hover"],
+            hover_tooltips=[("a − b", "@image{0,0.0} m/yr")],
+            **MAP_OPTS,
+        )
+    )
     attrs = diff.attrs
-    title = (f"speed a − b: median {attrs.get('median_dv', float('nan')):+.0f} m/yr, spread "
-             f"{attrs.get('mad_dv', float('nan')):.0f} m/yr ({attrs.get('count', 0)} nodes)")  # fmt: skip
+    title = (
+        f"speed a − b: median {attrs.get('median_dv', float('nan')):+.0f} m/yr, spread "
+        f"{attrs.get('mad_dv', float('nan')):.0f} m/yr ({attrs.get('count', 0)} nodes)"
+    )
     layers = [layer for layer in (basemap(basemap_name), raster) if layer is not None]
     overlay = functools.reduce(operator.mul, layers) if len(layers) > 1 else hv.Overlay(layers)
-    return overlay.opts(hv.opts.Overlay(title=title, data_aspect=1, xaxis=None, yaxis=None,
-                                        active_tools=["wheel_zoom"]))  # fmt: skip
+    return overlay.opts(
+        hv.opts.Overlay(title=title, data_aspect=1, xaxis=None, yaxis=None, active_tools=["wheel_zoom"])
+    )
 
 
 def scatter_plot(diff: xr.Dataset, *, max_points: int = 20_000) -> hv.Overlay:
@@ -110,10 +125,17 @@ def scatter_plot(diff: xr.Dataset, *, max_points: int = 20_000) -> hv.Overlay:
     label_a, label_b = diff.attrs.get("label_a", "a"), diff.attrs.get("label_b", "b")
     x_dim = hv.Dimension("v_b", label=f"b: {label_b}", unit="m/yr")
     y_dim = hv.Dimension("v_a", label=f"a: {label_a}", unit="m/yr")
-    points = hv.Points((b, a), kdims=[x_dim, y_dim]).opts(size=3, alpha=0.35, color="#0072b2",
-                                                          tools=["hover"])  # fmt: skip
-    line = hv.Curve(([0, top], [0, top]), kdims=[x_dim], vdims=[y_dim]).opts(color="#555555",
-                                                                            line_dash="dashed")  # fmt: skip
-    return (points * line).opts(hv.opts.Overlay(title=f"speed a against b ({a.size} nodes; dashed: a = b)",
-                                                xlim=(0, top), ylim=(0, top), show_grid=True))  # fmt: skip
-
+    points = hv.Points((b, a), kdims=[x_dim, y_dim]).opts(
+        size=3, alpha=0.35, color="#0072b2", tools=["hover"]
+    )
+    line = hv.Curve(([0, top], [0, top]), kdims=[x_dim], vdims=[y_dim]).opts(
+        color="#555555", line_dash="dashed"
+    )
+    return (points * line).opts(
+        hv.opts.Overlay(
+            title=f"speed a against b ({a.size} nodes; dashed: a = b)",
+            xlim=(0, top),
+            ylim=(0, top),
+            show_grid=True,
+        )
+    )

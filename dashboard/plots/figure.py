@@ -81,8 +81,14 @@ def figure_png(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     norm = LogNorm(vmin=low, vmax=high, clip=False) if log else Normalize(vmin=low, vmax=high)
-    image = ax.imshow(np.ma.masked_invalid(speed), extent=extent, origin=origin, cmap=_mpl_cmap(cmap),
-                      norm=norm, interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(speed),
+        extent=extent,
+        origin=origin,
+        cmap=_mpl_cmap(cmap),
+        norm=norm,
+        interpolation="nearest",
+    )
     ax.set_aspect("equal")
     crs = field.rio.crs
     crs_name = crs.to_string() if crs is not None else "map"
@@ -92,8 +98,15 @@ def figure_png(
     fig.colorbar(image, ax=ax, extend="both", shrink=0.9, label=SPEED_LABEL)
     version = field.attrs.get("icetrack_software_version", tracking.__version__)
     fig.get_layout_engine().set(rect=(0, 0.04, 1, 0.96))
-    fig.text(0.5, 0.01, f"icetrack {version} · NCC feature tracking", ha="center", va="bottom",
-             fontsize=8, color="#555555")
+    fig.text(
+        0.5,
+        0.01,
+        f"icetrack {version} · NCC feature tracking",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        color="#555555",
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

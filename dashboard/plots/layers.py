@@ -49,9 +49,7 @@ def basemap(name: str) -> hv.Element | None:
     raise ValueError(f"unknown basemap {name!r}; choose one of {', '.join(BASEMAPS)}")
 
 
-def footprints(
-    gdf: gpd.GeoDataFrame, *, color: str = "#e8a33d", selected: Sequence[str] = ()
-) -> gv.Polygons:
+def footprints(gdf: gpd.GeoDataFrame, *, color: str = "#e8a33d", selected: Sequence[str] = ()) -> gv.Polygons:
     """Scene footprints as Web Mercator polygons with hover and tap.
 
     Parameters
@@ -145,5 +143,12 @@ def sample_points(points: pd.DataFrame | None) -> gv.Points:
     colours = [POINT_COLOURS[i % len(POINT_COLOURS)] for i in range(len(points))]
     frame = pd.DataFrame({"x": x, "y": y, "name": points["name"].astype(str).to_numpy(), "colour": colours})
     markers = gv.Points(frame, kdims=MAP_DIMS, vdims=vdims, crs=ccrs.GOOGLE_MERCATOR)
-    return markers.opts(color="colour", size=10, line_color="white", line_width=1.5, marker="circle",
-                        tools=["hover"], hover_tooltips=[("point", "@name")])
+    return markers.opts(
+        color="colour",
+        size=10,
+        line_color="white",
+        line_width=1.5,
+        marker="circle",
+        tools=["hover"],
+        hover_tooltips=[("point", "@name")],
+    )

@@ -29,7 +29,10 @@ from dashboard.plots.rasters import (
 from dashboard.plots.style import DEFAULT_CLIM, MAP_DIMS, MAP_OPTS, WEB_MERCATOR, pair_title
 from tracking.velocity import vectors
 
-_ARROW_VDIMS = [hv.Dimension("Angle", cyclic=True, range=(0, 2 * np.pi)), hv.Dimension("Magnitude", unit="m/yr")]
+_ARROW_VDIMS = [
+    hv.Dimension("Angle", cyclic=True, range=(0, 2 * np.pi)),
+    hv.Dimension("Magnitude", unit="m/yr"),
+]
 
 
 def arrow_stride(shape: tuple[int, int], max_arrows: int) -> int:
@@ -107,8 +110,9 @@ def empty_map(message: str) -> hv.Element:
     text = hv.Text(0.5, 0.5, message).opts(text_color="#666666", text_font_size="12pt")
     return (hv.Curve([], kdims=["x"], vdims=["y"]) * text).opts(
         hv.opts.Curve(xlim=(0, 1), ylim=(0, 1)),
-        hv.opts.Overlay(responsive=True, min_height=300, xaxis=None, yaxis=None, toolbar=None,
-                        show_legend=False),
+        hv.opts.Overlay(
+            responsive=True, min_height=300, xaxis=None, yaxis=None, toolbar=None, show_legend=False
+        ),
     )
 
 

@@ -239,4 +239,3 @@ def is_web_mercator(data: xr.DataArray) -> bool:
     """Whether the data's CRS is EPSG:3857."""
     crs = data.rio.crs
     return crs is not None and crs.to_epsg() == 3857
-

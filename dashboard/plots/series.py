@@ -17,9 +17,12 @@ _TIME = hv.Dimension("time", label="date")
 _SPEED = hv.Dimension("speed", label="speed", unit="m/yr")
 _SERIES_OPTS: dict[str, Any] = {"responsive": True, "min_height": 250, "ylim": (0, None), "show_grid": True}
 _SERIES_HOVER = [
-    ("point", "@point"), ("dates", "@t0_text – @t1_text"), ("dt", "@dt_days{0.0} d"),
-    ("speed", "@speed{0,0.0} m/yr"), ("source", "@source"),
-]  # fmt: skip
+    ("point", "@point"),
+    ("dates", "@t0_text – @t1_text"),
+    ("dt", "@dt_days{0.0} d"),
+    ("speed", "@speed{0,0.0} m/yr"),
+    ("source", "@source"),
+]
 
 
 def _finite(series: pd.DataFrame) -> pd.DataFrame:
@@ -61,20 +64,34 @@ def _prepare(series: pd.DataFrame, dt_range: tuple[float, float]) -> pd.DataFram
     return frame
 
 
-def _layers_of(frame: pd.DataFrame, color: Any, label: str = "", marker: str = "circle",
-               **style: Any) -> list[hv.Element]:  # fmt: skip
+def _layers_of(
+    frame: pd.DataFrame, color: Any, label: str = "", marker: str = "circle", **style: Any
+) -> list[hv.Element]:
     """Span bars t0 -> t1, error bars and a mid-date dot for one group of rows."""
     extra = ["point", "t0_text", "t1_text", "dt_days", "source"]
-    segments = hv.Segments(frame, kdims=[hv.Dimension("t0", label="date"), _SPEED, "t1", "speed_end"],
-                           vdims=extra).opts(color=color, line_width=2.5, alpha=0.7, show_legend=False, **style)
+    segments = hv.Segments(
+        frame, kdims=[hv.Dimension("t0", label="date"), _SPEED, "t1", "speed_end"], vdims=extra
+    ).opts(color=color, line_width=2.5, alpha=0.7, show_legend=False, **style)
     layers: list[hv.Element] = [segments]
     with_error = frame[np.isfinite(frame["v_error"])]
     if len(with_error):
-        layers.append(hv.ErrorBars(with_error, kdims=[_TIME], vdims=[_SPEED, "v_error"]).opts(
-            color="#555555", line_width=1, show_legend=False))
+        layers.append(
+            hv.ErrorBars(with_error, kdims=[_TIME], vdims=[_SPEED, "v_error"]).opts(
+                color="#555555", line_width=1, show_legend=False
+            )
+        )
     scatter = hv.Scatter(frame, kdims=[_TIME], vdims=[_SPEED, *extra], label=label)
-    layers.append(scatter.opts(color=color, size=6, line_color="white", tools=["hover"], marker=marker,
-                               hover_tooltips=_SERIES_HOVER, **style))
+    layers.append(
+        scatter.opts(
+            color=color,
+            size=6,
+            line_color="white",
+            tools=["hover"],
+            marker=marker,
+            hover_tooltips=_SERIES_HOVER,
+            **style,
+        )
+    )
     return layers
 
 
@@ -96,19 +113,22 @@ def _by_point(frame: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
     for (name, source), group in frame.groupby(["point", "source"], sort=False):
         external = not is_own(source)
         label = f"{name} · {source}" if external else str(name)
-        layers.extend(_layers_of(group, _point_colour(str(name), order), label=label,
-                                 marker="square" if external else "circle"))  # fmt: skip
+        layers.extend(
+            _layers_of(
+                group, _point_colour(str(name), order), label=label, marker="square" if external else "circle"
+            )
+        )
     return layers
 
 
 def _truth_layers(truth: pd.DataFrame, points: Sequence[str]) -> list[hv.Element]:
     layers: list[hv.Element] = []
-    frame = truth.assign(time=pd.to_datetime(truth["time"]), speed=truth["v"].astype(float),
-                         point=truth["point"].astype(str))
+    frame = truth.assign(
+        time=pd.to_datetime(truth["time"]), speed=truth["v"].astype(float), point=truth["point"].astype(str)
+    )
     for i, (name, group) in enumerate(frame.groupby("point", sort=False)):
         colour = _point_colour(str(name), points)
-        curve = hv.Curve(group.sort_values("time"), kdims=[_TIME], vdims=[_SPEED],
-                         label="true speed (demo)")
+        curve = hv.Curve(group.sort_values("time"), kdims=[_TIME], vdims=[_SPEED], label="true speed (demo)")
         layers.append(curve.opts(color=colour, line_dash="dashed", line_width=1.5, show_legend=i == 0))
     return layers
 
@@ -130,17 +150,25 @@ def _fit_layers(fits: pd.DataFrame, order: Sequence[str]) -> list[hv.Element]:
         if not np.isfinite(fit.mean) or pd.isna(fit.t_start):
             continue
         times = pd.date_range(fit.t_start, fit.t_end, periods=200)
-        curve = hv.Curve((times, fitted_curve(fit._asdict(), times)), kdims=[_TIME], vdims=[_SPEED],
-                         label="robust fit")  # fmt: skip
-        layers.append(curve.opts(color=_point_colour(str(fit.point).split(" · ")[0], order), line_width=1.5,
-                                 alpha=0.9, show_legend=i == 0))  # fmt: skip
+        curve = hv.Curve(
+            (times, fitted_curve(fit._asdict(), times)), kdims=[_TIME], vdims=[_SPEED], label="robust fit"
+        )
+        layers.append(
+            curve.opts(
+                color=_point_colour(str(fit.point).split(" · ")[0], order),
+                line_width=1.5,
+                alpha=0.9,
+                show_legend=i == 0,
+            )
+        )
     return layers
 
 
 def _outlier_layer(outliers: pd.DataFrame) -> hv.Element:
     frame = outliers.assign(time=pd.to_datetime(outliers["mid_date"]), speed=outliers["v"].astype(float))
     return hv.Scatter(frame, kdims=[_TIME], vdims=[_SPEED], label="rejected").opts(
-        color="#999999", marker="x", size=7, alpha=0.8)
+        color="#999999", marker="x", size=7, alpha=0.8
+    )
 
 
 def series_plot(
@@ -205,4 +233,3 @@ def series_plot(
         hv.opts.Overlay(legend_position="top_left", **_SERIES_OPTS),
         hv.opts.Segments(ylim=(0, None)),
     )
-

@@ -13,5 +13,17 @@ from dashboard.views.series import SeriesView
 from dashboard.views.upload import UploadView
 from dashboard.views.where import WhereView
 
-__all__ = ["BatchView", "CompareView", "ExportView", "ItsLiveView", "PairsView", "ParametersView", "QualityView", "ResultsView",
-           "RunView", "SeriesView", "UploadView", "WhereView"]
+__all__ = [
+    "BatchView",
+    "CompareView",
+    "ExportView",
+    "ItsLiveView",
+    "PairsView",
+    "ParametersView",
+    "QualityView",
+    "ResultsView",
+    "RunView",
+    "SeriesView",
+    "UploadView",
+    "WhereView",
+]

@@ -21,10 +21,14 @@ class BatchView(StateView):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.path = ui.TextInput(label="Folder or stack, under the server's data folder",
-                                 placeholder="e.g. runs/jakobshavn or runs/stack.zarr", sizing_mode="stretch_width")  # fmt: skip
-        self.open = ui.Button(label="Open batch results", icon="folder_open", variant="outlined",
-                              sizing_mode="stretch_width")  # fmt: skip
+        self.path = ui.TextInput(
+            label="Folder or stack, under the server's data folder",
+            placeholder="e.g. runs/jakobshavn or runs/stack.zarr",
+            sizing_mode="stretch_width",
+        )
+        self.open = ui.Button(
+            label="Open batch results", icon="folder_open", variant="outlined", sizing_mode="stretch_width"
+        )
         self.open.on_click(self._open)
 
     async def _open(self, _event=None) -> None:
@@ -47,7 +51,9 @@ class BatchView(StateView):
 
     def __panel__(self) -> pn.viewable.Viewable:
         if data_root() is None:
-            return pn.pane.Markdown(f"Opening batch results from the server is off: the operator sets "
-                                    f"`{DATA_ROOT_VARIABLE}` to the folder that holds them.",
-                                    sizing_mode="stretch_width")  # fmt: skip
+            return pn.pane.Markdown(
+                f"Opening batch results from the server is off: the operator sets "
+                f"`{DATA_ROOT_VARIABLE}` to the folder that holds them.",
+                sizing_mode="stretch_width",
+            )
         return pn.Column(self.path, self.open, sizing_mode="stretch_width")

@@ -30,7 +30,9 @@ class CompareView(StateView):
         self.field_a = ui.Select(label="Difference: a", options={}, width=300)
         self.field_b = ui.Select(label="minus b", options={}, width=300)
         self.difference = pn.pane.HoloViews(
-            pn.bind(self._difference, self.field_a, self.field_b, self.state.param.layer, self.state.param.basemap),
+            pn.bind(
+                self._difference, self.field_a, self.field_b, self.state.param.layer, self.state.param.basemap
+            ),
             name="difference",
         )
         self._options()  # a page built on a state that has results already (a notebook) lists them
@@ -58,8 +60,15 @@ class CompareView(StateView):
         keys = list(results)
         return (keys[-1], keys[-2]) if len(keys) >= 2 else (None, None)
 
-    @param.depends("state.compare", "state.layer", "state.log_scale", "state.clim", "state.cmap",
-                   "state.basemap", "state.opacity")  # fmt: skip
+    @param.depends(
+        "state.compare",
+        "state.layer",
+        "state.log_scale",
+        "state.clim",
+        "state.cmap",
+        "state.basemap",
+        "state.opacity",
+    )
     def _layout(self):
         s = self.state
         keys = [k for k in s.compare if k in s.results]
@@ -67,15 +76,24 @@ class CompareView(StateView):
             return hv.Layout([plots.empty_map("Run two or more pairs, then choose them here")])
         projected = [self.projected.field(k, s.results[k], s.layer) for k in keys]
         layout = plots.comparison(
-            [s.results[k] for k in keys], projected=projected, layer=s.layer, basemap_name=s.basemap,
-            log=s.log_scale, clim=s.clim, cmap=s.cmap, alpha=s.opacity, dynamic=False,
+            [s.results[k] for k in keys],
+            projected=projected,
+            layer=s.layer,
+            basemap_name=s.basemap,
+            log=s.log_scale,
+            clim=s.clim,
+            cmap=s.cmap,
+            alpha=s.opacity,
+            dynamic=False,
         )
         side = 420 if len(keys) < 3 else 280
         for overlay in list(layout)[:-1]:  # one colour scale: one colour bar, on the last map
             for element in overlay:
                 if isinstance(element, hv.Image) and len(element.vdims) > 1:
                     element.opts(colorbar=False)
-        return layout.opts(hv.opts.Overlay(responsive=False, frame_width=side, frame_height=side, data_aspect=1))
+        return layout.opts(
+            hv.opts.Overlay(responsive=False, frame_width=side, frame_height=side, data_aspect=1)
+        )
 
     def _difference(self, key_a: str | None, key_b: str | None, layer: str, basemap: str):
         s = self.state
@@ -87,11 +105,18 @@ class CompareView(StateView):
         except TrackingError as err:
             return plots.empty_map(str(err))
         difference_map = plots.difference_map(diff, basemap_name=basemap).opts(
-            hv.opts.Overlay(responsive=False, frame_width=460, frame_height=460))
-        scatter = plots.scatter_plot(diff).opts(hv.opts.Overlay(responsive=False, frame_width=360,
-                                                                frame_height=360))  # fmt: skip
+            hv.opts.Overlay(responsive=False, frame_width=460, frame_height=460)
+        )
+        scatter = plots.scatter_plot(diff).opts(
+            hv.opts.Overlay(responsive=False, frame_width=360, frame_height=360)
+        )
         return (difference_map + scatter).opts(shared_axes=False)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.choice, self.plot, pn.Row(self.field_a, self.field_b), self.difference,
-                         sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            self.choice,
+            self.plot,
+            pn.Row(self.field_a, self.field_b),
+            self.difference,
+            sizing_mode="stretch_width",
+        )

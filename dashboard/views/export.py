@@ -30,14 +30,16 @@ class ExportView(StateView):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         common = {"sizing_mode": "stretch_width", "variant": "outlined"}
-        self.geotiff = ui.FileDownload(callback=self._geotiff, label="Velocity (GeoTIFF: vx, vy, v)",
-                                       filename="velocity.tif", **common)  # fmt: skip
-        self.netcdf = ui.FileDownload(callback=self._netcdf, label="Velocity field (NetCDF)",
-                                      filename="velocity.nc", **common)  # fmt: skip
-        self.csv = ui.FileDownload(callback=self._csv, label="Time series (CSV)",
-                                   filename="speed_series.csv", **common)  # fmt: skip
-        self.png = ui.FileDownload(callback=self._png, label="Figure (PNG)", filename="speed.png",
-                                   **common)  # fmt: skip
+        self.geotiff = ui.FileDownload(
+            callback=self._geotiff, label="Velocity (GeoTIFF: vx, vy, v)", filename="velocity.tif", **common
+        )
+        self.netcdf = ui.FileDownload(
+            callback=self._netcdf, label="Velocity field (NetCDF)", filename="velocity.nc", **common
+        )
+        self.csv = ui.FileDownload(
+            callback=self._csv, label="Time series (CSV)", filename="speed_series.csv", **common
+        )
+        self.png = ui.FileDownload(callback=self._png, label="Figure (PNG)", filename="speed.png", **common)
         self.state.param.watch(self._names, ["current", "results"])
         self._names()
 
@@ -77,8 +79,9 @@ class ExportView(StateView):
         if field is None:
             return None
         s = self.state
-        return io.BytesIO(plots.figure_png(field, layer=s.layer, log=s.log_scale, clim=s.clim, cmap=s.cmap,
-                                           place=s.place()))  # fmt: skip
+        return io.BytesIO(
+            plots.figure_png(field, layer=s.layer, log=s.log_scale, clim=s.clim, cmap=s.cmap, place=s.place())
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.geotiff, self.netcdf, self.csv, self.png, sizing_mode="stretch_width")

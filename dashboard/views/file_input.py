@@ -36,7 +36,9 @@ class LimitedFileInput(ui.FileInput):
         kept = self._file_buffer.get(name, {}).get("chunks", {})
         so_far = sum(map(len, kept.values())) + size
         declared = max(so_far, (chunks - 1) * self.chunk_size)  # what the file will be at least
-        total = so_far + sum(sum(map(len, f["chunks"].values())) for n, f in self._file_buffer.items() if n != name)
+        total = so_far + sum(
+            sum(map(len, f["chunks"].values())) for n, f in self._file_buffer.items() if n != name
+        )
         total += sum(len(f["value"]) for f in self._buffer)
         problem = ""
         if size > self.chunk_size:
@@ -48,7 +50,9 @@ class LimitedFileInput(ui.FileInput):
         if problem:
             self._file_buffer.clear()
             self._buffer.clear()
-            self.refused = f"{problem}: crop the image to your area of interest (e.g. gdal_translate -projwin) first."
+            self.refused = (
+                f"{problem}: crop the image to your area of interest (e.g. gdal_translate -projwin) first."
+            )
             self._send_msg({"status": "error", "error": self.refused})
             return
         super()._process_chunk(msg)

@@ -29,28 +29,50 @@ class ItsLiveView(StateView):
         super().__init__(**params)
         s = self.state
         self.mission = ui.RadioButtonGroup.from_param(
-            s.param.itslive_mission, options={"Landsat": "landsat", "Sentinel-2": "sentinel2", "Any": "any"},
+            s.param.itslive_mission,
+            options={"Landsat": "landsat", "Sentinel-2": "sentinel2", "Any": "any"},
             label="Mission",
         )
-        self.min_valid = ui.FloatSlider.from_param(s.param.itslive_min_valid, label="Valid pixels at least (%)")
-        self.dt = ui.RangeSlider.from_param(s.param.itslive_dt, start=1, end=545, step=1,
-                                            label="Time separation (days)")  # fmt: skip
-        self.find = ui.Button(label="Find ITS_LIVE pairs", icon="travel_explore", variant="outlined",
-                              sizing_mode="stretch_width")  # fmt: skip
+        self.min_valid = ui.FloatSlider.from_param(
+            s.param.itslive_min_valid, label="Valid pixels at least (%)"
+        )
+        self.dt = ui.RangeSlider.from_param(
+            s.param.itslive_dt, start=1, end=545, step=1, label="Time separation (days)"
+        )
+        self.find = ui.Button(
+            label="Find ITS_LIVE pairs",
+            icon="travel_explore",
+            variant="outlined",
+            sizing_mode="stretch_width",
+        )
         self.find.on_click(self._find)
         self.count = ui.IntInput(label="Pairs to add", value=3, start=1, end=MAX_GRANULES, width=120)
         self.add = ui.Button(label="Add to results", icon="add", variant="outlined", disabled=True)
         self.add.on_click(self._add)
-        self.cube = ui.Button(label="Datacube series at the points", icon="timeline", variant="outlined",
-                              sizing_mode="stretch_width")  # fmt: skip
+        self.cube = ui.Button(
+            label="Datacube series at the points",
+            icon="timeline",
+            variant="outlined",
+            sizing_mode="stretch_width",
+        )
         self.cube.on_click(self._cube)
-        self.csv = LimitedFileInput(accept=".csv", multiple=False, label="Series CSV", max_file_size=MAX_CSV_BYTES,
-                                    sizing_mode="stretch_width")  # fmt: skip
+        self.csv = LimitedFileInput(
+            accept=".csv",
+            multiple=False,
+            label="Series CSV",
+            max_file_size=MAX_CSV_BYTES,
+            sizing_mode="stretch_width",
+        )
         self.csv.param.watch(lambda e: e.new and notify("error", e.new), "refused")
         self.csv.param.watch(self._csv, "value")
         self.table = pn.widgets.Tabulator(
-            self._granule_frame(), disabled=True, show_index=False, height=220, sizing_mode="stretch_width",
-            selectable="checkbox", pagination=None,
+            self._granule_frame(),
+            disabled=True,
+            show_index=False,
+            height=220,
+            sizing_mode="stretch_width",
+            selectable="checkbox",
+            pagination=None,
         )
         s.param.watch(self._granules_changed, "granules")
 
@@ -59,16 +81,22 @@ class ItsLiveView(StateView):
     def _granule_frame(self) -> pd.DataFrame:
         table = self.state.granules
         if table is None or table.empty:
-            return pd.DataFrame({c: pd.Series(dtype=str) for c in ("first", "second", "dt (d)", "platform",
-                                                                   "valid (%)", "granule")})  # fmt: skip
-        return pd.DataFrame({
-            "first": pd.to_datetime(table["t0"]).dt.strftime("%Y-%m-%d"),
-            "second": pd.to_datetime(table["t1"]).dt.strftime("%Y-%m-%d"),
-            "dt (d)": table["dt_days"].round(0),
-            "platform": table["platform"],
-            "valid (%)": table["percent_valid"].round(0),
-            "granule": table["granule_id"],
-        })  # fmt: skip
+            return pd.DataFrame(
+                {
+                    c: pd.Series(dtype=str)
+                    for c in ("first", "second", "dt (d)", "platform", "valid (%)", "granule")
+                }
+            )
+        return pd.DataFrame(
+            {
+                "first": pd.to_datetime(table["t0"]).dt.strftime("%Y-%m-%d"),
+                "second": pd.to_datetime(table["t1"]).dt.strftime("%Y-%m-%d"),
+                "dt (d)": table["dt_days"].round(0),
+                "platform": table["platform"],
+                "valid (%)": table["percent_valid"].round(0),
+                "granule": table["granule_id"],
+            }
+        )
 
     def _granules_changed(self, _event=None) -> None:
         self.table.value = self._granule_frame()
@@ -88,11 +116,17 @@ class ItsLiveView(StateView):
             self.find.loading = False
         set_granules(self.state, table)
         if table.empty:
-            notify("warning", "No ITS_LIVE pair here with these dates and filters: widen the dates, lower the "
-                              "valid-pixel share or widen the time separation.")  # fmt: skip
+            notify(
+                "warning",
+                "No ITS_LIVE pair here with these dates and filters: widen the dates, lower the "
+                "valid-pixel share or widen the time separation.",
+            )
         else:
-            notify("info", f"{len(table)} ITS_LIVE pairs found: tick some in the table, or add the best "
-                           f"{min(self.count.value, len(table))} (most valid pixels).")  # fmt: skip
+            notify(
+                "info",
+                f"{len(table)} ITS_LIVE pairs found: tick some in the table, or add the best "
+                f"{min(self.count.value, len(table))} (most valid pixels).",
+            )
 
     def chosen(self) -> pd.DataFrame:
         """The ticked granules, or else the ``count`` with the most valid pixels (at most `MAX_GRANULES`)."""
@@ -137,7 +171,9 @@ class ItsLiveView(StateView):
         finally:
             self.cube.loading = False
         self.state.add_series(frame)
-        notify("success", f"ITS_LIVE datacube: {len(frame)} measurements at {frame['point'].nunique()} points.")
+        notify(
+            "success", f"ITS_LIVE datacube: {len(frame)} measurements at {frame['point'].nunique()} points."
+        )
 
     def _csv(self, event) -> None:
         if event.new is None:  # b"" is an empty file: read_series_csv says so
@@ -151,8 +187,11 @@ class ItsLiveView(StateView):
             try:
                 frame = read_series_csv(path)
             except (TrackingError, ValueError, KeyError) as err:
-                notify("error", f"{name}: not an ITS_LIVE series CSV ({err}). Export one with itslive-export "
-                                "or from the ITS_LIVE web portal.")  # fmt: skip
+                notify(
+                    "error",
+                    f"{name}: not an ITS_LIVE series CSV ({err}). Export one with itslive-export "
+                    "or from the ITS_LIVE web portal.",
+                )
                 return
         self.state.add_series(frame)
         notify("success", f"{name}: {len(frame)} ITS_LIVE measurements added to the time series.")
@@ -162,11 +201,20 @@ class ItsLiveView(StateView):
     def controls(self) -> pn.viewable.Viewable:
         """The sidebar controls."""
         return pn.Column(
-            self.mission, self.min_valid, self.dt, self.find, pn.Row(self.count, self.add),
-            self.cube, pn.pane.Markdown("Or load a series CSV (itslive-export):", margin=(5, 10, 0, 10)), self.csv,
+            self.mission,
+            self.min_valid,
+            self.dt,
+            self.find,
+            pn.Row(self.count, self.add),
+            self.cube,
+            pn.pane.Markdown("Or load a series CSV (itslive-export):", margin=(5, 10, 0, 10)),
+            self.csv,
             sizing_mode="stretch_width",
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.pane.Markdown("**ITS_LIVE image pairs found** (tick to choose)"), self.table,
-                         sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            pn.pane.Markdown("**ITS_LIVE image pairs found** (tick to choose)"),
+            self.table,
+            sizing_mode="stretch_width",
+        )

@@ -16,13 +16,21 @@ class PairsView(StateView):
         super().__init__(**params)
         s = self.state
         self.mode = ui.RadioButtonGroup.from_param(
-            s.param.pair_mode, options={"One pair": "one", "Every pair in the dt range": "many"}, label="Track",
+            s.param.pair_mode,
+            options={"One pair": "one", "Every pair in the dt range": "many"},
+            label="Track",
         )
-        self.dt_window = ui.RangeSlider.from_param(s.param.dt_window, start=1, end=400, step=1,
-                                                   label="Time separation dt (days)")  # fmt: skip
+        self.dt_window = ui.RangeSlider.from_param(
+            s.param.dt_window, start=1, end=400, step=1, label="Time separation dt (days)"
+        )
         self.table = pn.widgets.Tabulator(
-            self._frame(), disabled=True, show_index=False, selectable=1, height=300,
-            sizing_mode="stretch_width", pagination=None,
+            self._frame(),
+            disabled=True,
+            show_index=False,
+            selectable=1,
+            height=300,
+            sizing_mode="stretch_width",
+            pagination=None,
         )
         self.summary = pn.pane.Markdown(self._summary(), sizing_mode="stretch_width")
         self.table.param.watch(self._select, "selection")
@@ -33,17 +41,28 @@ class PairsView(StateView):
         pairs = self.state.pairs
         if pairs is None or pairs.empty:
             text, number = pd.Series(dtype=str), pd.Series(dtype=float)
-            return pd.DataFrame({"first": text, "second": text, "dt (d)": number, "sensors": text,
-                                 "path/row": text, "cloud (%)": number, "tracked": text})
-        return pd.DataFrame({
-            "first": pd.to_datetime(pairs["t0"]).dt.strftime("%Y-%m-%d"),
-            "second": pd.to_datetime(pairs["t1"]).dt.strftime("%Y-%m-%d"),
-            "dt (d)": pairs["dt_days"].round(1),
-            "sensors": pairs["sensors"],
-            "path/row": pairs["path_row"],
-            "cloud (%)": pairs["cloud_cover"].round(1),
-            "tracked": pairs["tracked"].map({True: "yes", False: ""}),
-        })
+            return pd.DataFrame(
+                {
+                    "first": text,
+                    "second": text,
+                    "dt (d)": number,
+                    "sensors": text,
+                    "path/row": text,
+                    "cloud (%)": number,
+                    "tracked": text,
+                }
+            )
+        return pd.DataFrame(
+            {
+                "first": pd.to_datetime(pairs["t0"]).dt.strftime("%Y-%m-%d"),
+                "second": pd.to_datetime(pairs["t1"]).dt.strftime("%Y-%m-%d"),
+                "dt (d)": pairs["dt_days"].round(1),
+                "sensors": pairs["sensors"],
+                "path/row": pairs["path_row"],
+                "cloud (%)": pairs["cloud_cover"].round(1),
+                "tracked": pairs["tracked"].map({True: "yes", False: ""}),
+            }
+        )
 
     def _summary(self) -> str:
         s = self.state
@@ -68,5 +87,8 @@ class PairsView(StateView):
         return pn.Column(self.mode, self.dt_window, self.summary, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.pane.Markdown("**Pairs** (click a row to choose the pair)"), self.table,
-                         sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            pn.pane.Markdown("**Pairs** (click a row to choose the pair)"),
+            self.table,
+            sizing_mode="stretch_width",
+        )

@@ -12,8 +12,17 @@ from dashboard.views.base import StateView
 from tracking.params import TrackingParameters
 
 #: Units added to the parameters' labels.
-UNITS = {"chip_size": "px", "search_range": "px", "step": "px", "oversampling": "1/px", "prefilter_size": "px",
-         "median_epsilon": "px", "max_speed": "m/yr", "fill_distance": "nodes", "median_radius": "nodes"}  # fmt: skip
+UNITS = {
+    "chip_size": "px",
+    "search_range": "px",
+    "step": "px",
+    "oversampling": "1/px",
+    "prefilter_size": "px",
+    "median_epsilon": "px",
+    "max_speed": "m/yr",
+    "fill_distance": "nodes",
+    "median_radius": "nodes",
+}
 
 
 def parameter_widget(params: TrackingParameters, name: str) -> pn.widgets.Widget:
@@ -31,8 +40,15 @@ def parameter_widget(params: TrackingParameters, name: str) -> pn.widgets.Widget
 
 def _max_speed_widget(params: TrackingParameters, doc: str) -> pn.widgets.Widget:
     """A slider for the speed limit where 0 means no limit (the parameter's None)."""
-    slider = ui.IntSlider(value=int(params.max_speed or 0), start=0, end=20_000, step=250, description=doc,
-                          label="Max speed (m/yr, 0: no limit)", sizing_mode="stretch_width")  # fmt: skip
+    slider = ui.IntSlider(
+        value=int(params.max_speed or 0),
+        start=0,
+        end=20_000,
+        step=250,
+        description=doc,
+        label="Max speed (m/yr, 0: no limit)",
+        sizing_mode="stretch_width",
+    )
     slider.param.watch(lambda e: setattr(params, "max_speed", float(e.new) or None), "value")
     params.param.watch(lambda e: setattr(slider, "value", int(e.new or 0)), "max_speed")
     return slider
@@ -55,8 +71,11 @@ class ParametersView(StateView):
             e = estimate(self.state)
         except Exception as err:  # noqa: BLE001 - an estimate must never break the page
             return f"Estimate unavailable: {err}"
-        run = (f"about **{e['duration']}** for {e['pairs']} pair{'s' if e['pairs'] != 1 else ''}" if e["pairs"]
-               else f"about **{e['duration']}** per pair")
+        run = (
+            f"about **{e['duration']}** for {e['pairs']} pair{'s' if e['pairs'] != 1 else ''}"
+            if e["pairs"]
+            else f"about **{e['duration']}** per pair"
+        )
         return (
             f"**{e['chips']:,} chips** per pair · {run}  \n"
             f"Largest detectable speed at dt {e['dt_days']:.0f} d: **{e['max_speed']:,.0f} m/yr** "
@@ -72,10 +91,15 @@ class ParametersView(StateView):
     def controls(self) -> pn.viewable.Viewable:
         """The sidebar controls of this step."""
         return pn.Column(
-            self.preset, self.physics, *self._group(0, 1),
-            pn.pane.Markdown("Pre-filter", margin=(10, 5, 0, 5)), *self._group(1, 2),
-            pn.pane.Markdown("Outliers", margin=(10, 5, 0, 5)), *self._group(2, 3),
-            pn.pane.Markdown("Holes", margin=(10, 5, 0, 5)), *self._group(3, 4),
+            self.preset,
+            self.physics,
+            *self._group(0, 1),
+            pn.pane.Markdown("Pre-filter", margin=(10, 5, 0, 5)),
+            *self._group(1, 2),
+            pn.pane.Markdown("Outliers", margin=(10, 5, 0, 5)),
+            *self._group(2, 3),
+            pn.pane.Markdown("Holes", margin=(10, 5, 0, 5)),
+            *self._group(3, 4),
             sizing_mode="stretch_width",
         )
 

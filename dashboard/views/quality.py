@@ -17,10 +17,25 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("stable_shift_y", "stable-ground offset y", "m/yr", "median vy on stable ground"),
     ("stable_spread_x", "spread x", "m/yr", "1.4826 MAD of vx on stable ground"),
     ("stable_spread_y", "spread y", "m/yr", "1.4826 MAD of vy on stable ground"),
-    ("metric_static_terrain_x", "GLAFT δu (static terrain)", "m/yr", "KDE core half-width of vx on stable ground"),
+    (
+        "metric_static_terrain_x",
+        "GLAFT δu (static terrain)",
+        "m/yr",
+        "KDE core half-width of vx on stable ground",
+    ),
     ("metric_static_terrain_y", "GLAFT δv (static terrain)", "m/yr", "the same for vy"),
-    ("metric_alongflow_normal", "GLAFT δx'x' (along-flow strain)", "", "variability of the strain rate on ice"),
-    ("metric_alongflow_shear", "GLAFT δx'y' (shear strain)", "", "variability of the shear strain rate on ice"),
+    (
+        "metric_alongflow_normal",
+        "GLAFT δx'x' (along-flow strain)",
+        "",
+        "variability of the strain rate on ice",
+    ),
+    (
+        "metric_alongflow_shear",
+        "GLAFT δx'y' (shear strain)",
+        "",
+        "variability of the shear strain rate on ice",
+    ),
     ("metric_outlier_percent", "incorrect matches", "%", "stable-ground vectors outside the KDE core"),
     ("metric_invalid_percent", "invalid", "%", "nodes with no velocity"),
 )
@@ -48,8 +63,11 @@ def quality_table(attrs: dict[str, Any]) -> str:
     <BLANKLINE>
     Stable ground: slowest 25% (40 vectors).
     """
-    rows = [f"| {label} | {_number(attrs[key])} {unit}".rstrip() + f" | {help_} |"
-            for key, label, unit, help_ in ROWS if key in attrs]  # fmt: skip
+    rows = [
+        f"| {label} | {_number(attrs[key])} {unit}".rstrip() + f" | {help_} |"
+        for key, label, unit, help_ in ROWS
+        if key in attrs
+    ]
     if not rows:
         return "No error estimate for this result."
     lines = ["| measure | value | what it is |", "|---|---|---|", *rows]
@@ -66,8 +84,9 @@ class QualityView(StateView):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.table = pn.pane.Markdown(self._text, name="quality", sizing_mode="stretch_width",
-                                      styles={"font-size": "0.9em"})  # fmt: skip
+        self.table = pn.pane.Markdown(
+            self._text, name="quality", sizing_mode="stretch_width", styles={"font-size": "0.9em"}
+        )
 
     @param.depends("state.current", "state.results")
     def _text(self) -> str:

@@ -27,16 +27,21 @@ class ResultsView(StateView):
         self.result.param.watch(self._choose, "value")
         s.param.watch(self._results_changed, ["results", "current"])
         self.layer = ui.RadioButtonGroup.from_param(
-            s.param.layer, options={"Raw": "raw", "Masked": "masked", "Interpolated": "filled"}, label="Vectors",
+            s.param.layer,
+            options={"Raw": "raw", "Masked": "masked", "Interpolated": "filled"},
+            label="Vectors",
         )
         self.log_scale = ui.Switch.from_param(s.param.log_scale, label="Log colour scale")
-        self.clim = ui.EditableRangeSlider.from_param(s.param.clim, start=0, end=20000, step=10,
-                                                      label="Colour range (m/yr)")  # fmt: skip
+        self.clim = ui.EditableRangeSlider.from_param(
+            s.param.clim, start=0, end=20000, step=10, label="Colour range (m/yr)"
+        )
         self.cmap = ui.Select.from_param(s.param.cmap, label="Colour map")
         self.basemap = ui.Select.from_param(s.param.basemap, label="Basemap")
         self.opacity = ui.FloatSlider.from_param(s.param.opacity, label="Speed opacity")
         self.arrows = ui.Switch.from_param(s.param.show_arrows, label="Flow arrows")
-        self.map = pn.pane.HoloViews(self._map, name="speed map")  # fixed size: the plot keeps the data aspect
+        self.map = pn.pane.HoloViews(
+            self._map, name="speed map"
+        )  # fixed size: the plot keeps the data aspect
         self._results_changed()
 
     def _results_changed(self, *_events) -> None:
@@ -49,8 +54,18 @@ class ResultsView(StateView):
         if event.new and event.new != self.state.current:
             self.state.current = event.new
 
-    @param.depends("state.current", "state.results", "state.layer", "state.log_scale", "state.clim", "state.cmap",
-                   "state.basemap", "state.opacity", "state.show_arrows", "state.points")  # fmt: skip
+    @param.depends(
+        "state.current",
+        "state.results",
+        "state.layer",
+        "state.log_scale",
+        "state.clim",
+        "state.cmap",
+        "state.basemap",
+        "state.opacity",
+        "state.show_arrows",
+        "state.points",
+    )
     def _map(self):
         s = self.state
         field = s.current_field()
@@ -60,9 +75,18 @@ class ResultsView(StateView):
             projected = self.projected.field(s.current, field, s.layer)
             scene = s.reference_scene(field)
             overlay = plots.speed_map(
-                field, projected=projected, scene=None if scene is None else self.projected.scene(scene),
-                layer=s.layer, basemap_name=s.basemap, log=s.log_scale, clim=s.clim, cmap=s.cmap,
-                alpha=s.opacity, show_arrows=s.show_arrows, title=plots.pair_title(field), dynamic=False,
+                field,
+                projected=projected,
+                scene=None if scene is None else self.projected.scene(scene),
+                layer=s.layer,
+                basemap_name=s.basemap,
+                log=s.log_scale,
+                clim=s.clim,
+                cmap=s.cmap,
+                alpha=s.opacity,
+                show_arrows=s.show_arrows,
+                title=plots.pair_title(field),
+                dynamic=False,
             )
             overlay = (overlay * plots.sample_points(s.points)).opts(
                 hv.opts.Overlay(responsive=False, frame_height=540, frame_width=540, data_aspect=1)
@@ -87,8 +111,17 @@ class ResultsView(StateView):
 
     def controls(self) -> pn.viewable.Viewable:
         """The display controls."""
-        return pn.Column(self.result, self.layer, self.log_scale, self.clim, self.cmap, self.basemap,
-                         self.opacity, self.arrows, sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            self.result,
+            self.layer,
+            self.log_scale,
+            self.clim,
+            self.cmap,
+            self.basemap,
+            self.opacity,
+            self.arrows,
+            sizing_mode="stretch_width",
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.map

@@ -16,15 +16,18 @@ class RunView(StateView):
         super().__init__(**params)
         self.on_results = on_results  # called after a run that produced results (the page shows them)
         s = self.state
-        self.run_button = ui.Button(label="Run", color="primary", icon="play_arrow",
-                                    sizing_mode="stretch_width")  # fmt: skip
-        self.cancel_button = ui.Button(label="Cancel", color="error", icon="stop", disabled=True,
-                                       sizing_mode="stretch_width")  # fmt: skip
+        self.run_button = ui.Button(
+            label="Run", color="primary", icon="play_arrow", sizing_mode="stretch_width"
+        )
+        self.cancel_button = ui.Button(
+            label="Cancel", color="error", icon="stop", disabled=True, sizing_mode="stretch_width"
+        )
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(self._cancel)
         self.pair_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width")
-        self.overall_bar = ui.LinearProgress(value=0, variant="determinate", sizing_mode="stretch_width",
-                                             color="secondary")  # fmt: skip
+        self.overall_bar = ui.LinearProgress(
+            value=0, variant="determinate", sizing_mode="stretch_width", color="secondary"
+        )
         self.status = pn.pane.Markdown(s.status, sizing_mode="stretch_width", name="status")
         self.log = pn.pane.Markdown(self._log_text(), sizing_mode="stretch_width", name="log")
         s.param.watch(self._progress, ["pair_progress", "overall_progress"])
@@ -58,9 +61,12 @@ class RunView(StateView):
         """The sidebar controls of this step."""
         return pn.Column(
             pn.Row(self.run_button, self.cancel_button, sizing_mode="stretch_width"),
-            pn.pane.Markdown("Pair", margin=(0, 5)), self.pair_bar,
-            pn.pane.Markdown("All pairs", margin=(0, 5)), self.overall_bar,
-            self.status, sizing_mode="stretch_width",
+            pn.pane.Markdown("Pair", margin=(0, 5)),
+            self.pair_bar,
+            pn.pane.Markdown("All pairs", margin=(0, 5)),
+            self.overall_bar,
+            self.status,
+            sizing_mode="stretch_width",
         )
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -24,8 +24,11 @@ class UploadView(StateView):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.files = LimitedFileInput(
-            accept=".tif,.tiff," + uploads.SIDECAR_ACCEPT, multiple=True, label="Choose files",
-            max_file_size=MAX_UPLOAD_BYTES, max_total_file_size=MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES,
+            accept=".tif,.tiff," + uploads.SIDECAR_ACCEPT,
+            multiple=True,
+            label="Choose files",
+            max_file_size=MAX_UPLOAD_BYTES,
+            max_total_file_size=MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES,
             sizing_mode="stretch_width",
         )
         self.files.param.watch(lambda e: e.new and notify("error", e.new), "refused")
@@ -33,11 +36,22 @@ class UploadView(StateView):
         self.add.on_click(self._add)
         self.files.param.watch(self._add, "value")  # check the files as soon as they arrive
         self.table = pn.widgets.Tabulator(
-            uploads.file_rows(self.state), show_index=False, hidden_columns=["id"], sizing_mode="stretch_width",
-            editors={"file": None, "sensor": None, "path/row": None, "size": None, "id": None,
-                     "date": DateEditor()},
+            uploads.file_rows(self.state),
+            show_index=False,
+            hidden_columns=["id"],
+            sizing_mode="stretch_width",
+            editors={
+                "file": None,
+                "sensor": None,
+                "path/row": None,
+                "size": None,
+                "id": None,
+                "date": DateEditor(),
+            },
             formatters={"date": DateFormatter(format="%Y-%m-%d", nan_format="type a date")},
-            titles={"date": "date ✎"}, pagination=None, max_height=240,
+            titles={"date": "date ✎"},
+            pagination=None,
+            max_height=240,
             configuration={"columnDefaults": {"headerSort": False}},
         )
         self.table.on_edit(self._edited)
@@ -45,7 +59,8 @@ class UploadView(StateView):
             f"GeoTIFFs in a projected CRS (metres), up to {MAX_UPLOAD_BYTES // 2**20} MB each; the date comes from "
             "the tags, a metadata file uploaded with it (`*_MTL.txt`, `*_MTL.json`, `MTD_TL.xml`) or the file name "
             "(Landsat and Sentinel-2 names); click a date to change it.",
-            sizing_mode="stretch_width", name="upload message",
+            sizing_mode="stretch_width",
+            name="upload message",
         )
         self.state.param.watch(lambda e: self._refresh(), "scenes")
         self._refresh()
@@ -74,7 +89,10 @@ class UploadView(StateView):
         if pending:
             notify("warning", uploads.missing(self.state))
         if added:
-            notify("success", f"Added {', '.join(added)}. {self.state.next_step() or 'A pair is ready: press Run.'}")
+            notify(
+                "success",
+                f"Added {', '.join(added)}. {self.state.next_step() or 'A pair is ready: press Run.'}",
+            )
         return added, pending, problems
 
     def _edited(self, event) -> None:

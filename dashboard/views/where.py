@@ -31,11 +31,16 @@ class WhereView(StateView):
         self.start = ui.DatePicker.from_param(s.param.start, label="From")
         self.end = ui.DatePicker.from_param(s.param.end, label="To")
         self.cloud = ui.FloatSlider.from_param(s.param.max_cloud, label="Largest cloud cover (%)")
-        self.search_button = ui.Button(label="Search scenes", color="primary", icon="search",
-                                       sizing_mode="stretch_width")  # fmt: skip
+        self.search_button = ui.Button(
+            label="Search scenes", color="primary", icon="search", sizing_mode="stretch_width"
+        )
         self.search_button.on_click(self._search)
         self.table = pn.widgets.Tabulator(
-            self._scene_frame(), disabled=True, show_index=False, height=260, sizing_mode="stretch_width",
+            self._scene_frame(),
+            disabled=True,
+            show_index=False,
+            height=260,
+            sizing_mode="stretch_width",
             pagination=None,
         )
         s.param.watch(lambda e: setattr(self.table, "value", self._scene_frame()), "scenes")
@@ -57,8 +62,11 @@ class WhereView(StateView):
         finally:
             self.search_button.loading = False
         if found.empty:
-            notify("warning", "No scene found: move the marker onto the footprints, widen the dates or raise the "
-                              "cloud limit.")  # fmt: skip
+            notify(
+                "warning",
+                "No scene found: move the marker onto the footprints, widen the dates or raise the "
+                "cloud limit.",
+            )
         else:
             notify("info", f"{len(found)} scenes found; {len(self.state.pairs)} pairs within the dt range.")
 
@@ -83,18 +91,26 @@ class WhereView(StateView):
         """The scene table as shown: date, sensor, path/row, cloud cover."""
         scenes = self.state.scenes
         if scenes is None or scenes.empty:
-            return pd.DataFrame({"date": pd.Series(dtype=str), "sensor": pd.Series(dtype=str),
-                                 "path/row": pd.Series(dtype=str), "cloud (%)": pd.Series(dtype=float),
-                                 "area covered (%)": pd.Series(dtype=float),
-                                 "scene": pd.Series(dtype=str)})
-        return pd.DataFrame({
-            "date": pd.to_datetime(scenes["time"]).dt.strftime("%Y-%m-%d"),
-            "sensor": scenes["sensor"],
-            "path/row": _path_row_or_tile(scenes),
-            "cloud (%)": scenes["cloud_cover"].round(1),
-            "area covered (%)": scenes.get("aoi_cover", 100.0),
-            "scene": scenes["scene_id"],
-        })
+            return pd.DataFrame(
+                {
+                    "date": pd.Series(dtype=str),
+                    "sensor": pd.Series(dtype=str),
+                    "path/row": pd.Series(dtype=str),
+                    "cloud (%)": pd.Series(dtype=float),
+                    "area covered (%)": pd.Series(dtype=float),
+                    "scene": pd.Series(dtype=str),
+                }
+            )
+        return pd.DataFrame(
+            {
+                "date": pd.to_datetime(scenes["time"]).dt.strftime("%Y-%m-%d"),
+                "sensor": scenes["sensor"],
+                "path/row": _path_row_or_tile(scenes),
+                "cloud (%)": scenes["cloud_cover"].round(1),
+                "area covered (%)": scenes.get("aoi_cover", 100.0),
+                "scene": scenes["scene_id"],
+            }
+        )
 
     @param.depends("state.lon", "state.lat", "state.aoi_km", "state.scenes", "state.basemap", "state.source")
     def _map(self):
@@ -111,8 +127,12 @@ class WhereView(StateView):
         layers.append(plots.aoi_box(s.aoi_bounds("EPSG:3857")))
         layers.append(plots.marker(s.lon, s.lat))
         overlay = hv.Overlay(layers).opts(
-            responsive=True, min_height=420, title="Click the map to move the marker", active_tools=["wheel_zoom"],
-            xlabel="longitude", ylabel="latitude",
+            responsive=True,
+            min_height=420,
+            title="Click the map to move the marker",
+            active_tools=["wheel_zoom"],
+            xlabel="longitude",
+            ylabel="latitude",
         )
         tap = hv.streams.SingleTap(source=overlay, transient=True)
         tap.add_subscriber(self._on_tap)
@@ -128,16 +148,26 @@ class WhereView(StateView):
     def controls(self) -> pn.viewable.Viewable:
         """The sidebar controls of this step."""
         return pn.Column(
-            self.source, self.band, self.aoi, self.start, self.end, self.cloud, self.search_button,
+            self.source,
+            self.band,
+            self.aoi,
+            self.start,
+            self.end,
+            self.cloud,
+            self.search_button,
             sizing_mode="stretch_width",
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_width")
+        return pn.Column(
+            self.map, pn.pane.Markdown("**Scenes found**"), self.table, sizing_mode="stretch_width"
+        )
 
 
 def _path_row_or_tile(scenes: pd.DataFrame) -> list[str]:
     """``PPP/RRR`` for Landsat scenes, the MGRS tile for Sentinel-2, "-" when unknown."""
     tiles = scenes["tile"] if "tile" in scenes.columns else pd.Series([""] * len(scenes), index=scenes.index)
-    return [f"{p:03d}/{r:03d}" if p >= 0 else (str(t) or "-")
-            for p, r, t in zip(scenes["path"], scenes["row"], tiles.fillna(""), strict=True)]  # fmt: skip
+    return [
+        f"{p:03d}/{r:03d}" if p >= 0 else (str(t) or "-")
+        for p, r, t in zip(scenes["path"], scenes["row"], tiles.fillna(""), strict=True)
+    ]

@@ -19,8 +19,12 @@ import pytest
 pytest.importorskip("playwright")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the local-server helpers
 
-CANDIDATES = [os.environ.get("CHROMIUM_PATH", ""), "/usr/lib/chromium/chromium", "/usr/bin/chromium",
-              shutil.which("chromium") or ""]  # fmt: skip
+CANDIDATES = [
+    os.environ.get("CHROMIUM_PATH", ""),
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    shutil.which("chromium") or "",
+]
 CHROMIUM = next((c for c in CANDIDATES if c and Path(c).exists()), None)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
 
@@ -30,7 +34,9 @@ def pytest_collection_modifyitems(items):
         if "tests/ui/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.ui)
             if CHROMIUM is None:
-                item.add_marker(pytest.mark.skip(reason="no Chromium: apt-get install chromium, or set CHROMIUM_PATH"))
+                item.add_marker(
+                    pytest.mark.skip(reason="no Chromium: apt-get install chromium, or set CHROMIUM_PATH")
+                )
 
 
 @pytest.fixture(scope="session")

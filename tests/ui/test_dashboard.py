@@ -60,8 +60,12 @@ def test_search_pick_a_pair_move_a_slider_run_and_see_the_map(served, screenshot
     page.get_by_role("button", name="Run", exact=True).click()
     wait_for(lambda: state.running or state.results, page, timeout=30)
     seen = []
-    wait_for(lambda: seen.append(state.overall_progress) or len(state.results) == 1, page, timeout=120,
-             interval_ms=50)
+    wait_for(
+        lambda: seen.append(state.overall_progress) or len(state.results) == 1,
+        page,
+        timeout=120,
+        interval_ms=50,
+    )
     assert max(seen) == 100.0
     field = state.current_field()
     assert field.attrs["reference_id"] == chosen["reference"]
@@ -158,7 +162,6 @@ def test_many_pairs_build_a_time_series_against_the_truth(served, screenshot, wa
     page.wait_for_timeout(3000)
     assert page.locator(".bk-Canvas:visible").count() >= 1
     screenshot("09_compare")
-
 
 
 def test_the_address_bar_keeps_a_link_to_the_view(served, wait_for):

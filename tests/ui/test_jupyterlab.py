@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "out" / "screenshots"
 
 CELLS = [
-    ('from dashboard import IceTrack\n\napp = IceTrack(start="2021-04-01", end="2021-05-10", aoi_km=10)\n'
-    "app.search()\napp.run()\napp"),
+    (
+        'from dashboard import IceTrack\n\napp = IceTrack(start="2021-04-01", end="2021-05-10", aoi_km=10)\n'
+        "app.search()\napp.run()\napp"
+    ),
     "app.params.chip_size = 64",
 ]
 
@@ -43,21 +45,40 @@ def lab(tmp_path):
     """A JupyterLab server on a folder holding ``demo.ipynb``; yields its URL (with the token)."""
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(c) for c in CELLS],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+        },
     )
     nbformat.write(notebook, tmp_path / "demo.ipynb")
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-               f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
-               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -99,7 +120,9 @@ def test_the_dashboard_runs_inline_in_jupyterlab_and_follows_python(page, lab):
     started = time.monotonic()
     page.set_viewport_size({"width": 1600, "height": 1000})
     page.goto(lab)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status=idle]", state="attached", timeout=90_000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status=idle]", state="attached", timeout=90_000
+    )
     _run_cell(page, 0)
     output = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-OutputArea")
     output.get_by_text("Search scenes").wait_for(timeout=150_000)  # the whole page, inline

@@ -13,7 +13,7 @@ import pytest
 import remote_world
 from fake_remote import FakeRemote
 
-from dashboard import state as state_module
+from dashboard import scenes as scenes_module
 from dashboard.derived import point_series
 
 LANDSAT = "Landsat 8/9 · red, 30 m (Planetary Computer)"
@@ -30,11 +30,11 @@ def world(tmp_path_factory):
 @pytest.fixture
 def endpoints(world, monkeypatch, tmp_path):
     monkeypatch.setenv("ICETRACK_CACHE", str(tmp_path / "cache"))
-    state_module.remote_cache.cache_clear()
+    scenes_module.remote_cache.cache_clear()
     for key, url in world.endpoints().items():
-        monkeypatch.setitem(state_module.ENDPOINTS, key, url)
+        monkeypatch.setitem(scenes_module.ENDPOINTS, key, url)
     yield world
-    state_module.remote_cache.cache_clear()
+    scenes_module.remote_cache.cache_clear()
 
 
 def _choose_source(page, label):
@@ -62,7 +62,11 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
     wait_for(lambda: page.get_by_text("2018-05-10").count() > 0, page)
     page.get_by_role("button", name="Add to results").click()
     wait_for(lambda: len(state.results) == 3, page, timeout=60)
-    assert sorted(f.attrs["source"][:8] for f in state.results.values()) == ["ITS_LIVE", "ITS_LIVE", "icetrack"]
+    assert sorted(f.attrs["source"][:8] for f in state.results.values()) == [
+        "ITS_LIVE",
+        "ITS_LIVE",
+        "icetrack",
+    ]
     page.get_by_role("button", name="Datacube series at the points").click()
     wait_for(lambda: state.external_series is not None and len(state.external_series) == 80, page, timeout=60)
 
@@ -71,7 +75,9 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
     series = point_series(state)
     ours = series[series["source"].str.startswith("icetrack")]
     assert set(ours["point"]) == {"trunk", "north branch"}
-    assert (series["source"] == "ITS_LIVE").sum() > 80  # cube series plus the two granules sampled at the points
+    assert (
+        series["source"] == "ITS_LIVE"
+    ).sum() > 80  # cube series plus the two granules sampled at the points
     wait_for(lambda: page.locator(".bk-Canvas:visible").count() >= 2, page, timeout=60)
     page.wait_for_timeout(2000)
     screenshot("11_remote_series")
@@ -89,13 +95,14 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
     assert [e for e in errors if "tile" not in e.lower() and "Failed to load resource" not in e] == []
 
 
-def test_choosing_a_remote_source_without_network_says_so_within_seconds(served, screenshot, wait_for,
-                                                                        monkeypatch):  # fmt: skip
+def test_choosing_a_remote_source_without_network_says_so_within_seconds(
+    served, screenshot, wait_for, monkeypatch
+):
     page, _, _ = served
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setitem(state_module.ENDPOINTS, "landsat", f"http://127.0.0.1:{port}/landsat")
+    monkeypatch.setitem(scenes_module.ENDPOINTS, "landsat", f"http://127.0.0.1:{port}/landsat")
     started = time.monotonic()
     _choose_source(page, LANDSAT)
     wait_for(lambda: page.get_by_text("could not reach").count() > 0, page, timeout=10)

@@ -16,8 +16,16 @@ def tif(seed: int) -> bytes:
     data = np.random.default_rng(seed).random((200, 200), dtype=np.float32)
     buffer = io.BytesIO()
     with rasterio.MemoryFile() as memory:
-        with memory.open(driver="GTiff", width=200, height=200, count=1, dtype="float32", crs="EPSG:32605",
-                         transform=T15, nodata=np.nan) as dst:
+        with memory.open(
+            driver="GTiff",
+            width=200,
+            height=200,
+            count=1,
+            dtype="float32",
+            crs="EPSG:32605",
+            transform=T15,
+            nodata=np.nan,
+        ) as dst:
             dst.write(data, 1)
         buffer.write(memory.read())
     return buffer.getvalue()

@@ -32,6 +32,7 @@ __all__ = ["DEMO_CENTRE", "add_batch_command", "run_batch_command"]
 #: The demo's default area centre (EPSG:32622 m): the trunk of the demo Jakobshavn, 25 km above the front.
 DEMO_CENTRE = (572_000.0, 7_670_000.0)
 
+
 def add_batch_command(commands: Any) -> None:
     """Add ``batch`` to the ``icetrack`` sub-command parsers.
 
@@ -41,46 +42,111 @@ def add_batch_command(commands: Any) -> None:
         From ``parser.add_subparsers()``.
     """
     batch = commands.add_parser(
-        "batch", help="track many pairs on a Dask cluster, then stack them",
+        "batch",
+        help="track many pairs on a Dask cluster, then stack them",
         description="Track many pairs, one task each, on local worker processes or a Dask cluster. Each result is "
-                    "written to OUT_DIR/<pair key>.nc as it arrives; running the command again skips the pairs "
-                    "already done. Pairs that fail are listed and the others go on.",
-    )  # fmt: skip
+        "written to OUT_DIR/<pair key>.nc as it arrives; running the command again skips the pairs "
+        "already done. Pairs that fail are listed and the others go on.",
+    )
     inputs = batch.add_argument_group("inputs (one of --demo, --pairs)")
     which = inputs.add_mutually_exclusive_group(required=True)
-    which.add_argument("--demo", action="store_true",
-                       help="pairs of demo scenes covering the area of interest (offline)")  # fmt: skip
-    which.add_argument("--pairs", type=Path, metavar="CSV",
-                       help="a CSV file with columns reference, secondary: GeoTIFF paths (relative ones from the "
-                            "CSV's folder), the reference acquired first")  # fmt: skip
-    inputs.add_argument("--start", type=parse_date, default=None, metavar="DATE", help="demo: first acquisition date")
-    inputs.add_argument("--end", type=parse_date, default=None, metavar="DATE", help="demo: last acquisition date")
-    inputs.add_argument("--dt-min", type=float, default=1.0, metavar="DAYS",
-                        help="demo: shortest time between the scenes of a pair (default: %(default)s)")  # fmt: skip
-    inputs.add_argument("--dt-max", type=float, default=48.0, metavar="DAYS",
-                        help="demo: longest time between the scenes of a pair (default: %(default)s)")  # fmt: skip
-    inputs.add_argument("--lon", type=float, default=None,
-                        help="demo: centre of the area of interest, degrees east (default: the demo trunk)")
+    which.add_argument(
+        "--demo", action="store_true", help="pairs of demo scenes covering the area of interest (offline)"
+    )
+    which.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="CSV",
+        help="a CSV file with columns reference, secondary: GeoTIFF paths (relative ones from the "
+        "CSV's folder), the reference acquired first",
+    )
+    inputs.add_argument(
+        "--start", type=parse_date, default=None, metavar="DATE", help="demo: first acquisition date"
+    )
+    inputs.add_argument(
+        "--end", type=parse_date, default=None, metavar="DATE", help="demo: last acquisition date"
+    )
+    inputs.add_argument(
+        "--dt-min",
+        type=float,
+        default=1.0,
+        metavar="DAYS",
+        help="demo: shortest time between the scenes of a pair (default: %(default)s)",
+    )
+    inputs.add_argument(
+        "--dt-max",
+        type=float,
+        default=48.0,
+        metavar="DAYS",
+        help="demo: longest time between the scenes of a pair (default: %(default)s)",
+    )
+    inputs.add_argument(
+        "--lon",
+        type=float,
+        default=None,
+        help="demo: centre of the area of interest, degrees east (default: the demo trunk)",
+    )
     inputs.add_argument("--lat", type=float, default=None, help="demo: centre of the area, degrees north")
-    inputs.add_argument("--aoi-km", type=float, default=10.0,
-                        help="demo: side of the square area of interest, km (default: %(default)s)")  # fmt: skip
-    inputs.add_argument("--band", choices=("red", "pan"), default="red", help="demo: band (default: %(default)s)")
-    inputs.add_argument("--max-cloud", type=float, default=None, metavar="PCT",
-                        help="demo: leave out scenes cloudier than this, %% (default: keep all)")  # fmt: skip
+    inputs.add_argument(
+        "--aoi-km",
+        type=float,
+        default=10.0,
+        help="demo: side of the square area of interest, km (default: %(default)s)",
+    )
+    inputs.add_argument(
+        "--band", choices=("red", "pan"), default="red", help="demo: band (default: %(default)s)"
+    )
+    inputs.add_argument(
+        "--max-cloud",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="demo: leave out scenes cloudier than this, %% (default: keep all)",
+    )
     run = batch.add_argument_group("run")
-    run.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
-                     help="folder of the per-pair NetCDF results (created if needed)")  # fmt: skip
-    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                     help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: local workers)")  # fmt: skip
-    run.add_argument("--workers", type=int_at_least(1), default=2, metavar="N",
-                     help="local worker processes, without --scheduler (default: %(default)s)")  # fmt: skip
-    run.add_argument("--retries", type=int_at_least(0), default=2, metavar="N",
-                     help="times a pair is tried again after its worker died (default: %(default)s)")  # fmt: skip
-    run.add_argument("--tile-size", type=int_at_least(1), default=None, metavar="PX",
-                     help="track each pair tile by tile, reading the GeoTIFFs window by window (for large "
-                          "scenes; e.g. 4096)")  # fmt: skip
-    run.add_argument("--stack", type=Path, default=None, metavar="ZARR",
-                     help="also stack the batch's fields into this Zarr time-series cube")  # fmt: skip
+    run.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT_DIR",
+        help="folder of the per-pair NetCDF results (created if needed)",
+    )
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: local workers)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=2,
+        metavar="N",
+        help="local worker processes, without --scheduler (default: %(default)s)",
+    )
+    run.add_argument(
+        "--retries",
+        type=int_at_least(0),
+        default=2,
+        metavar="N",
+        help="times a pair is tried again after its worker died (default: %(default)s)",
+    )
+    run.add_argument(
+        "--tile-size",
+        type=int_at_least(1),
+        default=None,
+        metavar="PX",
+        help="track each pair tile by tile, reading the GeoTIFFs window by window (for large "
+        "scenes; e.g. 4096)",
+    )
+    run.add_argument(
+        "--stack",
+        type=Path,
+        default=None,
+        metavar="ZARR",
+        help="also stack the batch's fields into this Zarr time-series cube",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     debug_flag(batch)
     add_parameter_flags(batch)
@@ -97,14 +163,24 @@ def run_batch_command(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output} is a file, not a folder: give a folder for the per-pair results")
     specs = _demo_specs(args) if args.demo else _csv_specs(args.pairs)
     if not specs:
-        raise UsageError("no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)")
+        raise UsageError(
+            "no pair to track: widen the dates (--start, --end) or the time span (--dt-min, --dt-max)"
+        )
     started = time.perf_counter()
     if not args.quiet:
         where = args.scheduler or f"{args.workers} local worker(s)"
         print(f"{len(specs)} pair(s) to track on {where}, results in {args.output}", file=sys.stderr)
     with ProgressBar(disable=args.quiet, unit="pair", desc="batch") as bar:
-        result = run_batch(specs, params, args.output, scheduler=args.scheduler, n_workers=args.workers,
-                           retries=args.retries, progress=bar, tile_size=args.tile_size)  # fmt: skip
+        result = run_batch(
+            specs,
+            params,
+            args.output,
+            scheduler=args.scheduler,
+            n_workers=args.workers,
+            retries=args.retries,
+            progress=bar,
+            tile_size=args.tile_size,
+        )
     if args.stack is not None and result.paths:
         stacked = stack(result.paths, args.stack)
         if not args.quiet:
@@ -135,8 +211,15 @@ def _demo_specs(args: argparse.Namespace) -> list[Any]:
         bbox = (x - half, y - half, x + half, y + half)
     else:
         bbox = aoi_bounds(args.lon, args.lat, args.aoi_km, demo.DEMO_CRS)
-    return demo_pair_specs(bbox=bbox, start=args.start, end=args.end, min_dt_days=args.dt_min,
-                           max_dt_days=args.dt_max, band=args.band, max_cloud=args.max_cloud)  # fmt: skip
+    return demo_pair_specs(
+        bbox=bbox,
+        start=args.start,
+        end=args.end,
+        min_dt_days=args.dt_min,
+        max_dt_days=args.dt_max,
+        band=args.band,
+        max_cloud=args.max_cloud,
+    )
 
 
 def _csv_specs(path: Path) -> list[Any]:
@@ -150,15 +233,22 @@ def _csv_specs(path: Path) -> list[Any]:
         raise UsageError(f"--pairs {path}: cannot read it as CSV ({err})") from None
     missing = [c for c in ("reference", "secondary") if c not in table.columns]
     if missing:
-        raise UsageError(f"--pairs {path}: no column {', '.join(missing)}; give columns reference, secondary "
-                          "(GeoTIFF paths)")  # fmt: skip
+        raise UsageError(
+            f"--pairs {path}: no column {', '.join(missing)}; give columns reference, secondary "
+            "(GeoTIFF paths)"
+        )
     table = table.dropna(subset=["reference", "secondary"])
     folder = path.parent
     for row, ref, sec in zip(table.index, table["reference"], table["secondary"], strict=True):
-        for name in (ref, sec):  # before any worker starts: a missing or unreadable file is a bad command line
+        for name in (
+            ref,
+            sec,
+        ):  # before any worker starts: a missing or unreadable file is a bad command line
             _check_raster(folder / name.strip(), f"--pairs {path}, line {row + 2}")
-    return [PairSpec.files(folder / ref.strip(), folder / sec.strip())
-            for ref, sec in zip(table["reference"], table["secondary"], strict=True)]  # fmt: skip
+    return [
+        PairSpec.files(folder / ref.strip(), folder / sec.strip())
+        for ref, sec in zip(table["reference"], table["secondary"], strict=True)
+    ]
 
 
 def _check_raster(path: Path, where: str) -> None:
@@ -168,7 +258,9 @@ def _check_raster(path: Path, where: str) -> None:
 
     if not path.is_file():
         what = "a folder, not a file" if path.is_dir() else "no such file"
-        raise UsageError(f"{where}: {path}: {what}: fix the path (relative paths start from the CSV's folder)")
+        raise UsageError(
+            f"{where}: {path}: {what}: fix the path (relative paths start from the CSV's folder)"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. no geotransform: the worker's read_scene says so

@@ -59,10 +59,14 @@ class Parser(argparse.ArgumentParser):
 
 def debug_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--debug`` to a (sub-command) parser."""
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
 
 
-def add_parameter_flags(parser: argparse.ArgumentParser, cls: type[TrackingParameters] = TrackingParameters) -> None:
+def add_parameter_flags(
+    parser: argparse.ArgumentParser, cls: type[TrackingParameters] = TrackingParameters
+) -> None:
     """Add one flag per parameter of ``cls``, grouped by precedence; unset flags stay out of the namespace."""
     groups = {label: parser.add_argument_group(f"{label} parameters") for _, label in _GROUPS}
     items = sorted(
@@ -79,8 +83,12 @@ def _add_parameter_flag(group: Any, name: str, p: param.Parameter) -> None:
     text = (p.doc or "").replace("%", "%%")
     common: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
     if isinstance(p, param.Boolean):
-        group.add_argument(flag, action=argparse.BooleanOptionalAction,
-                           help=f"{text} (default: {'yes' if p.default else 'no'})", **common)
+        group.add_argument(
+            flag,
+            action=argparse.BooleanOptionalAction,
+            help=f"{text} (default: {'yes' if p.default else 'no'})",
+            **common,
+        )
         return
     if isinstance(p, param.Selector):
         group.add_argument(flag, choices=list(p.objects), help=f"{text} (default: {p.default})", **common)
@@ -89,8 +97,13 @@ def _add_parameter_flag(group: Any, name: str, p: param.Parameter) -> None:
     bounds = f" [{p.bounds[0]} to {p.bounds[1]}]" if p.bounds else ""
     none = "; 'none' for no limit" if p.allow_None else ""
     default = "none" if p.default is None else p.default
-    group.add_argument(flag, type=_value_parser(name, int if kind == "integer" else float),
-                       metavar=name.upper(), help=f"{text}{bounds} (default: {default}{none})", **common)
+    group.add_argument(
+        flag,
+        type=_value_parser(name, int if kind == "integer" else float),
+        metavar=name.upper(),
+        help=f"{text}{bounds} (default: {default}{none})",
+        **common,
+    )
 
 
 def _value_parser(name: str, kind: type) -> Callable[[str], Any]:
@@ -116,7 +129,9 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(
-                f"must be at least 1, got {value}" if minimum == 1 else f"must be {minimum} or more, got {value}"
+                f"must be at least 1, got {value}"
+                if minimum == 1
+                else f"must be {minimum} or more, got {value}"
             )
         return value
 
@@ -141,16 +156,21 @@ def refuse_overwriting_inputs(output: Path, inputs: dict[str, Path | None]) -> N
         return
     for role, path in inputs.items():
         if path is not None and path.exists() and os.path.samefile(output, path):
-            raise UsageError(f"-o {output} is the input {role} ({path}): writing there would destroy it; "
-                             "choose another output file")
+            raise UsageError(
+                f"-o {output} is the input {role} ({path}): writing there would destroy it; "
+                "choose another output file"
+            )
 
 
 def add_overwrite_flag(parser: argparse.ArgumentParser) -> None:
     """Add ``--overwrite``: without it an existing output file is left alone and the command refuses to run."""
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace OUT if it exists (it is replaced only once the new file is complete: a "
-                             "failed or interrupted run leaves it as it was); without it, an existing OUT is an "
-                             "error and nothing is run")  # fmt: skip
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT if it exists (it is replaced only once the new file is complete: a "
+        "failed or interrupted run leaves it as it was); without it, an existing OUT is an "
+        "error and nothing is run",
+    )
 
 
 def check_output(output: Path, inputs: dict[str, Path | None], *, overwrite: bool) -> None:
@@ -165,13 +185,16 @@ def check_output(output: Path, inputs: dict[str, Path | None], *, overwrite: boo
         raise UsageError(f"-o {output} is a folder: give a file name, e.g. {output / 'velocity.nc'}")
     refuse_overwriting_inputs(output, inputs)
     if output.exists() and not overwrite:
-        raise UsageError(f"-o {output} already exists: give --overwrite to replace it, or choose another name")
+        raise UsageError(
+            f"-o {output} already exists: give --overwrite to replace it, or choose another name"
+        )
     try:  # the output is written to a temporary file in the same folder, then moved: can one be made there?
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise UsageError(f"cannot write in {folder} ({err.strerror or err}): choose a folder you can write to") \
-            from None
+        raise UsageError(
+            f"cannot write in {folder} ({err.strerror or err}): choose a folder you can write to"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -223,7 +246,9 @@ def output_format(path: Path, fmt: str | None) -> str:
         return "netcdf"
     if suffix in GEOTIFF_SUFFIXES:
         return "geotiff"
-    raise UsageError(f"cannot tell the output format from {path.name!r}: end it in .nc or .tif, or give --format")
+    raise UsageError(
+        f"cannot tell the output format from {path.name!r}: end it in .nc or .tif, or give --format"
+    )
 
 
 class ProgressBar:
@@ -240,8 +265,15 @@ class ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit=self.unit, file=sys.stderr, disable=None, leave=False,
-                             desc=self.desc, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total,
+                unit=self.unit,
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+                desc=self.desc,
+                dynamic_ncols=True,
+            )
         self._bar.total = total
         self._bar.update(done - self._bar.n)
 

@@ -66,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if debug:
             raise
-        return _fail(RuntimeError(f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"),
-                     EXIT_RUNTIME, debug)
+        return _fail(
+            RuntimeError(f"unexpected {type(err).__name__}: {err} (run with --debug for the traceback)"),
+            EXIT_RUNTIME,
+            debug,
+        )
 
 
 def _fail(err: BaseException, code: int, debug: bool) -> int:

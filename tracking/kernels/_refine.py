@@ -12,16 +12,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tracking.kernels._ncc import (
-    finite_around,
-    lucas_kanade,
-    oversampled_peak,
-    parabolic,
-    second_peak_ratio,
-)
+from tracking.kernels._ncc import finite_around, parabolic, second_peak_ratio
+from tracking.kernels._subpixel import lucas_kanade, oversampled_peak
 
 __all__ = ["surface_peaks"]
-
 
 
 @njit(nogil=True, cache=True)
@@ -37,8 +31,21 @@ def _gaussian(minus, centre, plus):
 
 @njit(parallel=True, nogil=True, cache=True)
 def surface_peaks(
-    surfaces, reference, secondary, tops, lefts, chip, reach, method, gaussian, oversampling, weights, offsets,
-    peaks, ratios, status,
+    surfaces,
+    reference,
+    secondary,
+    tops,
+    lefts,
+    chip,
+    reach,
+    method,
+    gaussian,
+    oversampling,
+    weights,
+    offsets,
+    peaks,
+    ratios,
+    status,
 ):
     """Peak, SNR and sub-pixel offset of each chip's correlation surface.
 

@@ -65,10 +65,12 @@ def track_chips(
     def one_row(r: int) -> None:
         top = tops[r]
         for c, left in enumerate(lefts):
-            template = reference[top:top + chip, left:left + chip]
+            template = reference[top : top + chip, left : left + chip]
             if not np.isfinite(template).all():
                 continue
-            window = padded[top:top + size, left:left + size]  # the chip sits at [reach:reach + chip] in it
+            window = padded[
+                top : top + size, left : left + size
+            ]  # the chip sits at [reach:reach + chip] in it
             values[r, c] = _checked(kernel.name, kernel.function(template, window))
             dx, dy = values[r, c, :2]
             if not (abs(dx) <= reach and abs(dy) <= reach):
@@ -98,8 +100,9 @@ def track_chips(
             pool.shutdown(cancel_futures=True)
     matched = np.isfinite(values[..., 0]) & np.isfinite(values[..., 1])
     values[~matched, :2] = np.nan
-    return offsets_dataset(tops, lefts, chip, values[..., 0], values[..., 1], values[..., 2], values[..., 3],
-                           matched)
+    return offsets_dataset(
+        tops, lefts, chip, values[..., 0], values[..., 1], values[..., 2], values[..., 3], matched
+    )
 
 
 def _checked(name: str, result: object) -> tuple[float, float, float, float]:
@@ -109,7 +112,9 @@ def _checked(name: str, result: object) -> tuple[float, float, float, float]:
     except (TypeError, ValueError):
         numbers = []
     if len(numbers) not in (3, 4):
-        raise KernelError(f"kernel {name!r} broke the kernel contract (see tracking.kernels): a chip function "
-                          f"must return (dx, dy, score) or (dx, dy, score, snr) as numbers; it returned "
-                          f"{result!r:.200}.")
+        raise KernelError(
+            f"kernel {name!r} broke the kernel contract (see tracking.kernels): a chip function "
+            f"must return (dx, dy, score) or (dx, dy, score, snr) as numbers; it returned "
+            f"{result!r:.200}."
+        )
     return (*numbers, np.nan)[:4]  # type: ignore[return-value]

@@ -21,7 +21,13 @@ __all__ = [
 ]
 
 #: The variables of a kernel's result, with their dtypes.
-OFFSET_VARIABLES = {"dx": np.float32, "dy": np.float32, "peak": np.float32, "snr": np.float32, "valid": np.bool_}
+OFFSET_VARIABLES = {
+    "dx": np.float32,
+    "dy": np.float32,
+    "peak": np.float32,
+    "snr": np.float32,
+    "valid": np.bool_,
+}
 
 
 def chip_grid(shape: tuple[int, int], chip_size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +112,10 @@ def offsets_dataset(
     centre = (chip_size - 1) / 2
     data = {"dx": dx, "dy": dy, "peak": peak, "snr": snr, "valid": valid}
     field = xr.Dataset(
-        {name: (("row", "col"), np.asarray(data[name], dtype=dtype).reshape(shape))
-         for name, dtype in OFFSET_VARIABLES.items()},
+        {
+            name: (("row", "col"), np.asarray(data[name], dtype=dtype).reshape(shape))
+            for name, dtype in OFFSET_VARIABLES.items()
+        },
         coords={"row": np.asarray(tops) + centre, "col": np.asarray(lefts) + centre},
     )
     field["dx"].attrs.update(units="pixel", long_name="offset along columns (+ right)")
@@ -118,7 +126,9 @@ def offsets_dataset(
     return field
 
 
-def check_offsets(field: object, shape: tuple[int, int], chip_size: int, step: int, kernel: str) -> xr.Dataset:
+def check_offsets(
+    field: object, shape: tuple[int, int], chip_size: int, step: int, kernel: str
+) -> xr.Dataset:
     """Hold a kernel's result to the contract of `offsets_dataset`; return it with the contract's dtypes.
 
     Parameters
@@ -142,8 +152,10 @@ def check_offsets(field: object, shape: tuple[int, int], chip_size: int, step: i
         raise KernelError(f"{where}: it returned {type(field).__name__}, not an xarray.Dataset.")
     missing = [name for name in OFFSET_VARIABLES if name not in field]
     if missing:
-        raise KernelError(f"{where}: variables {', '.join(missing)} are missing; it must return "
-                          f"{', '.join(OFFSET_VARIABLES)} (tracking.kernels.offsets_dataset builds them).")
+        raise KernelError(
+            f"{where}: variables {', '.join(missing)} are missing; it must return "
+            f"{', '.join(OFFSET_VARIABLES)} (tracking.kernels.offsets_dataset builds them)."
+        )
     tops, lefts = chip_grid(shape, chip_size, step)
     centre = (chip_size - 1) / 2
     expected = {"row": tops + centre, "col": lefts + centre}
@@ -154,8 +166,10 @@ def check_offsets(field: object, shape: tuple[int, int], chip_size: int, step: i
         values = field[dim].values if dim in field.coords else None
         if values is None or values.shape != centres.shape or not np.allclose(values, centres):
             got = "none" if values is None else f"{values.size} values"
-            raise KernelError(f"{where}: its {dim} coordinate ({got}) is not the {centres.size} chip centres of "
-                              f"chip_grid({shape}, {chip_size}, {step}) + {centre}.")
+            raise KernelError(
+                f"{where}: its {dim} coordinate ({got}) is not the {centres.size} chip centres of "
+                f"chip_grid({shape}, {chip_size}, {step}) + {centre}."
+            )
     return field.assign(
         {name: field[name].astype(dtype, copy=False) for name, dtype in OFFSET_VARIABLES.items()}
     )

@@ -68,7 +68,11 @@ def coarse_factor(search_range: int, chip_size: int) -> int:
 
 
 def _guesses(
-    tops: np.ndarray, lefts: np.ndarray, reference: np.ndarray, secondary: np.ndarray, params: TrackingParameters
+    tops: np.ndarray,
+    lefts: np.ndarray,
+    reference: np.ndarray,
+    secondary: np.ndarray,
+    params: TrackingParameters,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coarse pass: per node, two integer starting offsets (median of neighbours, own) and the SNR.
 
@@ -102,8 +106,18 @@ def _guesses(
     peaks = np.empty(n, np.float32)
     ratios = np.empty(n, np.float32)
     norms = _ncc.window_norms(coarse_sec, coarse_chip)
-    _ncc.coarse_search(coarse_ref, coarse_sec, norms, grid_t.ravel(), grid_l.ravel(), coarse_chip, reach,
-                       offsets, peaks, ratios)
+    _ncc.coarse_search(
+        coarse_ref,
+        coarse_sec,
+        norms,
+        grid_t.ravel(),
+        grid_l.ravel(),
+        coarse_chip,
+        reach,
+        offsets,
+        peaks,
+        ratios,
+    )
     coarse_shape = grid_t.shape
     offsets = offsets.reshape((*coarse_shape, 2)) * factor
     usable = (np.isfinite(peaks) & (peaks >= _COARSE_MIN_PEAK)).reshape(coarse_shape)
@@ -119,7 +133,9 @@ def _guesses(
     return np.round(guesses).astype(np.int64), ratios.reshape(coarse_shape)[pick]
 
 
-def fill_nodata(image: np.ndarray, reach: int, *, zero_mean: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def fill_nodata(
+    image: np.ndarray, reach: int, *, zero_mean: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``image`` with nodata (NaN) replaced by the local mean of the data around it, and the data mask.
 
     Chips that straddle a cloud or a scene edge can then be matched on the part that has data, instead of being
@@ -220,8 +236,20 @@ def ncc_offsets(
         check_cancel(cancel)
         part = slice(start, min(start + block, total))
         _ncc.fine_search(
-            reference, secondary, norms, grid_t[part], grid_l[part], params.chip_size, params.search_range,
-            guesses[part], method, params.oversampling, weights, offsets[part], peaks[part], status[part],
+            reference,
+            secondary,
+            norms,
+            grid_t[part],
+            grid_l[part],
+            params.chip_size,
+            params.search_range,
+            guesses[part],
+            method,
+            params.oversampling,
+            weights,
+            offsets[part],
+            peaks[part],
+            status[part],
             peak_threshold(FALLBACK_PEAK, params.chip_size),
             coarse_factor(params.search_range, params.chip_size) + FALLBACK_DISTANCE,
         )

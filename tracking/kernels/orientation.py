@@ -204,8 +204,13 @@ def oc_offsets(
         part = slice(start, min(start + block, total))
         t, left = grid_t[part], grid_l[part]
         # the chip fills only `chip` of the n_fft rows, and only `width` lags are wanted: prune those FFTs
-        spectrum = fft.fft(fft.fft(ref_chips[t, left], n_fft, axis=2, workers=-1), n_fft, axis=1, workers=-1,
-                           overwrite_x=True)
+        spectrum = fft.fft(
+            fft.fft(ref_chips[t, left], n_fft, axis=2, workers=-1),
+            n_fft,
+            axis=1,
+            workers=-1,
+            overwrite_x=True,
+        )
         np.conjugate(spectrum, out=spectrum)
         spectrum *= fft.fft2(sec_windows[t, left], s=(n_fft, n_fft), workers=-1, overwrite_x=True)
         lags = fft.ifft(spectrum, axis=1, workers=-1)[:, :width]
@@ -213,15 +218,30 @@ def oc_offsets(
         surfaces = correlation.astype(np.float32) * ref_scale[part, None, None]
         surfaces *= sec_scale[t, left]
         _refine.surface_peaks(
-            surfaces, reference, secondary, t, left, chip, reach,
-            0 if oversample else method, True, params.oversampling, weights, offsets[part], peaks[part],
-            ratios[part], status[part],
+            surfaces,
+            reference,
+            secondary,
+            t,
+            left,
+            chip,
+            reach,
+            0 if oversample else method,
+            True,
+            params.oversampling,
+            weights,
+            offsets[part],
+            peaks[part],
+            ratios[part],
+            status[part],
         )
         if oversample and params.oversampling > 1:
             matched = np.flatnonzero(status[part] == 0)
-            offsets[start + matched] = upsampled_peaks(
-                spectrum[matched], offsets[start + matched] + reach, params.oversampling
-            ) - reach
+            offsets[start + matched] = (
+                upsampled_peaks(spectrum[matched], offsets[start + matched] + reach, params.oversampling)
+                - reach
+            )
         if progress is not None:
             progress(part.stop, total)
-    return offsets_dataset(tops, lefts, chip, offsets[:, 1], offsets[:, 0], peaks, ratios, np.isin(status, (0, 3)))
+    return offsets_dataset(
+        tops, lefts, chip, offsets[:, 1], offsets[:, 0], peaks, ratios, np.isin(status, (0, 3))
+    )

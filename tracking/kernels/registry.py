@@ -125,8 +125,9 @@ def register_kernel(
     >>> unregister_kernel("sad")
     """
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ParameterError(f"kernel name {name!r}: use lower-case letters, digits, '_' and '-', starting with "
-                             "a letter.")
+        raise ParameterError(
+            f"kernel name {name!r}: use lower-case letters, digits, '_' and '-', starting with a letter."
+        )
     if not callable(function):
         raise ParameterError(f"kernel {name!r}: {function!r} is not callable.")
     if kind not in ("grid", "chip"):
@@ -151,8 +152,10 @@ def unregister_kernel(name: str) -> None:
         ``name`` is built in or not registered.
     """
     if name in BUILTIN_KERNELS or name not in _REGISTRY:
-        raise ParameterError(f"kernel {name!r} cannot be removed: user kernels are "
-                             f"{', '.join(k for k in _REGISTRY if k not in BUILTIN_KERNELS) or 'none'}.")
+        raise ParameterError(
+            f"kernel {name!r} cannot be removed: user kernels are "
+            f"{', '.join(k for k in _REGISTRY if k not in BUILTIN_KERNELS) or 'none'}."
+        )
     del _REGISTRY[name]
     _set_choices()
 

@@ -138,7 +138,9 @@ def assess(
     else:
         ice = np.ones(vx.shape, dtype=bool)
 
-    static = _metric(lambda: static_terrain_metric(vx[mask], vy[mask]), ("metric_x", "metric_y", "outlier_percent"))
+    static = _metric(
+        lambda: static_terrain_metric(vx[mask], vy[mask]), ("metric_x", "metric_y", "outlier_percent")
+    )
     strain = _metric(lambda: _strain(field, vx, vy, ice), ("metric_normal", "metric_shear"))
     measured = np.isfinite(vx)
     attrs: dict[str, Any] = {
@@ -159,7 +161,9 @@ def assess(
         "metric_outlier_percent": static["outlier_percent"],
         "metric_invalid_percent": 100.0 * float(1.0 - measured.mean()) if measured.size else float("nan"),
     }
-    out.attrs.update({key: float(value) if isinstance(value, float) else value for key, value in attrs.items()})
+    out.attrs.update(
+        {key: float(value) if isinstance(value, float) else value for key, value in attrs.items()}
+    )
     return out
 
 
@@ -208,8 +212,13 @@ def _strain(field: xr.Dataset, vx: np.ndarray, vy: np.ndarray, ice: np.ndarray) 
     transform = field.rio.transform()
     flip = transform.e > 0  # a south-up grid: put the northern edge first, as the strain rates expect
     order = slice(None, None, -1) if flip else slice(None)
-    return strain_rate_metric(vx[order], vy[order], spacing=(abs(transform.a), abs(transform.e)),
-                              on_ice=ice[order], glaft_scaling=True)
+    return strain_rate_metric(
+        vx[order],
+        vy[order],
+        spacing=(abs(transform.a), abs(transform.e)),
+        on_ice=ice[order],
+        glaft_scaling=True,
+    )
 
 
 def _speed_error(vx: np.ndarray, vy: np.ndarray, spread_x: float, spread_y: float) -> float:

@@ -151,7 +151,9 @@ def kde_box(
     x = np.asarray(a, dtype=np.float64).ravel()
     y = np.asarray(b, dtype=np.float64).ravel()
     if x.size != y.size:
-        raise ParameterError(f"the two components must have the same number of values; got {x.size} and {y.size}.")
+        raise ParameterError(
+            f"the two components must have the same number of values; got {x.size} and {y.size}."
+        )
     kde_gridsize = _check_kde_options(thres_sigma, kde_gridsize)
     finite = np.isfinite(x) & np.isfinite(y)
     x, y = x[finite], y[finite]
@@ -166,8 +168,14 @@ def kde_box(
     xystd = float((cov[0, 0] * cov[1, 1]) ** 0.25)
     if not xystd > 0:  # every sample identical along an axis: no spread to measure
         outside = (x != mid_x) | (y != mid_y)
-        return {"half_a": 0.0, "half_b": 0.0, "peak_a": mid_x, "peak_b": mid_y,
-                "outlier_percent": 100.0 * float(outside.mean()), "n": int(n)}
+        return {
+            "half_a": 0.0,
+            "half_b": 0.0,
+            "peak_a": mid_x,
+            "peak_b": mid_y,
+            "outlier_percent": 100.0 * float(outside.mean()),
+            "n": int(n),
+        }
 
     fit_x, fit_y = x, y
     if n > MAX_KDE_SAMPLES:

@@ -126,8 +126,10 @@ def polygon_mask(
         The grid has no CRS, or no node centre lies inside the polygons.
     """
     if crs is None:
-        raise AreaError(f"the field has no coordinate reference system, so the {what} polygons cannot be placed "
-                        "on it: write one with field.rio.write_crs.")
+        raise AreaError(
+            f"the field has no coordinate reference system, so the {what} polygons cannot be placed "
+            "on it: write one with field.rio.write_crs."
+        )
     on_grid = polygons.to_crs(crs)
     inside = geometry_mask(list(on_grid), out_shape=shape, transform=transform, invert=True)
     if not inside.any():
@@ -320,10 +322,26 @@ def offset_stats(x: np.ndarray, y: np.ndarray, source: str, usable: bool) -> dic
     count = int(x.size)
     if count == 0:
         nan = float("nan")
-        return {"shift_x": nan, "shift_y": nan, "spread_x": nan, "spread_y": nan, "spread": nan, "count": 0,
-                "source": source, "usable": False}
+        return {
+            "shift_x": nan,
+            "shift_y": nan,
+            "spread_x": nan,
+            "spread_y": nan,
+            "spread": nan,
+            "count": 0,
+            "source": source,
+            "usable": False,
+        }
     shift_x, shift_y = float(np.median(x)), float(np.median(y))
     spread_x = MAD_TO_SIGMA * float(np.median(np.abs(x - shift_x)))
     spread_y = MAD_TO_SIGMA * float(np.median(np.abs(y - shift_y)))
-    return {"shift_x": shift_x, "shift_y": shift_y, "spread_x": spread_x, "spread_y": spread_y,
-            "spread": float(np.hypot(spread_x, spread_y)), "count": count, "source": source, "usable": usable}
+    return {
+        "shift_x": shift_x,
+        "shift_y": shift_y,
+        "spread_x": spread_x,
+        "spread_y": spread_y,
+        "spread": float(np.hypot(spread_x, spread_y)),
+        "count": count,
+        "source": source,
+        "usable": usable,
+    }

@@ -35,7 +35,9 @@ def _spacings(spacing: float | tuple[float, float]) -> tuple[float, float]:
     dx, dy = (spacing, spacing) if np.ndim(spacing) == 0 else tuple(spacing)  # type: ignore[misc]
     dx, dy = abs(float(dx)), abs(float(dy))
     if not (np.isfinite(dx) and np.isfinite(dy) and dx > 0 and dy > 0):
-        raise ParameterError(f"spacing must be a positive grid spacing in metres (or a pair); got {spacing!r}.")
+        raise ParameterError(
+            f"spacing must be a positive grid spacing in metres (or a pair); got {spacing!r}."
+        )
     return dx, dy
 
 
@@ -98,8 +100,10 @@ def strain_rates(
     # work on the area's bounding box, widened by the filter's reach: the results inside are unchanged
     margin = max(kernel // 2, 1)
     rows, cols = np.nonzero(inside)
-    box = (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
-           slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
+    box = (
+        slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+        slice(max(cols.min() - margin, 0), cols.max() + margin + 1),
+    )
     angle = np.where(finite[box], np.arctan2(vy[box], vx[box]), 0.0)
     theta = medfilt2d(angle, kernel)
     clip_x = np.where(inside[box], vx[box], np.nan)
@@ -118,10 +122,13 @@ def strain_rates(
     cos2, sin2 = np.cos(theta) ** 2, np.sin(theta) ** 2
     sin_2t, cos_2t = np.sin(2 * theta), np.cos(2 * theta)
     pieces = {
-        "exx": exx, "eyy": eyy, "exy": exy, "theta": theta,
+        "exx": exx,
+        "eyy": eyy,
+        "exy": exy,
+        "theta": theta,
         "flow_exx": exx * cos2 + eyy * sin2 + exy * sin_2t,
         "flow_exy": 0.5 * (eyy - exx) * sin_2t + exy * cos_2t,
-    }  # fmt: skip
+    }
     for name, values in pieces.items():
         out[name][box] = values
     return out
@@ -186,8 +193,13 @@ def strain_rate_metric(
     0.01
     """
     rates = strain_rates(vx, vy, spacing=spacing, on_ice=on_ice, glaft_scaling=glaft_scaling)
-    box = kde_box(rates["flow_exx"], rates["flow_exy"], thres_sigma=thres_sigma, kde_gridsize=kde_gridsize,
-                  what="strain rates (nodes whose 3 x 3 neighbourhood is on the area)")
+    box = kde_box(
+        rates["flow_exx"],
+        rates["flow_exy"],
+        thres_sigma=thres_sigma,
+        kde_gridsize=kde_gridsize,
+        what="strain rates (nodes whose 3 x 3 neighbourhood is on the area)",
+    )
     return {
         "metric_normal": box["half_a"],
         "metric_shear": box["half_b"],

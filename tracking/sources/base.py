@@ -75,9 +75,14 @@ class Source(ABC):
 
     @abstractmethod
     def search(
-        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
         max_cloud: float = 100.0,
-    ) -> gpd.GeoDataFrame:  # fmt: skip
+    ) -> gpd.GeoDataFrame:
         """The scenes that contain a point, acquired between two dates, under a cloud limit.
 
         Parameters
@@ -97,7 +102,12 @@ class Source(ABC):
 
     @abstractmethod
     def load(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> xr.DataArray:
         """One scene's area of interest as a `Scene` (`tracking.scenes`).
 
@@ -114,16 +124,25 @@ class Source(ABC):
         """
 
     def load_pair(
-        self, reference_id: str, secondary_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None,
-        *, crs: str | None = None,
-    ) -> Pair:  # fmt: skip
+        self,
+        reference_id: str,
+        secondary_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
+    ) -> Pair:
         """Two scenes' areas of interest on one grid (`tracking.scenes.Pair`), the reference first."""
         from tracking.scenes import Pair
 
         return Pair.from_scenes(*(self.load(i, band, bbox, crs=crs) for i in (reference_id, secondary_id)))
 
     def tiled_inputs(
-        self, reference_id: str, secondary_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None
+        self,
+        reference_id: str,
+        secondary_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
     ) -> tuple[Any, Any]:
         """The two inputs of `tracking.tiles.track_tiled`: the pair's scenes on one grid (file sources give their
         paths, read window by window)."""
@@ -131,7 +150,12 @@ class Source(ABC):
         return pair.reference, pair.secondary
 
     def cache_key(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> Hashable | None:
         """A key naming what `load` returns, for caches of loaded scenes; None: not worth caching (in memory)."""
         return (self.key, scene_id, band, bbox, crs)
@@ -173,9 +197,14 @@ class Source(ABC):
 
 
 def filter_scenes(
-    table: gpd.GeoDataFrame, *, lon: float | None = None, lat: float | None = None, start: Any = None,
-    end: Any = None, max_cloud: float = 100.0,
-) -> gpd.GeoDataFrame:  # fmt: skip
+    table: gpd.GeoDataFrame,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    start: Any = None,
+    end: Any = None,
+    max_cloud: float = 100.0,
+) -> gpd.GeoDataFrame:
     """The rows of a scene table that contain the point, fall within the days and the cloud limit, by time.
 
     Parameters

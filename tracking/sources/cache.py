@@ -322,11 +322,21 @@ class DownloadCache:
         progress: Callable[[int, int], None] | None,
     ) -> None:
         """One request: from ``offset`` (206) or from the start (200), to the end; check the size."""
-        headers = {"Accept-Encoding": "identity"}  # ranges count bytes of the file itself, not of a gzip stream
+        headers = {
+            "Accept-Encoding": "identity"
+        }  # ranges count bytes of the file itself, not of a gzip stream
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        response = http.send_request("GET", url, what=what, session=self.session, timeout=http.DEFAULT_TIMEOUT,
-                                 headers=headers, check=False, stream=True)
+        response = http.send_request(
+            "GET",
+            url,
+            what=what,
+            session=self.session,
+            timeout=http.DEFAULT_TIMEOUT,
+            headers=headers,
+            check=False,
+            stream=True,
+        )
         if offset and response.status_code == 416:  # the part is as long as the file, or longer: start again
             response.close()
             handle.truncate(0)
@@ -358,7 +368,6 @@ class DownloadCache:
         if total and done != total:
             raise urllib3.exceptions.IncompleteRead(done, total - done)
         return None
-
 
     # -- size and eviction -------------------------------------------------------------------------------------------
 

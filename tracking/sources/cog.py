@@ -183,8 +183,14 @@ def _remote_error(err: BaseException, href: str, what: str) -> RemoteError:
     error = http.classify_gdal_error(err if isinstance(err, Exception) else Exception(str(err)), href, what)
     if type(error) is RemoteError and str(href).startswith(("http://", "https://")):
         try:
-            probe = http.get(href, what=what, session=http.session(retries=0), headers={"Range": "bytes=0-0"},
-                             timeout=(5.0, 10.0), stream=True)
+            probe = http.get(
+                href,
+                what=what,
+                session=http.session(retries=0),
+                headers={"Range": "bytes=0-0"},
+                timeout=(5.0, 10.0),
+                stream=True,
+            )
             probe.close()
         except RemoteError as found:
             return found

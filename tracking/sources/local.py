@@ -34,7 +34,12 @@ from tracking.sources.base import Source, filter_scenes
 from tracking.times import utc_naive
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "FileSource", "LocalSource", "footprint", "read_upload", "scene_table",
+    "MAX_UPLOAD_BYTES",
+    "FileSource",
+    "LocalSource",
+    "footprint",
+    "read_upload",
+    "scene_table",
 ]
 
 #: The largest upload accepted, bytes (100 MiB).
@@ -130,7 +135,9 @@ def read_upload(
         except SceneReadError as err:
             message = str(err).replace(str(path), name).replace(folder, ".")
             if message.startswith(f"{name}: not a raster"):
-                message = f"{name} is not a GeoTIFF: GDAL cannot read it ({_gdal_reason(err)}). Upload a GeoTIFF."
+                message = (
+                    f"{name} is not a GeoTIFF: GDAL cannot read it ({_gdal_reason(err)}). Upload a GeoTIFF."
+                )
             raise SceneReadError(message) from None
 
 
@@ -161,7 +168,7 @@ def _what_it_is(head: bytes) -> str:
 def _gdal_reason(err: SceneReadError) -> str:
     text = str(err)
     start, end = text.find("("), text.rfind(")")
-    return text[start + 1:end] if 0 <= start < end else text
+    return text[start + 1 : end] if 0 <= start < end else text
 
 
 def _has_time(path: Path) -> bool:
@@ -203,11 +210,15 @@ def footprint(scene: xr.DataArray, *, points_per_side: int = 21) -> Polygon:
         raise SceneReadError("the scene has no CRS: read it with read_scene() or read_upload().")
     left, bottom, right, top = (float(v) for v in scene.rio.bounds())
     t = np.linspace(0.0, 1.0, max(int(points_per_side), 2))[:-1]
-    xs = np.concatenate([left + (right - left) * t, np.full(t.size, right), right - (right - left) * t,
-                         np.full(t.size, left)])  # fmt: skip
-    ys = np.concatenate([np.full(t.size, bottom), bottom + (top - bottom) * t, np.full(t.size, top),
-                         top - (top - bottom) * t])  # fmt: skip
-    transformer = Transformer.from_crs(ProjCRS.from_wkt(crs.to_wkt()), ProjCRS.from_epsg(4326), always_xy=True)
+    xs = np.concatenate(
+        [left + (right - left) * t, np.full(t.size, right), right - (right - left) * t, np.full(t.size, left)]
+    )
+    ys = np.concatenate(
+        [np.full(t.size, bottom), bottom + (top - bottom) * t, np.full(t.size, top), top - (top - bottom) * t]
+    )
+    transformer = Transformer.from_crs(
+        ProjCRS.from_wkt(crs.to_wkt()), ProjCRS.from_epsg(4326), always_xy=True
+    )
     lons, lats = transformer.transform(xs, ys)
     return Polygon(zip(np.asarray(lons), np.asarray(lats), strict=True))
 
@@ -235,20 +246,31 @@ def scene_table(scenes: Sequence[xr.DataArray]) -> gpd.GeoDataFrame:
         scene_id = str(attrs.get("scene_id", ""))
         path, row = _path_row(scene_id, attrs)
         stamp = utc_naive(attrs["time"])
-        records.append({
-            "scene_id": scene_id,
-            "time": stamp,
-            "platform": "local",
-            "sensor": str(attrs.get("sensor", "unknown")),
-            "path": path,
-            "row": row,
-            "cloud_cover": float(attrs.get("cloud_cover", np.nan)),
-            "geometry": footprint(scene),
-        })
+        records.append(
+            {
+                "scene_id": scene_id,
+                "time": stamp,
+                "platform": "local",
+                "sensor": str(attrs.get("sensor", "unknown")),
+                "path": path,
+                "row": row,
+                "cloud_cover": float(attrs.get("cloud_cover", np.nan)),
+                "geometry": footprint(scene),
+            }
+        )
     columns = ["scene_id", "time", "platform", "sensor", "path", "row", "cloud_cover", "geometry"]
     frame = pd.DataFrame.from_records(records, columns=columns)
-    frame = frame.astype({"scene_id": object, "time": "datetime64[ns]", "platform": object, "sensor": object,
-                          "path": np.int64, "row": np.int64, "cloud_cover": np.float64})  # fmt: skip
+    frame = frame.astype(
+        {
+            "scene_id": object,
+            "time": "datetime64[ns]",
+            "platform": object,
+            "sensor": object,
+            "path": np.int64,
+            "row": np.int64,
+            "cloud_cover": np.float64,
+        }
+    )
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
 
@@ -284,14 +306,24 @@ class LocalSource(Source):
         return next(iter(self.scenes.values()), None)
 
     def search(
-        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
         max_cloud: float = 100.0,
-    ) -> gpd.GeoDataFrame:  # fmt: skip
+    ) -> gpd.GeoDataFrame:
         """All the scenes (`scene_table`), whatever the place, dates and cloud limit: the user chose them."""
         return scene_table(list(self.scenes.values()))
 
     def load(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> xr.DataArray:
         """The whole scene (``band`` and ``bbox`` are ignored)."""
         if scene_id not in self.scenes:
@@ -299,7 +331,12 @@ class LocalSource(Source):
         return self.scenes[scene_id]
 
     def cache_key(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> Hashable | None:
         """None: the scenes are in memory already."""
         return None
@@ -344,22 +381,36 @@ class FileSource(Source):
         return self.paths.get(scene_id, Path(scene_id))
 
     def search(
-        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
         max_cloud: float = 100.0,
-    ) -> gpd.GeoDataFrame:  # fmt: skip
+    ) -> gpd.GeoDataFrame:
         """The files (read whole) that contain the point, in the days, under the cloud limit."""
         table = scene_table([read_scene(p) for p in self.paths.values()])
         return filter_scenes(table, lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud)
 
     def load(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> xr.DataArray:
         """The file read as a scene, cropped to ``bbox`` (in ``crs``, default the file's) if given."""
         scene = read_scene(self.path(scene_id))
         return scene if bbox is None else scene.rio.clip_box(*bbox, crs=crs or scene.rio.crs)
 
     def tiled_inputs(
-        self, reference_id: str, secondary_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None
+        self,
+        reference_id: str,
+        secondary_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
     ) -> tuple[Any, Any]:
         """The two paths (read window by window); a ``bbox`` loads the crops instead."""
         if bbox is not None:

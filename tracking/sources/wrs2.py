@@ -271,8 +271,9 @@ def path_rows(lon: float, lat: float, *, daytime: bool = True) -> list[tuple[int
     return sorted(hits)
 
 
-def path_rows_meeting(area: BaseGeometry | tuple[float, float, float, float], *,
-                      daytime: bool = True) -> list[tuple[int, int]]:
+def path_rows_meeting(
+    area: BaseGeometry | tuple[float, float, float, float], *, daytime: bool = True
+) -> list[tuple[int, int]]:
     """The WRS-2 path/rows whose modelled footprint meets an area.
 
     Parameters
@@ -300,12 +301,19 @@ def path_rows_meeting(area: BaseGeometry | tuple[float, float, float, float], *,
     """
     shape = box(*area) if isinstance(area, tuple) else area
     lon_min, lat_min, lon_max, lat_max = shape.bounds if not shape.is_empty else (np.nan,) * 4
-    if not (np.isfinite([lon_min, lat_min, lon_max, lat_max]).all() and -180 <= lon_min <= lon_max <= 180
-            and -90 <= lat_min <= lat_max <= 90):
-        raise ParameterError(f"invalid area {area!r}: give a box (lon_min, lat_min, lon_max, lat_max) in degrees")
+    if not (
+        np.isfinite([lon_min, lat_min, lon_max, lat_max]).all()
+        and -180 <= lon_min <= lon_max <= 180
+        and -90 <= lat_min <= lat_max <= 90
+    ):
+        raise ParameterError(
+            f"invalid area {area!r}: give a box (lon_min, lat_min, lon_max, lat_max) in degrees"
+        )
     pp, rr, clon, clat = _daytime_table() if daytime else _night_table()
     centre_lon, centre_lat = shape.centroid.x, shape.centroid.y
-    corner_km = _haversine_km(centre_lon, centre_lat, np.array([lon_min, lon_max]), np.array([lat_min, lat_max]))
+    corner_km = _haversine_km(
+        centre_lon, centre_lat, np.array([lon_min, lon_max]), np.array([lat_min, lat_max])
+    )
     reach_km = 200.0 + float(corner_km.max())
     idx = np.flatnonzero(np.abs(clat - centre_lat) < 3.0 + (lat_max - lat_min) / 2)
     idx = idx[_haversine_km(centre_lon, centre_lat, clon[idx], clat[idx]) < reach_km]

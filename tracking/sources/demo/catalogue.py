@@ -69,8 +69,10 @@ def _acquisition_dates() -> list[tuple[np.datetime64, str, int]]:
     out = []
     for platform, first, offset in (("LANDSAT_8", _FIRST_L8, 0), ("LANDSAT_9", _L9_START, 8)):
         for path, day_offset in _PATH_DAY_OFFSET.items():
-            dates = _FIRST_L8 + np.timedelta64(offset + day_offset, "D") + np.arange(0, 3700, 16).astype(
-                "timedelta64[D]"
+            dates = (
+                _FIRST_L8
+                + np.timedelta64(offset + day_offset, "D")
+                + np.arange(0, 3700, 16).astype("timedelta64[D]")
             )
             for date in dates[(dates >= first) & (dates <= _END)]:
                 month, day = pd.Timestamp(date).month, pd.Timestamp(date).day
@@ -102,8 +104,10 @@ def full_catalog(seed: int) -> pd.DataFrame:
         scene_seed = hash_ints(seed, day, path * 10 + (platform == "LANDSAT_9"))
         rng = np.random.default_rng(scene_seed)
         prefix, sensor = _PLATFORMS[platform]
-        time = pd.Timestamp(date) + pd.Timedelta(f"{_PATH_TIME[path][:2]}h") + pd.Timedelta(
-            minutes=int(_PATH_TIME[path][3:5]), seconds=int(rng.integers(0, 60))
+        time = (
+            pd.Timestamp(date)
+            + pd.Timedelta(f"{_PATH_TIME[path][:2]}h")
+            + pd.Timedelta(minutes=int(_PATH_TIME[path][3:5]), seconds=int(rng.integers(0, 60)))
         )
         fp = _footprint_params(path, float(rng.uniform(-1500, 1500)))
         inside = _inside(fp, px, py)
@@ -114,22 +118,24 @@ def full_catalog(seed: int) -> pd.DataFrame:
             noise = np.sort(cloud_noise(px[inside], py[inside], scene_seed))
             thr = float(noise[int((1.0 - target) * (noise.size - 1))])
             cover = float(np.mean(noise > thr))
-        records.append({
-            "scene_id": f"{prefix}_L1TP_{path:03d}011_{pd.Timestamp(date):%Y%m%d}_DEMO",
-            "time": time,
-            "platform": platform,
-            "sensor": sensor,
-            "path": path,
-            "row": 11,
-            "cloud_cover": round(100.0 * cover, 2),
-            "geometry": _footprint_polygon(fp),
-            "_fp": fp,
-            "_seed": scene_seed,
-            "_cloud_thr": thr,
-            "_coverage": float(inside.mean()),
-            "_gain": float(rng.uniform(0.94, 1.05)),
-            "_offset": float(rng.uniform(-0.01, 0.015)),
-        })
+        records.append(
+            {
+                "scene_id": f"{prefix}_L1TP_{path:03d}011_{pd.Timestamp(date):%Y%m%d}_DEMO",
+                "time": time,
+                "platform": platform,
+                "sensor": sensor,
+                "path": path,
+                "row": 11,
+                "cloud_cover": round(100.0 * cover, 2),
+                "geometry": _footprint_polygon(fp),
+                "_fp": fp,
+                "_seed": scene_seed,
+                "_cloud_thr": thr,
+                "_coverage": float(inside.mean()),
+                "_gain": float(rng.uniform(0.94, 1.05)),
+                "_offset": float(rng.uniform(-0.01, 0.015)),
+            }
+        )
     frame = pd.DataFrame.from_records(records).sort_values("time", kind="stable").reset_index(drop=True)
     frame["time"] = frame["time"].astype("datetime64[ns]")
     return frame.set_index("scene_id", drop=False)

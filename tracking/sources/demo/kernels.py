@@ -8,8 +8,20 @@ import numba
 import numpy as np
 
 __all__ = [
-    "ALONG", "CHEVRON", "CREV", "EDGE_NOISE", "FJORD", "ROCK", "SNOW", "advect_grid",
-    "advect_points_parallel", "advect_points_serial", "classify", "cloud_noise", "gnoise", "hash3",
+    "ALONG",
+    "CHEVRON",
+    "CREV",
+    "EDGE_NOISE",
+    "FJORD",
+    "ROCK",
+    "SNOW",
+    "advect_grid",
+    "advect_points_parallel",
+    "advect_points_serial",
+    "classify",
+    "cloud_noise",
+    "gnoise",
+    "hash3",
     "render_window",
 ]
 
@@ -80,10 +92,20 @@ def _gnoise_grad(x: float, y: float, seed: int):
     n = d00 + u * (d10 - d00) + v * (d01 - d00) + u * v * k
     kx = _GRAD_X[h00] - _GRAD_X[h10] - _GRAD_X[h01] + _GRAD_X[h11]
     ky = _GRAD_Y[h00] - _GRAD_Y[h10] - _GRAD_Y[h01] + _GRAD_Y[h11]
-    nx = (_GRAD_X[h00] + u * (_GRAD_X[h10] - _GRAD_X[h00]) + v * (_GRAD_X[h01] - _GRAD_X[h00]) + u * v * kx
-          + du * ((d10 - d00) + v * k))
-    ny = (_GRAD_Y[h00] + u * (_GRAD_Y[h10] - _GRAD_Y[h00]) + v * (_GRAD_Y[h01] - _GRAD_Y[h00]) + u * v * ky
-          + dv * ((d01 - d00) + u * k))
+    nx = (
+        _GRAD_X[h00]
+        + u * (_GRAD_X[h10] - _GRAD_X[h00])
+        + v * (_GRAD_X[h01] - _GRAD_X[h00])
+        + u * v * kx
+        + du * ((d10 - d00) + v * k)
+    )
+    ny = (
+        _GRAD_Y[h00]
+        + u * (_GRAD_Y[h10] - _GRAD_Y[h00])
+        + v * (_GRAD_Y[h01] - _GRAD_Y[h00])
+        + u * v * ky
+        + dv * ((d01 - d00) + u * k)
+    )
     return n, nx, ny
 
 
@@ -163,8 +185,17 @@ def _vel(vx: np.ndarray, vy: np.ndarray, x0: float, y0: float, inv: float, x: fl
 
 
 @numba.njit(cache=True)
-def _advect(x: float, y: float, flow_time: float, vx: np.ndarray, vy: np.ndarray, x0: float, y0: float,
-            inv: float, step_m: float):
+def _advect(
+    x: float,
+    y: float,
+    flow_time: float,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    x0: float,
+    y0: float,
+    inv: float,
+    step_m: float,
+):
     """Move a particle along ``v0`` for ``flow_time`` days (negative: backwards), adaptive-step RK4."""
     remaining = abs(flow_time)
     sign = 1.0 if flow_time >= 0 else -1.0
@@ -187,8 +218,17 @@ def _advect(x: float, y: float, flow_time: float, vx: np.ndarray, vy: np.ndarray
     return x, y
 
 
-def _advect_points_py(xs: np.ndarray, ys: np.ndarray, flow_time: np.ndarray, vx: np.ndarray, vy: np.ndarray,
-                      x0: float, y0: float, inv: float, step_m: float):
+def _advect_points_py(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    flow_time: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    x0: float,
+    y0: float,
+    inv: float,
+    step_m: float,
+):
     """`_advect` for flat arrays of points and flow times."""
     out_x = np.empty_like(xs)
     out_y = np.empty_like(ys)
@@ -203,8 +243,17 @@ advect_points_parallel = numba.njit(cache=True, parallel=True)(_advect_points_py
 
 
 @numba.njit(cache=True, parallel=True)
-def advect_grid(gx: np.ndarray, gy: np.ndarray, flow_time: float, vx: np.ndarray, vy: np.ndarray,
-                 x0: float, y0: float, inv: float, step_m: float):
+def advect_grid(
+    gx: np.ndarray,
+    gy: np.ndarray,
+    flow_time: float,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    x0: float,
+    y0: float,
+    inv: float,
+    step_m: float,
+):
     """Advect every node of the grid ``gx`` x ``gy`` (ascending) by one flow time; arrays (ny, nx)."""
     out_x = np.empty((gy.size, gx.size))
     out_y = np.empty((gy.size, gx.size))
@@ -225,8 +274,16 @@ ROCK, SNOW, FJORD, CREV, ALONG, CHEVRON = range(6)
 
 
 @numba.njit(cache=True, inline="always")
-def _surface(x: float, y: float, static: np.ndarray, mx0: float, my0: float, minv: float, front_x: float,
-             static_seed: int):
+def _surface(
+    x: float,
+    y: float,
+    static: np.ndarray,
+    mx0: float,
+    my0: float,
+    minv: float,
+    front_x: float,
+    static_seed: int,
+):
     """Surface at a point: (is_rock, snow weight 0..1, is_water) from the static model stack."""
     ny, nx = static.shape[1:]
     ix, iy, wx, wy = _cell(x, y, mx0, my0, minv, nx, ny)
@@ -249,8 +306,16 @@ def _surface(x: float, y: float, static: np.ndarray, mx0: float, my0: float, min
 
 
 @numba.njit(cache=True)
-def classify(xs: np.ndarray, ys: np.ndarray, static: np.ndarray, mx0: float, my0: float, minv: float,
-              front_x: float, static_seed: int) -> np.ndarray:
+def classify(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    static: np.ndarray,
+    mx0: float,
+    my0: float,
+    minv: float,
+    front_x: float,
+    static_seed: int,
+) -> np.ndarray:
     out = np.empty(xs.size, dtype=np.uint8)
     for i in range(xs.size):
         is_rock, snow_w, water = _surface(xs[i], ys[i], static, mx0, my0, minv, front_x, static_seed)
@@ -266,8 +331,17 @@ def classify(xs: np.ndarray, ys: np.ndarray, static: np.ndarray, mx0: float, my0
 
 
 @numba.njit(cache=True, inline="always")
-def _ice_texture(x: float, y: float, seed: int, finest: float, static: np.ndarray, mx0: float, my0: float,
-                 minv: float, line_sigma: float) -> float:
+def _ice_texture(
+    x: float,
+    y: float,
+    seed: int,
+    finest: float,
+    static: np.ndarray,
+    mx0: float,
+    my0: float,
+    minv: float,
+    line_sigma: float,
+) -> float:
     """One epoch's ice signal at material point (x, y): fractal texture minus crevasse stripes.
 
     Stripes run across flow (constant along-flow coordinate), bending into chevrons at the margins.
@@ -306,11 +380,36 @@ def _rock_value(x: float, y: float, seed: int, finest: float) -> float:
 
 
 @numba.njit(cache=True, parallel=True)
-def render_window(out: np.ndarray, row0: int, col0: int, xmin: float, ymax: float, px: float, finest: float,
-            line_sigma: float, static: np.ndarray, mx0: float, my0: float, minv: float, maps: np.ndarray,
-            gx0: float, gy0: float, ginv: float, w_a: float, seed_a: int, seed_b: int, static_seed: int,
-            date_seed: int, noise_seed: int, front_x: float, fp: np.ndarray, cloud_thr: float, gain: float,
-            offset: float, noise_sigma: float) -> None:
+def render_window(
+    out: np.ndarray,
+    row0: int,
+    col0: int,
+    xmin: float,
+    ymax: float,
+    px: float,
+    finest: float,
+    line_sigma: float,
+    static: np.ndarray,
+    mx0: float,
+    my0: float,
+    minv: float,
+    maps: np.ndarray,
+    gx0: float,
+    gy0: float,
+    ginv: float,
+    w_a: float,
+    seed_a: int,
+    seed_b: int,
+    static_seed: int,
+    date_seed: int,
+    noise_seed: int,
+    front_x: float,
+    fp: np.ndarray,
+    cloud_thr: float,
+    gain: float,
+    offset: float,
+    noise_sigma: float,
+) -> None:
     """Render one scene crop into ``out`` (rows, cols); global pixel (row0, col0) is ``out[0, 0]``.
 
     ``maps`` = (xa, ya, xb, yb) material positions at the two epochs on the map grid (gx0, gy0, 1/ginv);

@@ -83,13 +83,35 @@ def _generate(entry: pd.Series, band: str, rows: slice, cols: slice, seed: int) 
     noise_seed = hash_ints(date_seed, 1 if band == "red" else 2)  # sensor noise: per band
     xmin, _, _, ymax = DEMO_BOUNDS
     render_window(
-        out, rows.start, cols.start, xmin, ymax, px, 4.0 * px, max(18.0, 0.75 * px),
-        model["static"], model["x0"], model["y0"], model["inv"], maps["maps"],
-        maps["gx0"], maps["gy0"], 1.0 / MAP_STEP, maps["w_a"],
-        hash_ints(seed, maps["k"], 77), hash_ints(seed, maps["k"] + 1, 77), static_seed, date_seed, noise_seed,
-        front_position(days), np.asarray(entry["_fp"], dtype=np.float64), entry["_cloud_thr"]
-        if np.isfinite(entry["_cloud_thr"]) else 1e10, entry["_gain"], entry["_offset"], 0.004,
-    )  # fmt: skip
+        out,
+        rows.start,
+        cols.start,
+        xmin,
+        ymax,
+        px,
+        4.0 * px,
+        max(18.0, 0.75 * px),
+        model["static"],
+        model["x0"],
+        model["y0"],
+        model["inv"],
+        maps["maps"],
+        maps["gx0"],
+        maps["gy0"],
+        1.0 / MAP_STEP,
+        maps["w_a"],
+        hash_ints(seed, maps["k"], 77),
+        hash_ints(seed, maps["k"] + 1, 77),
+        static_seed,
+        date_seed,
+        noise_seed,
+        front_position(days),
+        np.asarray(entry["_fp"], dtype=np.float64),
+        entry["_cloud_thr"] if np.isfinite(entry["_cloud_thr"]) else 1e10,
+        entry["_gain"],
+        entry["_offset"],
+        0.004,
+    )
     return out
 
 
@@ -187,10 +209,21 @@ def load_scene(
         data = _generate(entry, band, rows, cols, seed)
     xmin, _, _, ymax = DEMO_BOUNDS
     transform = Affine(px, 0.0, xmin + cols.start * px, 0.0, -px, ymax - rows.start * px)
-    scene = make_scene(data, transform=transform, crs=DEMO_CRS, time=entry["time"], sensor=entry["sensor"],
-                       band=band, scene_id=scene_id)  # fmt: skip
-    scene.attrs.update(platform=entry["platform"], path=int(entry["path"]), row=int(entry["row"]),
-                       cloud_cover=float(entry["cloud_cover"]))  # fmt: skip
+    scene = make_scene(
+        data,
+        transform=transform,
+        crs=DEMO_CRS,
+        time=entry["time"],
+        sensor=entry["sensor"],
+        band=band,
+        scene_id=scene_id,
+    )
+    scene.attrs.update(
+        platform=entry["platform"],
+        path=int(entry["path"]),
+        row=int(entry["row"]),
+        cloud_cover=float(entry["cloud_cover"]),
+    )
     return scene
 
 
@@ -211,8 +244,11 @@ def _pick_pair(t0: Any, dt_days: float, *, seed: int) -> tuple[str, str]:
         cover = group["_coverage"].to_numpy()
         sep = (times[None, :] - times[:, None]) / np.timedelta64(1, "D")
         i, j = np.nonzero(sep > 0)
-        score = (np.abs(sep[i, j] - dt_days) * 100.0 + np.abs((times[i] - target) / np.timedelta64(1, "D"))
-                 + 10.0 * (1.0 - cover[i]))  # fmt: skip
+        score = (
+            np.abs(sep[i, j] - dt_days) * 100.0
+            + np.abs((times[i] - target) / np.timedelta64(1, "D"))
+            + 10.0 * (1.0 - cover[i])
+        )
         if score.size:
             k = int(np.argmin(score))
             if best is None or score[k] < best[0]:
@@ -282,17 +318,30 @@ def write_geotiffs(
         target = out_dir / f"{scene_id}_{band}.tif"
         rows, cols = scene.shape
         profile = {
-            "driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "float32",
-            "crs": DEMO_CRS, "transform": scene.rio.transform(), "nodata": float("nan"), "tiled": True,
-            "blockxsize": 256, "blockysize": 256, "compress": "deflate", "predictor": 3,
-        }  # fmt: skip
+            "driver": "GTiff",
+            "width": cols,
+            "height": rows,
+            "count": 1,
+            "dtype": "float32",
+            "crs": DEMO_CRS,
+            "transform": scene.rio.transform(),
+            "nodata": float("nan"),
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "deflate",
+            "predictor": 3,
+        }
         with atomic_path(target, suffix=".tmp.tif") as tmp, rasterio.open(tmp, "w", **profile) as dst:
             dst.write(scene.values.astype(np.float32), 1)
             dst.update_tags(
-                TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}", ACQUISITION_TIME=stamp.isoformat(),
-                SENSOR=scene.attrs["sensor"], BAND=band, SCENE_ID=scene_id,
+                TIFFTAG_DATETIME=f"{stamp:%Y:%m:%d %H:%M:%S}",
+                ACQUISITION_TIME=stamp.isoformat(),
+                SENSOR=scene.attrs["sensor"],
+                BAND=band,
+                SCENE_ID=scene_id,
                 CLOUD_COVER=str(scene.attrs["cloud_cover"]),
-            )  # fmt: skip
+            )
             dst.set_band_description(1, band)
         written.append(target)
     return written

@@ -35,14 +35,26 @@ class DemoSource(Source):
         self.seed = int(seed)
 
     def search(
-        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
         max_cloud: float = 100.0,
-    ) -> gpd.GeoDataFrame:  # fmt: skip
+    ) -> gpd.GeoDataFrame:
         """The demo acquisitions (`catalog`) that contain the point, in the days, under the cloud limit."""
-        return filter_scenes(catalog(seed=self.seed), lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud)
+        return filter_scenes(
+            catalog(seed=self.seed), lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud
+        )
 
     def load(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> xr.DataArray:
         """A demo scene (`load_scene`) of ``band`` (default red), cropped to ``bbox`` (in ``crs``, default the
         demo's)."""
@@ -51,7 +63,12 @@ class DemoSource(Source):
         return load_scene(scene_id, band or "red", bbox=bbox, seed=self.seed)
 
     def cache_key(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> Hashable:
         """The scene, band, box and seed."""
         return (self.key, self.seed, scene_id, band, bbox, crs or DEMO_CRS)

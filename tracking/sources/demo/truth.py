@@ -45,8 +45,17 @@ def true_displacement(t0: Any, t1: Any, x: Any, y: Any) -> tuple[np.ndarray, np.
     flat_x = np.ascontiguousarray(xs.ravel())
     flat_y = np.ascontiguousarray(ys.ravel())
     kernel = advect_points_parallel if flat_x.size > 4096 else advect_points_serial
-    ex, ey = kernel(flat_x, flat_y, np.full(flat_x.size, flow), model["vx"], model["vy"],
-                            model["x0"], model["y0"], model["inv"], RK_STEP)  # fmt: skip
+    ex, ey = kernel(
+        flat_x,
+        flat_y,
+        np.full(flat_x.size, flow),
+        model["vx"],
+        model["vy"],
+        model["x0"],
+        model["y0"],
+        model["inv"],
+        RK_STEP,
+    )
     return (ex - flat_x).reshape(xs.shape), (ey - flat_y).reshape(xs.shape)
 
 
@@ -115,7 +124,14 @@ def surface_type(x: Any, y: Any, t: Any = "2021-06-01", *, seed: int = 0) -> np.
     """
     xs, ys = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     model = glacier_model()
-    codes = classify(np.ascontiguousarray(xs.ravel()), np.ascontiguousarray(ys.ravel()), model["static"],
-                      model["x0"], model["y0"], model["inv"], front_position(float(to_days(t))),
-                      hash_ints(seed, 424242))  # fmt: skip
+    codes = classify(
+        np.ascontiguousarray(xs.ravel()),
+        np.ascontiguousarray(ys.ravel()),
+        model["static"],
+        model["x0"],
+        model["y0"],
+        model["inv"],
+        front_position(float(to_days(t))),
+        hash_ints(seed, 424242),
+    )
     return codes.reshape(xs.shape)

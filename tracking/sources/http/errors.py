@@ -12,14 +12,18 @@ from tracking.exceptions import AuthenticationError, MissingAssetError, NoNetwor
 from tracking.sources.http.urls import credential_hint, redact, redact_text, url_host
 
 __all__ = [
-    "EXCERPT_CHARS", "OFFLINE_HINT", "body_excerpt", "caused_by", "error_reason", "raise_for_status",
-    "request_error", "timeout_pair",
+    "EXCERPT_CHARS",
+    "OFFLINE_HINT",
+    "body_excerpt",
+    "caused_by",
+    "error_reason",
+    "raise_for_status",
+    "request_error",
+    "timeout_pair",
 ]
 
 OFFLINE_HINT = "check the network connection, or use the demo source"
 EXCERPT_CHARS = 200
-
-
 
 
 # --- errors ---------------------------------------------------------------------------------------------------------
@@ -61,8 +65,12 @@ def raise_for_status(response: requests.Response, what: str) -> None:
             "search again, or pick another scene."
         )
     excerpt = body_excerpt(response)
-    kind = "is failing" if status >= 500 else "is limiting the request rate" if status == 429 else (
-        "rejected the request"
+    kind = (
+        "is failing"
+        if status >= 500
+        else "is limiting the request rate"
+        if status == 429
+        else ("rejected the request")
     )
     advice = "try again later" if status >= 500 or status == 429 else "check the request parameters"
     raise RemoteError(
@@ -92,13 +100,19 @@ def request_error(err: requests.RequestException, url: str, what: str, timeout: 
             "or a proxy that intercepts HTTPS."
         )
     if isinstance(err, requests.exceptions.ConnectTimeout):
-        return NoNetworkError(f"{what}: no network: could not reach {host} within {connect:g} s; {OFFLINE_HINT}.")
-    if isinstance(err, requests.exceptions.ReadTimeout) or caused_by(err, urllib3.exceptions.ReadTimeoutError):
+        return NoNetworkError(
+            f"{what}: no network: could not reach {host} within {connect:g} s; {OFFLINE_HINT}."
+        )
+    if isinstance(err, requests.exceptions.ReadTimeout) or caused_by(
+        err, urllib3.exceptions.ReadTimeoutError
+    ):
         return NoNetworkError(
             f"{what}: no network: {host} did not answer within {read:g} s; {OFFLINE_HINT}, or try again later."
         )
     if isinstance(err, requests.exceptions.RetryError):
-        return RemoteError(f"{what}: {host} kept failing ({error_reason(err)}) for {redact(url)}; try again later.")
+        return RemoteError(
+            f"{what}: {host} kept failing ({error_reason(err)}) for {redact(url)}; try again later."
+        )
     if isinstance(err, requests.exceptions.ChunkedEncodingError):
         return NoNetworkError(
             f"{what}: the connection to {host} broke during the transfer ({error_reason(err)}); {OFFLINE_HINT}."

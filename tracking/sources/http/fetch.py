@@ -62,8 +62,9 @@ def get(
     AuthenticationError, MissingAssetError, RemoteError
         For an error status (see `raise_for_status`).
     """
-    return send_request("GET", url, what=what, session=session, timeout=timeout, headers=headers, params=params,
-                    stream=stream)
+    return send_request(
+        "GET", url, what=what, session=session, timeout=timeout, headers=headers, params=params, stream=stream
+    )
 
 
 def get_json(
@@ -105,8 +106,9 @@ def get_json(
     NoNetworkError, AuthenticationError, MissingAssetError, RemoteError
         As `get`; `RemoteError` also when the answer is not JSON.
     """
-    response = send_request(method.upper(), url, what=what, session=session, timeout=timeout, headers=headers,
-                        json=body)
+    response = send_request(
+        method.upper(), url, what=what, session=session, timeout=timeout, headers=headers, json=body
+    )
     try:
         return response.json()
     except ValueError:
@@ -170,8 +172,9 @@ def check_network(url: str, *, timeout: float = 3.0) -> None:
     def probe() -> None:
         try:
             with requests.Session() as sess:  # the default adapter does not retry
-                sess.head(url, timeout=(timeout, timeout), allow_redirects=False,
-                          headers={"User-Agent": USER_AGENT}).close()
+                sess.head(
+                    url, timeout=(timeout, timeout), allow_redirects=False, headers={"User-Agent": USER_AGENT}
+                ).close()
             outcome.append(None)
         except requests.RequestException as err:
             outcome.append(err)

@@ -138,9 +138,14 @@ def _cube_entry(feature: Mapping[str, Any], lon: float, lat: float) -> dict[str,
             return None
     url = https_url(str(zarr_url))
     return {
-        "zarr_url": url, "epsg": epsg, "name": Path(urlsplit(url).path.rstrip("/")).stem,
-        "x": float(x), "y": float(y), "geometry": feature.get("geometry"), "properties": props,
-    }  # fmt: skip
+        "zarr_url": url,
+        "epsg": epsg,
+        "name": Path(urlsplit(url).path.rstrip("/")).stem,
+        "x": float(x),
+        "y": float(y),
+        "geometry": feature.get("geometry"),
+        "properties": props,
+    }
 
 
 def _epsg(props: Mapping[str, Any]) -> int | None:
@@ -158,22 +163,40 @@ def _epsg(props: Mapping[str, Any]) -> int | None:
 def _find_cube_stac(lon: float, lat: float, url: str) -> dict[str, Any]:
     client = stac_client(url)
     items = stac_items(
-        client, url, {"collections": [CUBES], "intersects": {"type": "Point", "coordinates": [lon, lat]},
-                      "max_items": 20, "limit": 20},
+        client,
+        url,
+        {
+            "collections": [CUBES],
+            "intersects": {"type": "Point", "coordinates": [lon, lat]},
+            "max_items": 20,
+            "limit": 20,
+        },
         what="the ITS_LIVE datacube search",
     )
     for item in items:
         assets = item.get("assets") or {}
-        href = next((a["href"] for a in assets.values() if "data" in (a.get("roles") or [])
-                     and str(a.get("href", "")).rstrip("/").endswith(".zarr")), None)
+        href = next(
+            (
+                a["href"]
+                for a in assets.values()
+                if "data" in (a.get("roles") or []) and str(a.get("href", "")).rstrip("/").endswith(".zarr")
+            ),
+            None,
+        )
         epsg = _epsg(item.get("properties") or {})
         if href is None or epsg is None:
             continue
         x, y = to_crs_transformer(epsg).transform(lon, lat)
         zarr_url = https_url(str(href))
-        return {"zarr_url": zarr_url, "epsg": epsg, "name": str(item.get("id") or Path(zarr_url).stem),
-                "x": float(x), "y": float(y), "geometry": item.get("geometry"),
-                "properties": dict(item.get("properties") or {})}
+        return {
+            "zarr_url": zarr_url,
+            "epsg": epsg,
+            "name": str(item.get("id") or Path(zarr_url).stem),
+            "x": float(x),
+            "y": float(y),
+            "geometry": item.get("geometry"),
+            "properties": dict(item.get("properties") or {}),
+        }
     raise _no_cube(lon, lat)
 
 

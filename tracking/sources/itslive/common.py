@@ -32,9 +32,26 @@ if TYPE_CHECKING:
     from tracking.sources.cache import DownloadCache
 
 __all__ = [
-    "CATALOG_URL", "CUBES", "FILL_VALUE", "GRANULES", "MISSIONS", "NEEDS_INTERNET", "SOURCE", "STAC_URL", "as_series",
-    "default_cache", "https_url", "naive_utc", "parse_time", "sensor_name", "series_label", "stac_call",
-    "stac_client", "stac_items", "time_window", "to_crs_transformer",
+    "CATALOG_URL",
+    "CUBES",
+    "FILL_VALUE",
+    "GRANULES",
+    "MISSIONS",
+    "NEEDS_INTERNET",
+    "SOURCE",
+    "STAC_URL",
+    "as_series",
+    "default_cache",
+    "https_url",
+    "naive_utc",
+    "parse_time",
+    "sensor_name",
+    "series_label",
+    "stac_call",
+    "stac_client",
+    "stac_items",
+    "time_window",
+    "to_crs_transformer",
 ]
 
 #: The ITS_LIVE STAC API.
@@ -87,8 +104,9 @@ def stac_client(url: str) -> Any:
     io = StacApiIO()
     io.session = http.session()  # retries with backoff, icetrack's User-Agent
     # Client.open resets the time limit of the StacApiIO it is given: pass it there
-    return stac_call(lambda: Client.open(url, stac_io=io, timeout=_STAC_TIMEOUT), url,
-                      "opening the ITS_LIVE STAC API")
+    return stac_call(
+        lambda: Client.open(url, stac_io=io, timeout=_STAC_TIMEOUT), url, "opening the ITS_LIVE STAC API"
+    )
 
 
 def stac_items(client: Any, url: str, kwargs: dict[str, Any], *, what: str) -> list[dict[str, Any]]:
@@ -105,8 +123,9 @@ def stac_call(call: Any, url: str, what: str) -> Any:
     except APIError as err:
         cause = err.__cause__ or err.__context__
         if isinstance(cause, requests.exceptions.SSLError):
-            raise RemoteError(f"{what}: the secure connection to {host} failed: check the system's "
-                              "certificates.") from None
+            raise RemoteError(
+                f"{what}: the secure connection to {host} failed: check the system's certificates."
+            ) from None
         if isinstance(cause, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
             raise NoNetworkError(
                 f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}: check the connection, or "
@@ -135,9 +154,9 @@ def stac_call(call: Any, url: str, what: str) -> Any:
 def https_url(url: str) -> str:
     """ITS_LIVE bucket URLs as anonymous https (the catalog has ``http://``, some assets ``s3://``)."""
     if url.startswith("s3://its-live-data/"):
-        return _BUCKET_HTTPS + url[len("s3://its-live-data/"):]
+        return _BUCKET_HTTPS + url[len("s3://its-live-data/") :]
     if url.startswith("http://its-live-data."):
-        return "https://" + url[len("http://"):]
+        return "https://" + url[len("http://") :]
     return url
 
 

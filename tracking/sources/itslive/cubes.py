@@ -46,10 +46,25 @@ from tracking.sources.itslive.common import (
 
 __all__ = ["cube_series", "open_cube"]
 
-_CUBE_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, ValueError, KeyError, TypeError,
-                                                  aiohttp.ClientError)
-_CUBE_VARIABLES = ("v", "vx", "vy", "v_error", "date_dt", "acquisition_date_img1", "acquisition_date_img2",
-                   "satellite_img1", "mission_img1")
+_CUBE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ValueError,
+    KeyError,
+    TypeError,
+    aiohttp.ClientError,
+)
+_CUBE_VARIABLES = (
+    "v",
+    "vx",
+    "vy",
+    "v_error",
+    "date_dt",
+    "acquisition_date_img1",
+    "acquisition_date_img2",
+    "satellite_img1",
+    "mission_img1",
+)
 
 
 def open_cube(zarr_url: str) -> xr.Dataset:
@@ -77,8 +92,12 @@ def open_cube(zarr_url: str) -> xr.Dataset:
     """
     url = https_url(str(zarr_url))
     remote = urlsplit(url).scheme.lower() in ("http", "https")
-    kwargs: dict[str, Any] = {"engine": "zarr", "consolidated": True, "chunks": None,
-                              "decode_timedelta": False}
+    kwargs: dict[str, Any] = {
+        "engine": "zarr",
+        "consolidated": True,
+        "chunks": None,
+        "decode_timedelta": False,
+    }
     if remote:
         kwargs["storage_options"] = {"headers": {"User-Agent": http.USER_AGENT}}
     elif not Path(url).exists():
@@ -106,8 +125,9 @@ def _cube_error(err: BaseException, url: str) -> TrackingError:
             return MissingAssetError(f"{what} is not there (HTTP {err.status}): check the URL.")
         return RemoteError(f"{what}: {host} answered HTTP {err.status}; try again later.")
     if _is_connection_error(err):
-        return NoNetworkError(f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}: check the "
-                              "connection.")
+        return NoNetworkError(
+            f"no network: could not reach {host} ({what}); {NEEDS_INTERNET}: check the connection."
+        )
     if isinstance(err, FileNotFoundError):
         return MissingAssetError(
             f"{what} is not there, or is not a Zarr store with consolidated metadata: check the URL, or find "
@@ -204,8 +224,9 @@ def cube_series(
             raise _cube_error(err, https_url(str(zarr_url))) from None
     table = _cube_table(cell, name, lon, lat)
     cx, cy = float(cell["x"].values), float(cell["y"].values)
-    table.attrs.update({"zarr_url": str(zarr_url), "epsg": int(epsg),
-                        "offset_m": float(math.hypot(cx - x, cy - y))})
+    table.attrs.update(
+        {"zarr_url": str(zarr_url), "epsg": int(epsg), "offset_m": float(math.hypot(cx - x, cy - y))}
+    )
     return table
 
 
@@ -254,12 +275,28 @@ def _cube_table(cell: xr.Dataset, name: str, lon: float, lat: float) -> pd.DataF
     missions = _strings(cell, "mission_img1", n)
     satellites = _strings(cell, "satellite_img1", n)
     labels = [series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)]
-    table = pd.DataFrame({
-        "point": name, "lon": lon, "lat": lat, "x": float(cell["x"].values), "y": float(cell["y"].values),
-        "t0": t0, "t1": t1, "mid_date": mid, "dt_days": dt_days, "v": v, "vx": vx, "vy": vy,
-        "valid": np.isfinite(v), "interpolated": False, "peak": np.nan, "label": labels, "source": SOURCE,
-        "v_error": speed("v_error"),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "point": name,
+            "lon": lon,
+            "lat": lat,
+            "x": float(cell["x"].values),
+            "y": float(cell["y"].values),
+            "t0": t0,
+            "t1": t1,
+            "mid_date": mid,
+            "dt_days": dt_days,
+            "v": v,
+            "vx": vx,
+            "vy": vy,
+            "valid": np.isfinite(v),
+            "interpolated": False,
+            "peak": np.nan,
+            "label": labels,
+            "source": SOURCE,
+            "v_error": speed("v_error"),
+        }
+    )
     return as_series(table)
 
 

@@ -78,8 +78,9 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     lon = pd.to_numeric(raw["lon"], errors="coerce").to_numpy(dtype=np.float64)
     lat = pd.to_numeric(raw["lat"], errors="coerce").to_numpy(dtype=np.float64)
     x = y = np.full(n, np.nan)
-    epsgs = (pd.to_numeric(raw["epsg"], errors="coerce").dropna() if "epsg" in raw
-             else pd.Series([], dtype=float))
+    epsgs = (
+        pd.to_numeric(raw["epsg"], errors="coerce").dropna() if "epsg" in raw else pd.Series([], dtype=float)
+    )
     if len(epsgs):
         try:
             x, y = to_crs_transformer(int(epsgs.iloc[0])).transform(lon, lat)
@@ -97,14 +98,28 @@ def read_series_csv(path: str | os.PathLike[str], *, name: str | None = None) ->
     v = column("v [m/yr]")
     missions = raw["mission"].astype(str).tolist() if "mission" in raw else [""] * n
     satellites = raw["satellite"].astype(str).tolist() if "satellite" in raw else [""] * n
-    table = pd.DataFrame({
-        "point": name, "lon": lon, "lat": lat, "x": np.asarray(x, dtype=np.float64),
-        "y": np.asarray(y, dtype=np.float64), "t0": mid - half, "t1": mid + half, "mid_date": mid,
-        "dt_days": dt_days, "v": v, "vx": column("vx [m/yr]"), "vy": column("vy [m/yr]"),
-        "valid": np.isfinite(v), "interpolated": False, "peak": np.nan,
-        "label": [series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)],
-        "source": SOURCE, "v_error": column("v_error [m/yr]"),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "point": name,
+            "lon": lon,
+            "lat": lat,
+            "x": np.asarray(x, dtype=np.float64),
+            "y": np.asarray(y, dtype=np.float64),
+            "t0": mid - half,
+            "t1": mid + half,
+            "mid_date": mid,
+            "dt_days": dt_days,
+            "v": v,
+            "vx": column("vx [m/yr]"),
+            "vy": column("vy [m/yr]"),
+            "valid": np.isfinite(v),
+            "interpolated": False,
+            "peak": np.nan,
+            "label": [series_label(m, s, d) for m, s, d in zip(missions, satellites, dt_days, strict=True)],
+            "source": SOURCE,
+            "v_error": column("v_error [m/yr]"),
+        }
+    )
     return as_series(table)
 
 

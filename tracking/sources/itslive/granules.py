@@ -167,8 +167,15 @@ def _granule_field(
 
     dims = ("y", "x")
     offset_note = "derived from the ITS_LIVE velocities (ITS_LIVE publishes no raw offsets)"
-    data = {"vx": vx, "vy": vy, "v": v, "dx": dx, "dy": dy,
-            "peak": np.full(vx.shape, np.nan), "snr": np.full(vx.shape, np.nan)}
+    data = {
+        "vx": vx,
+        "vy": vy,
+        "v": v,
+        "dx": dx,
+        "dy": dy,
+        "peak": np.full(vx.shape, np.nan),
+        "snr": np.full(vx.shape, np.nan),
+    }
     variables: dict[str, tuple[Any, ...]] = {}
     for key, values in data.items():
         attrs = dict(VARIABLE_ATTRS[key])
@@ -180,8 +187,10 @@ def _granule_field(
     variables["valid"] = (dims, valid, VARIABLE_ATTRS["valid"])
     variables["interpolated"] = (dims, interpolated, VARIABLE_ATTRS["interpolated"])
 
-    sensors = (sensor_name(info.get("mission_img1"), info.get("satellite_img1"), info.get("id_img1")),
-               sensor_name(info.get("mission_img2"), info.get("satellite_img2"), info.get("id_img2")))
+    sensors = (
+        sensor_name(info.get("mission_img1"), info.get("satellite_img1"), info.get("id_img1")),
+        sensor_name(info.get("mission_img2"), info.get("satellite_img2"), info.get("id_img2")),
+    )
     satellite = str(
         ds.attrs.get("satellite") or (sensors[0] if sensors[0] == sensors[1] else " and ".join(sensors))
     )
@@ -218,8 +227,10 @@ def _granule_field(
     units = "m" if unit in ("metre", "meter") else unit
     field = xr.Dataset(
         variables,
-        coords={"y": ("y", y, {**COORD_ATTRS["y"], "units": units}),
-                "x": ("x", x, {**COORD_ATTRS["x"], "units": units})},
+        coords={
+            "y": ("y", y, {**COORD_ATTRS["y"], "units": units}),
+            "x": ("x", x, {**COORD_ATTRS["x"], "units": units}),
+        },
         attrs=attrs,
     )
     field = field.rio.write_crs(crs.to_wkt(), grid_mapping_name="spatial_ref")

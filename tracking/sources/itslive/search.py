@@ -32,8 +32,17 @@ __all__ = ["GRANULE_COLUMNS", "granule_filter", "search_granules"]
 
 #: Columns of the table `search_granules` returns (plus ``geometry``).
 GRANULE_COLUMNS = (
-    "granule_id", "t0", "t1", "mid_date", "dt_days", "platform", "percent_valid", "frame", "crs", "href",
-)  # fmt: skip
+    "granule_id",
+    "t0",
+    "t1",
+    "mid_date",
+    "dt_days",
+    "platform",
+    "percent_valid",
+    "frame",
+    "crs",
+    "href",
+)
 
 
 def granule_filter(
@@ -220,22 +229,35 @@ def _granule_table(items: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
         mid = naive_utc(props.get("mid_datetime") or props.get("datetime") or (t0 + (t1 - t0) / 2))
         code = props.get("proj:code") or (f"EPSG:{props['proj:epsg']}" if props.get("proj:epsg") else None)
         dt_days = props.get("date_dt")
-        records.append({
-            "granule_id": str(item.get("id", "")),
-            "t0": t0, "t1": t1, "mid_date": mid,
-            "dt_days": float(dt_days) if dt_days is not None else (t1 - t0) / pd.Timedelta(days=1),
-            "platform": str(props.get("platform", "")),
-            "percent_valid": float(props.get("percent_valid_pixels", np.nan)),
-            "frame": str(props.get("scene_1_frame", "")),
-            "crs": str(code or ""),
-            "href": _data_href(item),
-        })  # fmt: skip
+        records.append(
+            {
+                "granule_id": str(item.get("id", "")),
+                "t0": t0,
+                "t1": t1,
+                "mid_date": mid,
+                "dt_days": float(dt_days) if dt_days is not None else (t1 - t0) / pd.Timedelta(days=1),
+                "platform": str(props.get("platform", "")),
+                "percent_valid": float(props.get("percent_valid_pixels", np.nan)),
+                "frame": str(props.get("scene_1_frame", "")),
+                "crs": str(code or ""),
+                "href": _data_href(item),
+            }
+        )
         geometries.append(shape(item["geometry"]) if item.get("geometry") else None)
     frame = pd.DataFrame.from_records(records, columns=list(GRANULE_COLUMNS))
     for name in ("t0", "t1", "mid_date"):
         frame[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")
-    frame = frame.astype({"dt_days": float, "percent_valid": float, "granule_id": object, "platform": object,
-                          "frame": object, "crs": object, "href": object})
+    frame = frame.astype(
+        {
+            "dt_days": float,
+            "percent_valid": float,
+            "granule_id": object,
+            "platform": object,
+            "frame": object,
+            "crs": object,
+            "href": object,
+        }
+    )
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometries, crs="EPSG:4326"), crs="EPSG:4326")
 
 
@@ -243,6 +265,12 @@ def _data_href(item: Mapping[str, Any]) -> str:
     assets = item.get("assets", {})
     data = assets.get("data")
     if data is None:
-        data = next((a for a in assets.values() if "data" in (a.get("roles") or [])
-                     and str(a.get("href", "")).endswith(".nc")), {})
+        data = next(
+            (
+                a
+                for a in assets.values()
+                if "data" in (a.get("roles") or []) and str(a.get("href", "")).endswith(".nc")
+            ),
+            {},
+        )
     return https_url(str(data.get("href", "")))

@@ -26,17 +26,32 @@ __all__ = ["SCENE_COLUMNS", "normalize_items", "normalize_platform"]
 
 #: Columns of the scene table (`normalize_items`, `search`); the first eight are those of the demo catalog.
 SCENE_COLUMNS = (
-    "scene_id", "time", "platform", "sensor", "path", "row", "cloud_cover", "geometry",
-    "tile", "href", "s3_href", "crs", "collection", "provider",
-)  # fmt: skip
+    "scene_id",
+    "time",
+    "platform",
+    "sensor",
+    "path",
+    "row",
+    "cloud_cover",
+    "geometry",
+    "tile",
+    "href",
+    "s3_href",
+    "crs",
+    "collection",
+    "provider",
+)
 
 _LANDSAT_ID = re.compile(r"^L([COTEM])0?(\d)_[A-Z0-9]{4}_(\d{3})(\d{3})_", re.IGNORECASE)
 _SENTINEL_ID = re.compile(r"^S([12])([A-D])_", re.IGNORECASE)
 _MGRS_IN_ID = re.compile(r"(?:^S2[A-D]_|_)T?(\d{2}[C-X][A-Z]{2})_", re.IGNORECASE)
 _LANDSAT_SENSORS = {
-    "9": "Landsat 9 OLI-2", "8": "Landsat 8 OLI", "7": "Landsat 7 ETM+", "5": "Landsat 5 TM",
+    "9": "Landsat 9 OLI-2",
+    "8": "Landsat 8 OLI",
+    "7": "Landsat 7 ETM+",
+    "5": "Landsat 5 TM",
     "4": "Landsat 4 TM",
-}  # fmt: skip
+}
 
 
 def normalize_platform(name: str | None) -> str:
@@ -90,11 +105,23 @@ def normalize_items(
     prov = provider_for(provider)
     records = [_record(_as_dict(item), prov) for item in items]
     frame = pd.DataFrame.from_records(records, columns=list(SCENE_COLUMNS))
-    frame = frame.astype({
-        "scene_id": object, "time": "datetime64[ns]", "platform": object, "sensor": object, "path": np.int64,
-        "row": np.int64, "cloud_cover": np.float64, "tile": object, "href": object, "s3_href": object,
-        "crs": object, "collection": object, "provider": object,
-    })  # fmt: skip
+    frame = frame.astype(
+        {
+            "scene_id": object,
+            "time": "datetime64[ns]",
+            "platform": object,
+            "sensor": object,
+            "path": np.int64,
+            "row": np.int64,
+            "cloud_cover": np.float64,
+            "tile": object,
+            "href": object,
+            "s3_href": object,
+            "crs": object,
+            "collection": object,
+            "provider": object,
+        }
+    )
     frame = frame.sort_values(["time", "scene_id"], kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
 
@@ -236,8 +263,9 @@ def _geometry(item: Mapping[str, Any]) -> BaseGeometry | None:
             return found if found.is_valid else make_valid(found)
     bbox = item.get("bbox")
     if isinstance(bbox, list | tuple) and len(bbox) in (4, 6):
-        west, south, east, north = (bbox[0], bbox[1], bbox[2], bbox[3]) if len(bbox) == 4 else (
-            bbox[0], bbox[1], bbox[3], bbox[4])  # fmt: skip
+        west, south, east, north = (
+            (bbox[0], bbox[1], bbox[2], bbox[3]) if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
+        )
         return box(float(west), float(south), float(east), float(north))
     return None
 

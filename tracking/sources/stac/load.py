@@ -91,10 +91,15 @@ def load_scene(
         href = (signer or default_signer()).sign(unsigned)
     bounds = tuple(float(v) for v in bbox)
     kwargs: dict[str, Any] = {
-        "bbox_crs": bbox_crs, "time": row.get("time"), "sensor": str(row.get("sensor") or "unknown"),
-        "band": band, "scene_id": scene_id, "cache": cache, "what": what,
+        "bbox_crs": bbox_crs,
+        "time": row.get("time"),
+        "sensor": str(row.get("sensor") or "unknown"),
+        "band": band,
+        "scene_id": scene_id,
+        "cache": cache,
+        "what": what,
         "cache_key": f"{http.redact(unsigned)}|{bounds}|{bbox_crs}|1",
-    }  # fmt: skip
+    }
     try:
         with http.gdal_env(**env) if env else contextlib.nullcontext():
             return cog.read_aoi(href, bounds, **kwargs)
@@ -106,8 +111,9 @@ def load_scene(
 
 def _requester_pays(href: str, prov: Provider | None) -> bool:
     """Whether ``href`` is (or, for the pan provider, has a copy) in the requester-pays USGS bucket."""
-    return (prov is not None and prov.key == "landsat-pan") or href.startswith(("s3://usgs-landsat/",
-                                                                                _LANDSATLOOK_DATA))
+    return (prov is not None and prov.key == "landsat-pan") or href.startswith(
+        ("s3://usgs-landsat/", _LANDSATLOOK_DATA)
+    )
 
 
 def _requester_pays_href(
@@ -124,7 +130,7 @@ def _requester_pays_href(
         )
     s3_href = str(row.get("s3_href") or "")
     if not s3_href and href.startswith(_LANDSATLOOK_DATA):
-        s3_href = "s3://usgs-landsat/" + href[len(_LANDSATLOOK_DATA):]
+        s3_href = "s3://usgs-landsat/" + href[len(_LANDSATLOOK_DATA) :]
     return s3_href or href, {"AWS_REQUEST_PAYER": "requester"}
 
 

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from tracking.exceptions import ParameterError
 
-__all__ = ["ASSET_ALIASES", "PROVIDERS", "USGS_PAN_CREDENTIALS", "Provider", "provider_for", "required_provider"]
+__all__ = [
+    "ASSET_ALIASES",
+    "PROVIDERS",
+    "USGS_PAN_CREDENTIALS",
+    "Provider",
+    "provider_for",
+    "required_provider",
+]
 
 USGS_PAN_CREDENTIALS = (
     "AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the files are read "

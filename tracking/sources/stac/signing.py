@@ -21,7 +21,14 @@ import requests
 from tracking.exceptions import RemoteError
 from tracking.sources import http
 
-__all__ = ["DEFAULT_SAS_URL", "TOKEN_MARGIN_S", "SasSigner", "blob_container", "default_signer", "unsigned_href"]
+__all__ = [
+    "DEFAULT_SAS_URL",
+    "TOKEN_MARGIN_S",
+    "SasSigner",
+    "blob_container",
+    "default_signer",
+    "unsigned_href",
+]
 
 #: The Planetary Computer SAS token endpoint (override with the ``PC_SDK_SAS_URL`` environment variable).
 DEFAULT_SAS_URL = "https://planetarycomputer.microsoft.com/api/sas/v1/token"

@@ -42,10 +42,13 @@ class StacSource(Source):
     remote = True
 
     def __init__(
-        self, key: str = "landsat", *, url: str | None = None,
+        self,
+        key: str = "landsat",
+        *,
+        url: str | None = None,
         cache: DownloadCache | Callable[[], DownloadCache] | None = None,
         signer: SasSigner | Callable[[], SasSigner] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.provider = required_provider(key)
         self.key, self.label, self.band = self.provider.key, self.provider.label, self.provider.band
         self.url, self.endpoint = url, url or self.provider.url
@@ -62,9 +65,14 @@ class StacSource(Source):
         return self._signer() if callable(self._signer) else self._signer
 
     def search(
-        self, *, lon: float | None = None, lat: float | None = None, start: Any = None, end: Any = None,
+        self,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        start: Any = None,
+        end: Any = None,
         max_cloud: float = 100.0,
-    ) -> gpd.GeoDataFrame:  # fmt: skip
+    ) -> gpd.GeoDataFrame:
         """The provider's scenes over the point (`tracking.sources.stac.search`), remembered for `load`.
 
         Raises
@@ -72,15 +80,28 @@ class StacSource(Source):
         NoNetworkError, AuthenticationError, RemoteError
             The API failed.
         """
-        table = search(self.provider, lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud, url=self.url,
-                       signer=self.signer)  # fmt: skip
+        table = search(
+            self.provider,
+            lon=lon,
+            lat=lat,
+            start=start,
+            end=end,
+            max_cloud=max_cloud,
+            url=self.url,
+            signer=self.signer,
+        )
         with _SEARCHED_LOCK:
             for row in table.to_dict("records"):
                 _SEARCHED[(self.key, str(row["scene_id"]))] = row
         return filter_scenes(table, lon=lon, lat=lat, start=start, end=end, max_cloud=max_cloud)
 
     def load(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> xr.DataArray:
         """The area of interest of a scene found by an earlier `search` (`tracking.sources.stac.load_scene`).
 
@@ -93,12 +114,25 @@ class StacSource(Source):
         if row is None:
             raise TrackingError(f"scene {scene_id} is not in the last search: search again.")
         if bbox is None:
-            raise TrackingError(f"scene {scene_id}: give an area of interest; remote scenes are read by area.")
-        return load_scene(row, bbox, bbox_crs=crs or "EPSG:4326", cache=self.cache, signer=self.signer,
-                          provider=self.provider)  # fmt: skip
+            raise TrackingError(
+                f"scene {scene_id}: give an area of interest; remote scenes are read by area."
+            )
+        return load_scene(
+            row,
+            bbox,
+            bbox_crs=crs or "EPSG:4326",
+            cache=self.cache,
+            signer=self.signer,
+            provider=self.provider,
+        )
 
     def cache_key(
-        self, scene_id: str, band: str | None = None, bbox: tuple[float, ...] | None = None, *, crs: str | None = None
+        self,
+        scene_id: str,
+        band: str | None = None,
+        bbox: tuple[float, ...] | None = None,
+        *,
+        crs: str | None = None,
     ) -> Hashable:
         """The provider, scene, band, box and its CRS."""
         return (self.key, scene_id, band, bbox, crs)
