@@ -56,17 +56,8 @@ HELP = {
 }
 
 
-def _step(title: str, key: str, *objects, later: bool = False) -> ui.Card:
-    """A sidebar step; ``later`` ones are sent once the page is up, so the first steps are usable sooner."""
+def _step(title: str, key: str, *objects) -> ui.Card:
     help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
-    if later:
-        objects = (
-            pn.panel(
-                lambda: pn.Column(*objects, sizing_mode="stretch_width"),
-                defer_load=True,
-                sizing_mode="stretch_width",
-            ),
-        )
     return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
 
 
@@ -105,10 +96,10 @@ def create_app(state: AppState | None = None) -> ui.Page:
         _step("2 · Pairs", "pairs", pairs.controls()),
         _step("3 · Parameters", "parameters", parameters.controls()),
         _step("4 · Run", "run", run.controls()),
-        _step("5 · Display", "display", results.controls(), later=True),
-        _step("6 · Export", "export", export, later=True),
-        _step("7 · ITS_LIVE velocities", "itslive", itslive.controls(), later=True),
-        _step("8 · Batch results", "batch", batch, later=True),
+        _step("5 · Display", "display", results.controls()),
+        _step("6 · Export", "export", export),
+        _step("7 · ITS_LIVE velocities", "itslive", itslive.controls()),
+        _step("8 · Batch results", "batch", batch),
     ]
     tabs = ui.Tabs(
         ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
