@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -28,18 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from bench_dashboard import open_app, round_trips, wait_server
+from bench_dashboard import free_port, open_app, round_trips, wait_server
 from bokeh.client import pull_session
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/lib/chromium/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_as_procfile(port: int) -> subprocess.Popen:

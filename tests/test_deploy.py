@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -19,20 +18,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from fake_remote import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
     line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PORT": str(port),

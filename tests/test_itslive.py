@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from fake_remote import FakeRemote
+from fake_remote import FakeRemote, free_port
 from itslive_data import CUBE_LAT, CUBE_LON, granule_name, itslive_item, write_cube, write_granule
 from pyproj import Transformer
 from shapely.geometry import Point
@@ -263,9 +262,7 @@ def test_search_granules_time_limit_and_retry(remote, monkeypatch):
 
 
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()  # nothing listens there
 
 
 def test_search_granules_without_network():

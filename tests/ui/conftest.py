@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
@@ -65,12 +64,6 @@ def screenshot(page):
     return take
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(page):
     """Serve a fresh app, open it in the page; yields (page, state, console errors)."""
@@ -87,7 +80,9 @@ def served(page):
         states.append(state)
         return create_app(state)
 
-    port = _free_port()
+    from fake_remote import free_port  # tests/ is on sys.path from here on
+
+    port = free_port()
     server = pn.serve(factory, port=port, threaded=True, show=False, start=True, liveness=True)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
