@@ -47,7 +47,7 @@ TRACKING_NICENESS = 10
 def lower_priority(thread_ids: list[int] | None = None) -> None:
     """Run threads (default: the calling one) at `TRACKING_NICENESS`; Linux threads each have a nice value, and
     elsewhere this does nothing."""
-    for tid in thread_ids or [threading.get_native_id()]:
+    for tid in [threading.get_native_id()] if thread_ids is None else thread_ids:
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, tid, TRACKING_NICENESS)
 
@@ -61,7 +61,8 @@ def lower_worker_priority() -> None:
 
 
 def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: float = 1.0) -> Any:
-    """Load and track one pair (runs in a worker thread, on `tracking_threads` Numba threads, at low priority)."""
+    """Load and track one pair (runs in a worker thread, on `tracking_threads` Numba threads, at low priority;
+    the thread keeps that priority for the other background work it is given later)."""
     lower_priority()
     numba.set_num_threads(min(tracking_threads(), numba.config.NUMBA_NUM_THREADS))  # this thread only
     pair = state.load_pair(row)

@@ -212,3 +212,14 @@ def test_tracking_leaves_a_core_to_the_event_loop(monkeypatch):
     assert jobs.tracking_threads() == 3
     monkeypatch.setenv("ICETRACK_TRACK_THREADS", "all")  # not a number: the default
     assert jobs.tracking_threads() == 1
+
+
+def test_lowering_the_workers_priority_leaves_the_calling_thread_alone(monkeypatch):
+    from dashboard import jobs
+
+    lowered = []
+    monkeypatch.setattr(jobs.os, "setpriority", lambda which, tid, nice: lowered.append(tid), raising=False)
+    jobs.lower_priority([])  # no other thread: nothing, not the caller
+    assert lowered == []
+    jobs.lower_priority()
+    assert lowered == [jobs.threading.get_native_id()]
