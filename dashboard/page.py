@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import panel as pn
+import param
 from panel import ui
 from panel.util import edit_readonly
 
@@ -30,7 +31,7 @@ from dashboard.views import (
     UploadView,
     WhereView,
 )
-from dashboard.views.base import notify
+from dashboard.views.base import lazy_card, notify
 
 pn.extension(
     "tabulator",
@@ -56,9 +57,11 @@ HELP = {
 }
 
 
-def _step(title: str, key: str, *objects) -> ui.Card:
+def _step(title: str, key: str, *objects, collapsed: bool = False) -> ui.Card:
+    """One workflow step: a card with a line of help over ``objects``; a step that starts ``collapsed`` sends them
+    to the browser when it is first opened (`lazy_card`)."""
     help_line = pn.pane.Markdown(HELP[key], styles={"font-size": "0.85em", "opacity": "0.8"}, margin=(0, 5))
-    return ui.Card(help_line, *objects, title=title, collapsed=False, sizing_mode="stretch_width")
+    return lazy_card(title, *objects, head=[help_line], collapsed=collapsed, sizing_mode="stretch_width")
 
 
 def create_app(state: AppState | None = None) -> ui.Page:
@@ -91,18 +94,31 @@ def create_app(state: AppState | None = None) -> ui.Page:
 
     upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
     state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
+    # Steps 5-8 start closed: Display and Export open when the first results arrive, the others when asked for.
+    no_results = not state.results
+    display = _step("5 · Display", "display", results.controls(), collapsed=no_results)
+    exports = _step("6 · Export", "export", export, collapsed=no_results)
+    itslive_main = pn.Column(sizing_mode="stretch_width")  # the ITS_LIVE pairs table, once step 7 is opened
+    itslive_step = _step("7 · ITS_LIVE velocities", "itslive", itslive.controls(), collapsed=True)
+    itslive_step.param.watch(lambda _: itslive_main.objects or itslive_main.append(itslive), "collapsed")
     sidebar = [
         _step("1 · Where and when", "where", where.controls(), upload_box),
         _step("2 · Pairs", "pairs", pairs.controls()),
         _step("3 · Parameters", "parameters", parameters.controls()),
         _step("4 · Run", "run", run.controls()),
-        _step("5 · Display", "display", results.controls()),
-        _step("6 · Export", "export", export),
-        _step("7 · ITS_LIVE velocities", "itslive", itslive.controls()),
-        _step("8 · Batch results", "batch", batch),
+        display,
+        exports,
+        itslive_step,
+        _step("8 · Batch results", "batch", batch, collapsed=True),
     ]
+
+    def open_result_steps(event: param.parameterized.Event) -> None:
+        if event.new and (display.collapsed or exports.collapsed):
+            pn.state.execute(lambda: [step.param.update(collapsed=False) for step in (display, exports)])
+
+    state.param.watch(open_result_steps, "results")
     tabs = ui.Tabs(
-        ("Scenes and pairs", pn.Column(where, pairs, itslive, sizing_mode="stretch_width")),
+        ("Scenes and pairs", pn.Column(where, pairs, itslive_main, sizing_mode="stretch_width")),
         ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),
@@ -118,11 +134,13 @@ def create_app(state: AppState | None = None) -> ui.Page:
         main=[tabs],
         sidebar_width=400,
         theme_toggle=True,
-        busy_indicator="linear",
+        header=[run.header_progress()],
     )
-    # The page's busy bar follows this session's runs, not Panel's process-wide `pn.state.busy`: bound to that,
-    # every click of any visitor sent two patches to every open session and lit the bar on all their pages.
+    # No indeterminate busy bar: Panel's follows the process-wide `pn.state.busy` (each click of any visitor sent
+    # two patches to every open session and lit the bar on all their pages), and bound to this session's runs it
+    # animated for the minutes a run takes, a third of a core of the visitor's browser. The header shows the run's
+    # own progress instead (`RunView.header_progress`); buttons show their own short waits.
     with edit_readonly(page):
-        page.busy = state.param.running
+        page.busy = False
     page.state = state  # for tests and notebooks
     return page

@@ -150,11 +150,12 @@ def test_export_writes_readable_files_named_by_place_and_dates(tracked, tmp_path
     assert view._png().getvalue().startswith(b"\x89PNG")
 
 
-def test_the_busy_bar_follows_this_session_not_the_others():
+def test_the_header_shows_this_sessions_run_and_no_busy_bar():
     from panel.io.state import state as panel_state
     from panel.util import edit_readonly
 
     page = create_app()
+    (progress,) = page.header
     with edit_readonly(panel_state):
         panel_state.busy = True  # another session's callback
     try:
@@ -162,5 +163,26 @@ def test_the_busy_bar_follows_this_session_not_the_others():
     finally:
         with edit_readonly(panel_state):
             panel_state.busy = False
-    page.state.running = True
-    assert page.busy is True
+    assert not progress.visible
+    page.state.param.update(running=True, overall_progress=42.4)
+    assert page.busy is False  # no animation for the minutes a run lasts
+    assert progress.visible and progress.value == "Tracking · 42 %"
+    page.state.running = False
+    assert not progress.visible
+
+
+def test_closed_steps_reach_the_browser_when_first_opened(tracked):
+    page = create_app(AppState(store=ResultStore()))
+    steps = {card.title: card for card in page.sidebar}
+    display, itslive = steps["5 · Display"], steps["7 · ITS_LIVE velocities"]
+    assert display.collapsed and len(display.objects) == 1  # the help line only
+    assert not steps["3 · Parameters"].collapsed
+    itslive.collapsed = False
+    assert len(itslive.objects) == 2
+    itslive.collapsed = True
+    itslive.collapsed = False
+    assert len(itslive.objects) == 2  # filled once
+    page.state.results = dict(tracked.results)  # the first results open Display and Export
+    assert not display.collapsed and len(display.objects) == 2
+    assert not steps["6 · Export"].collapsed
+    assert not create_app(tracked).sidebar[4].collapsed  # a session with results shows them at once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 import param
+from panel import ui
 
 from dashboard.state import AppState
 
@@ -21,3 +22,25 @@ def notify(level: str, message: str) -> None:
         return
     duration = 0 if level == "error" else 6000
     getattr(notifications, level)(message, duration=duration)
+
+
+def lazy_card(title: str, *objects, collapsed: bool = True, **card_params) -> ui.Card:
+    """A card whose ``objects`` reach the browser only when it is first opened.
+
+    Closed, it holds only ``head`` (a list, optional, e.g. a line of help): a page with several closed cards is
+    smaller, so it is built and drawn sooner. Opening it in the browser or setting ``collapsed = False`` fills it.
+    """
+    head = list(card_params.pop("head", []))
+    card = ui.Card(*head, *([] if collapsed else objects), title=title, collapsed=collapsed, **card_params)
+
+    def fill() -> None:
+        if len(card.objects) == len(head):
+            card.extend(objects)
+
+    def fill_on_first_open(event: param.parameterized.Event) -> None:
+        if not event.new:
+            pn.state.execute(fill)  # under the document's lock, also when opened from a job's coroutine
+
+    if collapsed:
+        card.param.watch(fill_on_first_open, "collapsed")
+    return card

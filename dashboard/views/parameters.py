@@ -8,7 +8,7 @@ import param
 from panel import ui
 
 from dashboard.derived import estimate
-from dashboard.views.base import StateView
+from dashboard.views.base import StateView, lazy_card
 from tracking.params import TrackingParameters
 
 #: Units added to the parameters' labels.
@@ -96,10 +96,14 @@ class ParametersView(StateView):
             *self._group(0, 1),
             pn.pane.Markdown("Pre-filter", margin=(10, 5, 0, 5)),
             *self._group(1, 2),
-            pn.pane.Markdown("Outliers", margin=(10, 5, 0, 5)),
-            *self._group(2, 3),
-            pn.pane.Markdown("Holes", margin=(10, 5, 0, 5)),
-            *self._group(3, 4),
+            lazy_card(
+                "Outlier tests and holes",
+                *self._group(2, 3),
+                pn.pane.Markdown("Holes", margin=(10, 5, 0, 5)),
+                *self._group(3, 4),
+                sizing_mode="stretch_width",
+                margin=(10, 0),
+            ),
             sizing_mode="stretch_width",
         )
 

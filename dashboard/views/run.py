@@ -45,8 +45,7 @@ class RunView(StateView):
 
     def _running(self, event) -> None:
         self.run_button.disabled = event.new
-        self.cancel_button.disabled = not event.new
-        self.run_button.loading = event.new
+        self.cancel_button.disabled = not event.new  # no spinner on Run: the progress bars say how far it is
 
     async def _run(self, _event=None) -> None:
         arrived = await run_pairs(self.state, notify)
@@ -68,6 +67,21 @@ class RunView(StateView):
             self.status,
             sizing_mode="stretch_width",
         )
+
+    def header_progress(self) -> pn.widgets.StaticText:
+        """The run's progress for the page's header while a run lasts, readable from every tab.
+
+        A widget, not a Markdown pane: the tracking thread sets the progress, and widgets pass changes made off the
+        event loop to the page safely.
+        """
+        text = pn.widgets.StaticText(visible=False, styles={"color": "white", "font-size": "1.05em"})
+
+        def update(*_events) -> None:
+            s = self.state
+            text.param.update(visible=s.running, value=f"Tracking · {s.overall_progress:.0f} %")
+
+        self.state.param.watch(update, ["running", "overall_progress"])
+        return text
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(pn.pane.Markdown("**Log** (newest first)"), self.log, sizing_mode="stretch_width")

@@ -118,3 +118,16 @@ def _wait_for(predicate, page, timeout: float = 30.0, interval_ms: int = 200) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         page.wait_for_timeout(interval_ms)
+
+
+@pytest.fixture
+def open_step():
+    """``open_step(page, title)`` opens a closed sidebar step (its content arrives when first opened)."""
+
+    def open_it(page, title: str) -> None:
+        header = page.locator(".MuiCardHeader-root", has_text=title)
+        button = header.get_by_role("button", name="show more")
+        if button.get_attribute("aria-expanded") != "true":
+            button.click()
+
+    return open_it

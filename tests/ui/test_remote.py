@@ -42,7 +42,9 @@ def _choose_source(page, label):
     page.get_by_text(label, exact=True).click()
 
 
-def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served, screenshot, wait_for):
+def test_mini_study_landsat_2021_against_itslive_2015_and_2018(
+    endpoints, served, screenshot, wait_for, open_step
+):
     page, state, errors = served
     _choose_source(page, LANDSAT)
     wait_for(lambda: state.source == "landsat", page)
@@ -56,6 +58,7 @@ def test_mini_study_landsat_2021_against_itslive_2015_and_2018(endpoints, served
     state.add_point(state.lon, state.lat, "trunk")
     state.add_point(state.lon + 0.12, state.lat + 0.03, "north branch")
     state.param.update(start=dt.date(2015, 3, 1), end=dt.date(2018, 7, 31))
+    open_step(page, "7 · ITS_LIVE velocities")
     page.get_by_role("button", name="Find ITS_LIVE pairs").click()
     wait_for(lambda: state.granules is not None and len(state.granules) == 2, page)
     page.get_by_role("tab", name="Scenes and pairs").click()  # the run showed the speed map
