@@ -21,6 +21,7 @@ from typing import Any
 import numba
 
 from dashboard.caches import dask_client
+from dashboard.page_loads import PAGE_LOADS
 from dashboard.state import AppState
 from tracking.exceptions import CancelledError, TrackingError
 from tracking.pairs import pair_label
@@ -65,10 +66,13 @@ def _track_one(state: AppState, row: Any, done: int, total: int, progress_step: 
     the thread keeps that priority for the other background work it is given later)."""
     lower_priority()
     numba.set_num_threads(min(tracking_threads(), numba.config.NUMBA_NUM_THREADS))  # this thread only
+    PAGE_LOADS.wait()  # a page being opened goes first (here, and between blocks of chips)
     pair = state.load_pair(row)
+    PAGE_LOADS.wait()
     last = [0.0]
 
     def on_progress(chips_done: int, chips_total: int) -> None:
+        PAGE_LOADS.wait()
         percent = 100.0 * chips_done / max(1, chips_total)
         if percent - last[0] >= progress_step or chips_done >= chips_total:
             last[0] = percent

@@ -15,6 +15,7 @@ from panel import ui
 from panel.util import edit_readonly
 
 from dashboard.caches import ProjectedCache, shared_store
+from dashboard.page_loads import count_this_page_load
 from dashboard.state import AppState
 from dashboard.urls import sync_url
 from dashboard.views import (
@@ -77,6 +78,7 @@ def create_app(state: AppState | None = None) -> ui.Page:
     panel.ui.Page
         The page; ``.servable()`` it, or serve it with ``pn.serve``.
     """
+    count_this_page_load()  # runs pause while the page is opened
     state = state or AppState(store=shared_store())
     projected = ProjectedCache()
     where = WhereView(state=state)

@@ -231,7 +231,7 @@ def ncc_offsets(
     method = _ncc.SUBPIXEL_CODES[params.subpixel]
     norms = _ncc.window_norms(secondary, params.chip_size)
     weights = centre_weights(params.chip_size)
-    block = max(lefts.size, total // 20)
+    block = max(lefts.size, total // 100)  # progress, cancel and pauses between blocks
     for start in range(0, total, block):
         check_cancel(cancel)
         part = slice(start, min(start + block, total))
