@@ -32,7 +32,7 @@ from dashboard.views import (
     UploadView,
     WhereView,
 )
-from dashboard.views.base import lazy_card, notify
+from dashboard.views.base import lazy_card, notify, on_this_page
 
 pn.extension(
     "tabulator",
@@ -102,7 +102,8 @@ def create_app(state: AppState | None = None) -> ui.Page:
     exports = _step("6 · Export", "export", export, collapsed=no_results)
     itslive_main = pn.Column(sizing_mode="stretch_width")  # the ITS_LIVE pairs table, once step 7 is opened
     itslive_step = _step("7 · ITS_LIVE velocities", "itslive", itslive.controls(), collapsed=True)
-    itslive_step.param.watch(lambda _: itslive_main.objects or itslive_main.append(itslive), "collapsed")
+    show_itslive_pairs = on_this_page(lambda: itslive_main.objects or itslive_main.append(itslive))
+    itslive_step.param.watch(lambda _: show_itslive_pairs(), "collapsed")
     sidebar = [
         _step("1 · Where and when", "where", where.controls(), upload_box),
         _step("2 · Pairs", "pairs", pairs.controls()),
@@ -114,11 +115,15 @@ def create_app(state: AppState | None = None) -> ui.Page:
         _step("8 · Batch results", "batch", batch, collapsed=True),
     ]
 
-    def open_result_steps(event: param.parameterized.Event) -> None:
-        if event.new and (display.collapsed or exports.collapsed):
-            pn.state.execute(lambda: [step.param.update(collapsed=False) for step in (display, exports)])
+    @on_this_page
+    def open_result_steps() -> None:
+        display.collapsed = exports.collapsed = False
 
-    state.param.watch(open_result_steps, "results")
+    def on_results(event: param.parameterized.Event) -> None:
+        if event.new and (display.collapsed or exports.collapsed):
+            open_result_steps()
+
+    state.param.watch(on_results, "results")
     tabs = ui.Tabs(
         ("Scenes and pairs", pn.Column(where, pairs, itslive_main, sizing_mode="stretch_width")),
         ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),

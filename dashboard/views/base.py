@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import panel as pn
 import param
 from panel import ui
@@ -24,6 +26,24 @@ def notify(level: str, message: str) -> None:
     getattr(notifications, level)(message, duration=duration)
 
 
+def on_this_page(change: Callable[[], None]) -> Callable[[], None]:
+    """``change`` (a function that changes the page's layout), made safe to call from anywhere.
+
+    On a served page it runs in a callback of the page's document, which holds the document's lock: a layout
+    changed from a job's coroutine or a worker thread otherwise breaks the session ("_pending_writes should be
+    non-None"). Elsewhere (a notebook, a test) it runs at once. Make it while the page is built.
+    """
+    doc = pn.state.curdoc
+
+    def run() -> None:
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(change)
+        else:
+            change()
+
+    return run
+
+
 def lazy_card(title: str, *objects, collapsed: bool = True, **card_params) -> ui.Card:
     """A card whose ``objects`` reach the browser only when it is first opened.
 
@@ -33,13 +53,14 @@ def lazy_card(title: str, *objects, collapsed: bool = True, **card_params) -> ui
     head = list(card_params.pop("head", []))
     card = ui.Card(*head, *([] if collapsed else objects), title=title, collapsed=collapsed, **card_params)
 
+    @on_this_page
     def fill() -> None:
         if len(card.objects) == len(head):
             card.extend(objects)
 
     def fill_on_first_open(event: param.parameterized.Event) -> None:
         if not event.new:
-            pn.state.execute(fill)  # under the document's lock, also when opened from a job's coroutine
+            fill()
 
     if collapsed:
         card.param.watch(fill_on_first_open, "collapsed")
