@@ -94,10 +94,23 @@ def lab(tmp_path):
         shutil.rmtree(tmp_path / "workspaces", ignore_errors=True)
 
 
+def _accept_dialogs(page) -> None:
+    """Accept the dialogs JupyterLab may open at start (e.g. a kernel choice on a slow machine): the default."""
+    dialog = page.locator(".jp-Dialog")
+    while dialog.count() > 0 and dialog.first.is_visible():
+        print("JupyterLab dialog:", dialog.first.inner_text().replace("\n", " | ")[:300])
+        try:
+            dialog.first.locator(".jp-mod-accept").first.click(timeout=5000)
+        except Exception:  # noqa: BLE001 - a dialog without a default button
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+
+
 def _run_cell(page, index: int) -> None:
     """Select cell ``index`` and run it (Shift+Enter), retrying until the kernel takes it."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     for _ in range(10):
+        _accept_dialogs(page)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Escape")
         page.keyboard.press("Shift+Enter")
