@@ -620,11 +620,11 @@ def pre_collection_pair(tmp_path):
     )
 
 
-def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
-    out = tmp_path / "v.nc"
-    args = [
+def _track_args(pair, out) -> list[str]:
+    """``icetrack track`` of ``pair`` into ``out``, on a coarse, quick grid."""
+    return [
         "track",
-        *map(str, pre_collection_pair),
+        *map(str, pair),
         "-o",
         str(out),
         "--search-range",
@@ -635,7 +635,11 @@ def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
         "32",
         "-q",
     ]
-    assert main(args) == 0, capsys.readouterr().err
+
+
+def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
+    out = tmp_path / "v.nc"
+    assert main(_track_args(pre_collection_pair, out)) == 0, capsys.readouterr().err
     field = read_field(out)
     assert field.attrs["acquisition_date_img1"] == "2016-07-18T00:00:00"
     assert field.attrs["acquisition_date_img2"] == "2016-08-03T00:00:00"
@@ -645,20 +649,7 @@ def test_cli_reads_pre_collection_dates(pre_collection_pair, tmp_path, capsys):
 def test_cli_uses_a_sidecar(pre_collection_pair, tmp_path, capsys):
     (tmp_path / "LC80630182016200LGN00_MTL.txt").write_text(MTL_TXT)
     out = tmp_path / "v.nc"
-    args = [
-        "track",
-        *map(str, pre_collection_pair),
-        "-o",
-        str(out),
-        "--search-range",
-        "8",
-        "--chip-size",
-        "32",
-        "--step",
-        "32",
-        "-q",
-    ]
-    assert main(args) == 0, capsys.readouterr().err
+    assert main(_track_args(pre_collection_pair, out)) == 0, capsys.readouterr().err
     assert read_field(out).attrs["acquisition_date_img1"].startswith("2016-07-18T20:47:58")
 
 
