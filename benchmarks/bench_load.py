@@ -4,10 +4,11 @@ Opens ``--sessions`` sessions (default 10): ``--sessions - 2`` bokeh.client webs
 app on the server and stays open) and two Chromium pages, A and B. Session A tracks a 100 km area at step 4
 (``?aoi=100&p.step=4``, every pair in the dt range, one after the other); session B measures widget round trips (a keypress on the Step slider -> the live estimate
 text redrawn by the server), first with A idle, then while A tracks. Then it times new pages becoming interactive
-(request -> Search button and Step slider visible) while A still tracks and the other sessions stay open.
+(request -> Search button and Step slider visible; then -> the map and the scene table drawn, which follow the
+sidebar) while A still tracks and the other sessions stay open.
 
 Figures printed: per-session build time on the server (bokeh.client pull, median/max), widget round trip median
-and p95 (idle; while tracking), time to interactive median and max; the server's resident memory.
+and p95 (idle; while tracking), time to interactive and to the main area drawn; the server's resident memory.
 
 Run: ``python benchmarks/bench_load.py [--sessions 10] [--trips 30] [--pages 5]`` (needs Chromium:
 CHROMIUM_PATH or /usr/lib/chromium/chromium). Figures go in benchmarks/RESULTS.md.
@@ -134,15 +135,20 @@ def main() -> None:
             busy.get_by_role("button", name="Every pair in the dt range").click()  # keeps A busy for minutes
             busy.get_by_role("button", name="Run", exact=True).click()
             busy.get_by_text("Tracking").first.wait_for(timeout=60_000)
-            loads = []
+            loads, drawn = [], []
             for _ in range(args.pages):
                 page = context.new_page()
+                t0 = time.perf_counter()
                 loads.append(open_app(page, url))
+                page.locator("canvas >> visible=true").first.wait_for(timeout=60_000)  # the map
+                page.locator(".tabulator >> visible=true").first.wait_for(timeout=60_000)  # the scene table
+                drawn.append(time.perf_counter() - t0)
                 page.close()
             running = busy.get_by_text("Tracking").count() > 0
             print(
                 f"new page while A tracks (still running: {running}): time to interactive "
-                f"{spread(loads, 1.0, 's')}; server RSS {rss_mb(server):.0f} MB"
+                f"{spread(loads, 1.0, 's')}; map and tables drawn {spread(drawn, 1.0, 's')}; "
+                f"server RSS {rss_mb(server):.0f} MB"
             )
             trips = round_trips(other, slider, estimate, args.trips)
             running = busy.get_by_text("Tracking").count() > 0

@@ -157,6 +157,7 @@ async def run_pairs(state: AppState, notify: Notify | None = None) -> int:
                     f"{label}: tracked {field.sizes['y']} x {field.sizes['x']} vectors in "
                     f"{time.perf_counter() - t0:.1f} s, {valid:.0f}% valid."
                 )
+            await PAGE_LOADS.wait_async()  # drawing the result holds the event loop: pages being opened first
             state.add_result(key, field.copy(), row)
             arrived += 1
             state.param.update(pair_progress=100.0, overall_progress=100.0 * (i + 1) / len(rows))

@@ -32,7 +32,7 @@ from dashboard.views import (
     UploadView,
     WhereView,
 )
-from dashboard.views.base import lazy_card, notify, on_this_page
+from dashboard.views.base import lazy_card, notify, on_this_page, once_drawn
 
 pn.extension(
     "tabulator",
@@ -94,8 +94,16 @@ def create_app(state: AppState | None = None) -> ui.Page:
     itslive = ItsLiveView(state=state)
     batch = BatchView(state=state)
 
-    upload_box = pn.Column(upload, visible=state.source == "local", sizing_mode="stretch_width")
-    state.param.watch(lambda e: setattr(upload_box, "visible", e.new == "local"), "source")
+    # the upload controls reach the browser when "My GeoTIFFs" is first chosen (hidden, they still cost a table)
+    upload_box = pn.Column(*([upload] if state.source == "local" else []), sizing_mode="stretch_width")
+
+    @on_this_page
+    def show_upload() -> None:
+        if state.source == "local" and not upload_box.objects:
+            upload_box.append(upload)
+        upload_box.visible = state.source == "local"
+
+    state.param.watch(lambda _: show_upload(), "source")
     # Steps 5-8 start closed: Display and Export open when the first results arrive, the others when asked for.
     no_results = not state.results
     display = _step("5 · Display", "display", results.controls(), collapsed=no_results)
@@ -124,8 +132,15 @@ def create_app(state: AppState | None = None) -> ui.Page:
             open_result_steps()
 
     state.param.watch(on_results, "results")
+    # the map and the two tables are sent once the sidebar is drawn: they were a third of a new page's time
+    scenes_and_pairs = pn.Column(loading=True, min_height=420, sizing_mode="stretch_width")
+
+    def show_scenes_and_pairs() -> None:
+        scenes_and_pairs.param.update(objects=[where, pairs, itslive_main], loading=False)
+
+    once_drawn(show_scenes_and_pairs)
     tabs = ui.Tabs(
-        ("Scenes and pairs", pn.Column(where, pairs, itslive_main, sizing_mode="stretch_width")),
+        ("Scenes and pairs", scenes_and_pairs),
         ("Speed map", pn.Row(pn.Column(results, quality, width=690), series, sizing_mode="stretch_both")),
         ("Compare", compare),
         ("Log", run),

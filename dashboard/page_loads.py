@@ -5,10 +5,12 @@ tracking on every core but one slows both (the browser too, when it shares the m
 across processes of different sessions, which Linux schedules as groups). So each page load, from the session's
 creation to the browser's ``onload``, pauses the runs of the process between blocks of chips, for at most
 `LONGEST_PAUSE` seconds per page: a class arriving while one student tracks costs that run a few seconds each.
+A run's results are drawn (on the event loop) after the page loads too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from itertools import count
@@ -59,6 +61,13 @@ class PageLoads:
         started = time.monotonic()
         while self.loading():
             time.sleep(poll)
+        return time.monotonic() - started
+
+    async def wait_async(self, poll: float = 0.05) -> float:
+        """`wait` for a coroutine on the event loop: the loop goes on serving the page being opened."""
+        started = time.monotonic()
+        while self.loading():
+            await asyncio.sleep(poll)
         return time.monotonic() - started
 
 

@@ -58,3 +58,30 @@ def test_a_run_waits_for_pages_being_opened(monkeypatch):
     assert asyncio.run(jobs.run_pairs(state)) == 1
     assert loads.waits > 0 and time.monotonic() - t0 >= 0.2
     assert not loads.loading()
+
+
+def test_a_result_is_drawn_after_the_page_being_opened(monkeypatch):
+    loads = PageLoads(longest=10.0)
+    monkeypatch.setattr(jobs, "PAGE_LOADS", loads)
+    finished = []
+    track_one = jobs._track_one
+
+    def track_then_open_a_page(*args, **kwargs):
+        field = track_one(*args, **kwargs)
+        load = loads.start()  # a visitor arrives as the pair ends: its page is ready 0.3 s later
+
+        def ready() -> None:
+            finished.append(time.monotonic())
+            loads.finish(load)
+
+        threading.Timer(0.3, ready).start()
+        return field
+
+    monkeypatch.setattr(jobs, "_track_one", track_then_open_a_page)
+    state = AppState(store=ResultStore(), aoi_km=10.0, start=dt.date(2021, 5, 1), end=dt.date(2021, 7, 31))
+    state.search()
+    state.selected = [0]
+    arrived = []
+    state.param.watch(lambda _: arrived.append(time.monotonic()), "results")
+    assert asyncio.run(jobs.run_pairs(state)) == 1
+    assert finished and arrived and arrived[0] >= finished[0]

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import holoviews as hv
 import numpy as np
 import pandas as pd
+import panel as pn
 import pytest
 import rasterio
 import xarray as xr
@@ -186,3 +187,13 @@ def test_closed_steps_reach_the_browser_when_first_opened(tracked):
     assert not display.collapsed and len(display.objects) == 2
     assert not steps["6 · Export"].collapsed
     assert not create_app(tracked).sidebar[4].collapsed  # a session with results shows them at once
+
+
+def test_upload_controls_reach_the_page_when_my_geotiffs_is_chosen():
+    page = create_app(AppState(store=ResultStore()))
+    assert not page.select(pn.widgets.FileInput)  # the demo source: no upload table to draw
+    page.state.source = "local"
+    assert page.select(pn.widgets.FileInput)
+    page.state.source = "demo"
+    box = next(column for column in page.sidebar[0].objects if any(column.select(pn.widgets.FileInput)))
+    assert not box.visible

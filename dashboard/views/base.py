@@ -44,6 +44,16 @@ def on_this_page(change: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def once_drawn(change: Callable[[], None]) -> None:
+    """Run ``change`` once a served page is drawn in the browser (``pn.state.onload``); at once elsewhere (a
+    notebook, a test). Call it while the page is built."""
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        pn.state.onload(change)
+    else:
+        change()
+
+
 def lazy_card(title: str, *objects, collapsed: bool = True, **card_params) -> ui.Card:
     """A card whose ``objects`` reach the browser only when it is first opened.
 
