@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +66,37 @@ def test_write_only_blocks_report_a_failed_write_in_one_line(tmp_path):
         raise ConnectionResetError("connection reset")
     assert not isinstance(info.value, OutputWriteError)
     assert target.read_bytes() == b"earlier" and [p.name for p in tmp_path.iterdir()] == ["v.nc"]
+
+
+_HOST = socket.gethostname()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_write_removes_only_what_dead_writers_of_this_machine_left(tmp_path):
+    target = tmp_path / "out.nc"
+    dead, alive = _dead_pid(), os.getpid()
+    leftovers = {
+        "dead file": tmp_path / f".out.nc.{_HOST}-{dead}.abc.tmp",
+        "dead folder": tmp_path / f".out.nc.{_HOST}-{dead}.tmp-1234abcd",
+    }
+    kept = {
+        "a write in progress here": tmp_path / f".out.nc.{_HOST}-{alive}.def.tmp",
+        "another machine's": tmp_path / f".out.nc.other-host-{dead}.ghi.tmp",
+        "another output's": tmp_path / f".out.nc.old.{_HOST}-{dead}.jkl.tmp",
+        "a user's hidden file": tmp_path / ".out.nc.notes",
+    }
+    leftovers["dead folder"].mkdir()
+    (leftovers["dead folder"] / "part").write_text("x")
+    for path in [leftovers["dead file"], *kept.values()]:
+        path.write_text("x")
+    with atomic_path(target) as tmp:
+        assert tmp.name.startswith(f".out.nc.{_HOST}-{alive}.")
+        tmp.write_text("done")
+    assert target.read_text() == "done"
+    assert not any(path.exists() for path in leftovers.values())
+    assert all(path.exists() for path in kept.values())

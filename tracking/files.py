@@ -5,14 +5,18 @@ moved onto the destination with `os.replace` when the block ends without an erro
 With ``write_only=True`` (a block that only writes data already in memory), a write that fails with an I/O error
 (a full disk, a file size limit, the netCDF/HDF5 libraries' RuntimeError, GDAL's errors) is raised as one
 `tracking.exceptions.OutputWriteError` that says the earlier file is kept. A block that also reads (a download,
-lazy inputs) leaves it off, so that a network or input error is not reported as a full disk.
+lazy inputs) leaves it off, so that a network or input error is not reported as a full disk. A process killed
+mid-write leaves its hidden temporary; the next write of the same destination on that machine removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 import uuid
@@ -21,7 +25,9 @@ from pathlib import Path
 
 from tracking.exceptions import OutputWriteError, TrackingError
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "remove_dead_writers_temporaries"]
+
+_HOST = socket.gethostname().replace("/", "_")
 
 
 @contextlib.contextmanager
@@ -70,10 +76,13 @@ def atomic_path(
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent}: no such directory: create it first.")
+    prefix = (
+        f".{path.name}.{_HOST}-{os.getpid()}."  # whose it is: a later write removes those of dead writers
+    )
     if directory:
-        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = path.parent / f"{prefix}tmp-{uuid.uuid4().hex[:8]}"
     else:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
         os.close(fd)
         tmp = Path(name)
     try:
@@ -86,6 +95,7 @@ def atomic_path(
             os.umask(umask)
             tmp.chmod(0o666 & ~umask)
             os.replace(tmp, path)
+        remove_dead_writers_temporaries(path)
     except BaseException as err:
         if directory:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -99,6 +109,50 @@ def atomic_path(
                 f"space or write elsewhere; {kept}."
             ) from err
         raise
+
+
+def remove_dead_writers_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries of ``path`` that writers on this machine left when they were killed.
+
+    A temporary's name says which host and process made it (``.<name>.<host>-<pid>.*``); only those of this host
+    whose process no longer runs are removed, so a write in progress, here or on another machine sharing the
+    folder, is never touched.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination whose leftovers to remove.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    path = Path(path)
+    mine = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}-(\d+)\.")
+    removed = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        match = mine.match(candidate.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _is_write_error(err: BaseException) -> bool:
