@@ -98,6 +98,17 @@ def test_other_parameters_in_the_output_folder_are_refused(batch, specs):
         run_batch(specs[:2], TrackingParameters(step=16), out)
 
 
+def test_overwrite_tracks_again_and_replaces_the_files(batch, specs, cluster, tmp_path):
+    _, result, _ = batch
+    for outcome in result.outcomes[:2]:
+        (tmp_path / outcome.path.name).write_bytes(outcome.path.read_bytes())
+    again = run_batch(specs[:2], TrackingParameters(step=16), tmp_path, client=cluster[1], overwrite=True)
+    assert len(again.done) == 2 and not again.skipped and not again.failed
+    for outcome in again.outcomes:
+        assert read_field(outcome.path).attrs["param_step"] == 16  # replaced, with the new parameters
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s.key}.nc" for s in specs[:2])
+
+
 def test_a_killed_worker_costs_a_retry_not_the_batch(specs, cluster, tmp_path):
     local, client = cluster
     pids = client.run(os.getpid)

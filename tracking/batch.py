@@ -271,6 +271,7 @@ def run_batch(
     retries: int = 2,
     progress: ProgressCallback | None = None,
     tile_size: int | None = None,
+    overwrite: bool = False,
 ) -> BatchResult:
     """Track many pairs on a dask.distributed cluster, writing each result as it arrives.
 
@@ -297,6 +298,9 @@ def run_batch(
     tile_size : int, optional
         Track each pair tile by tile (`tracking.tiles.track_tiled`; file inputs are read window by window), for
         scenes too large for a worker's memory.
+    overwrite : bool
+        Track every pair again, whatever ``out_dir`` holds, replacing each file (atomically) once its new field
+        is complete. Off, pairs whose file is there are skipped and results of other parameters are refused.
 
     Returns
     -------
@@ -308,8 +312,8 @@ def run_batch(
     ParameterError
         Both ``client`` and ``scheduler``, or a bad ``n_workers`` / ``retries`` / ``tile_size``.
     TrackingError
-        ``out_dir`` holds a result of the same pair tracked with other parameters, or the scheduler cannot be
-        reached.
+        ``out_dir`` holds a result of the same pair tracked with other parameters (without ``overwrite``), or
+        the scheduler cannot be reached.
     """
     started = time.perf_counter()
     params = TrackingParameters.from_overrides(params)
@@ -331,7 +335,7 @@ def run_batch(
     todo = []
     for spec in specs:
         path = out / f"{spec.key}.nc"
-        if path.exists():
+        if path.exists() and not overwrite:
             _check_same_parameters(path, params)
             outcomes[spec.key] = PairOutcome(spec, "skipped", path)
         else:
@@ -445,5 +449,5 @@ def _check_same_parameters(path: Path, params: TrackingParameters) -> None:
         text = ", ".join(f"{k} {old} (now {new})" for k, (old, new) in differ.items())
         raise TrackingError(
             f"{path.parent} holds results tracked with other parameters ({path.name}: {text}): write this batch "
-            "to another output directory, or delete the old results."
+            "to another output directory, or replace them with --overwrite."
         )

@@ -147,6 +147,12 @@ def add_batch_command(commands: Any) -> None:
         metavar="ZARR",
         help="also stack the batch's fields into this Zarr time-series cube",
     )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="track every pair again and replace its file once the new one is complete (default: skip the "
+        "pairs whose file is in OUT_DIR, so a stopped batch resumes)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     debug_flag(batch)
     add_parameter_flags(batch)
@@ -180,6 +186,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             retries=args.retries,
             progress=bar,
             tile_size=args.tile_size,
+            overwrite=args.overwrite,
         )
     if args.stack is not None and result.paths:
         stacked = stack(result.paths, args.stack)
