@@ -14,8 +14,12 @@ import asyncio
 import threading
 import time
 from itertools import count
+from typing import TYPE_CHECKING
 
 import panel as pn
+
+if TYPE_CHECKING:
+    from bokeh.document import Document
 
 #: The longest a page load pauses the runs, s (a page that never reports ``onload`` stops counting then).
 LONGEST_PAUSE = 3.0
@@ -75,11 +79,17 @@ class PageLoads:
 PAGE_LOADS = PageLoads()
 
 
+def served_document() -> Document | None:
+    """The Bokeh document of the served page being built or updated now; None outside a server (a notebook, a
+    test)."""
+    doc = pn.state.curdoc
+    return doc if doc is not None and doc.session_context is not None else None
+
+
 def count_this_page_load() -> None:
     """Count the served page being built now as loading until its browser reports it ready (``pn.state.onload``);
     a no-op outside a server (a notebook, a test)."""
-    doc = pn.state.curdoc
-    if doc is None or doc.session_context is None:
+    if served_document() is None:
         return
     load = PAGE_LOADS.start()
     pn.state.onload(lambda: PAGE_LOADS.finish(load))

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import panel as pn
 
+from dashboard.page_loads import served_document
 from dashboard.state import AppState
 from tracking.exceptions import ParameterError, TrackingError
 from tracking.params import TrackingParameters
@@ -121,7 +122,7 @@ def sync_url(state: AppState, notify: Any) -> None:
         ``notify(level, message)``: how a link that is not valid is reported.
     """
     location = pn.state.location
-    if location is None or pn.state.curdoc is None or pn.state.curdoc.session_context is None:
+    if location is None or served_document() is None:
         return  # not served (a notebook: the address bar is JupyterLab's)
 
     def bad_link(values: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tracking.exceptions import OutputWriteError, TrackingError
 
-__all__ = ["atomic_path", "remove_dead_writers_temporaries"]
+__all__ = ["atomic_path"]
 
 _HOST = socket.gethostname().replace("/", "_")
 
@@ -76,9 +76,8 @@ def atomic_path(
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent}: no such directory: create it first.")
-    prefix = (
-        f".{path.name}.{_HOST}-{os.getpid()}."  # whose it is: a later write removes those of dead writers
-    )
+    # whose it is: a later write removes those of dead writers
+    prefix = f".{path.name}.{_HOST}-{os.getpid()}."
     if directory:
         tmp = path.parent / f"{prefix}tmp-{uuid.uuid4().hex[:8]}"
     else:
@@ -95,7 +94,7 @@ def atomic_path(
             os.umask(umask)
             tmp.chmod(0o666 & ~umask)
             os.replace(tmp, path)
-        remove_dead_writers_temporaries(path)
+        _remove_dead_writers_temporaries(path)
     except BaseException as err:
         if directory:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -111,26 +110,14 @@ def atomic_path(
         raise
 
 
-def remove_dead_writers_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+def _remove_dead_writers_temporaries(path: Path) -> None:
     """Remove the temporaries of ``path`` that writers on this machine left when they were killed.
 
     A temporary's name says which host and process made it (``.<name>.<host>-<pid>.*``); only those of this host
     whose process no longer runs are removed, so a write in progress, here or on another machine sharing the
     folder, is never touched.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The destination whose leftovers to remove.
-
-    Returns
-    -------
-    list of pathlib.Path
-        What was removed.
     """
-    path = Path(path)
     mine = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}-(\d+)\.")
-    removed = []
     for candidate in path.parent.glob(f".{glob.escape(path.name)}.*"):
         match = mine.match(candidate.name)
         if match is None or _running(int(match.group(1))):
@@ -140,8 +127,6 @@ def remove_dead_writers_temporaries(path: str | os.PathLike[str]) -> list[Path]:
                 shutil.rmtree(candidate)
             else:
                 candidate.unlink()
-            removed.append(candidate)
-    return removed
 
 
 def _running(pid: int) -> bool:
@@ -150,8 +135,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
-        return True
+    except OSError:  # not ours to signal
+        pass
     return True
 
 

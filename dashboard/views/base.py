@@ -8,6 +8,7 @@ import panel as pn
 import param
 from panel import ui
 
+from dashboard.page_loads import served_document
 from dashboard.state import AppState
 
 
@@ -33,10 +34,10 @@ def on_this_page(change: Callable[[], None]) -> Callable[[], None]:
     changed from a job's coroutine or a worker thread otherwise breaks the session ("_pending_writes should be
     non-None"). Elsewhere (a notebook, a test) it runs at once. Make it while the page is built.
     """
-    doc = pn.state.curdoc
+    doc = served_document()
 
     def run() -> None:
-        if doc is not None and doc.session_context is not None:
+        if doc is not None:
             doc.add_next_tick_callback(change)
         else:
             change()
@@ -47,8 +48,7 @@ def on_this_page(change: Callable[[], None]) -> Callable[[], None]:
 def once_drawn(change: Callable[[], None]) -> None:
     """Run ``change`` once a served page is drawn in the browser (``pn.state.onload``); at once elsewhere (a
     notebook, a test). Call it while the page is built."""
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
+    if served_document() is not None:
         pn.state.onload(change)
     else:
         change()
